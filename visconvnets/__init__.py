@@ -1,0 +1,33 @@
+"""VisConvNets: fine-tune InceptionV3 on class folders and see what it learned.
+
+Importing the package is cheap: the names below load their module (and TensorFlow, where the
+module needs it) on first use, so the split, which needs no TensorFlow, starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "split_dataset": "split",
+    "split_counts": "split",
+    "format_report": "split",
+    "read_split_csv": "split",
+    "find_class_folders": "split",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'visconvnets' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
