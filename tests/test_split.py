@@ -217,22 +217,33 @@ def test_source_untouched_in_every_mode(messy_tree: Path, tmp_path: Path):
     assert (tmp_path / "symlink" / linked.relative_to(tmp_path / "hardlink")).is_symlink()
 
 
-def test_failure_mid_copy_leaves_no_destination(messy_tree: Path, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("mode", splitting.MODES)
+def test_failure_mid_copy_leaves_no_destination(messy_tree: Path, tmp_path: Path, monkeypatch, mode):
     calls = {"count": 0}
-    real_copy = shutil.copyfile
+    real_materialise = splitting._materialise
 
-    def failing_copy(source, target, *args, **kwargs):
+    def failing_materialise(*args, **kwargs):
         calls["count"] += 1
         if calls["count"] == 5:
             raise OSError("disk full (simulated)")
-        return real_copy(source, target, *args, **kwargs)
+        return real_materialise(*args, **kwargs)
 
-    monkeypatch.setattr(splitting.shutil, "copyfile", failing_copy)
+    monkeypatch.setattr(splitting, "_materialise", failing_materialise)
     with pytest.raises(OSError, match="simulated"):
-        run_split(messy_tree, tmp_path / "split")
+        run_split(messy_tree, tmp_path / "split", mode=mode)
     assert calls["count"] == 5
     assert not (tmp_path / "split").exists()
     assert [path.name for path in tmp_path.iterdir()] == ["flowers"]  # no staging folder left either
+
+
+def test_failure_while_checking_leaves_nothing(messy_tree: Path, tmp_path: Path, monkeypatch):
+    def failing_plan(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(splitting, "plan_split", failing_plan)
+    with pytest.raises(KeyboardInterrupt):
+        run_split(messy_tree, tmp_path / "split")
+    assert [path.name for path in tmp_path.iterdir()] == ["flowers"]
 
 
 def test_failure_during_force_keeps_old_destination(messy_tree: Path, tmp_path: Path, monkeypatch):

@@ -15,6 +15,7 @@ The flow, each step a function:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -23,8 +24,10 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -196,7 +199,18 @@ def _decode_problem(data: bytes, max_pixels: int) -> tuple[str, bool, tuple[int,
     return "", not readable, size
 
 
-def check_file(root: Path, relative_path: str, class_name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileCheck:
+def staged_name(relative_path: str) -> str:
+    """Name under which ``check_file`` stages a copy of a source file (unique per source path)."""
+    return hashlib.sha1(relative_path.encode("utf-8")).hexdigest()
+
+
+def check_file(
+    root: Path,
+    relative_path: str,
+    class_name: str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    stage_into: Path | None = None,
+) -> FileCheck:
     """Read, hash and fully decode one file.
 
     Args:
@@ -204,6 +218,8 @@ def check_file(root: Path, relative_path: str, class_name: str, max_pixels: int 
         relative_path: The file's path relative to ``root``.
         class_name: Its class.
         max_pixels: Images with more pixels are skipped as decompression bombs.
+        stage_into: When given, a usable TF-readable image's bytes (already in memory) are written
+            there as ``staged_name(relative_path)``, so copy mode never reads a file twice.
 
     Returns:
         A FileCheck; ``problem`` is "" for a usable image.
@@ -218,12 +234,15 @@ def check_file(root: Path, relative_path: str, class_name: str, max_pixels: int 
         return FileCheck(relative_path, class_name, "", f"cannot be read: {error}")
     digest = hashlib.sha256(data).hexdigest()
     problem, needs_conversion, size = _decode_problem(data, max_pixels)
+    if stage_into is not None and not problem and not needs_conversion:
+        (Path(stage_into) / staged_name(relative_path)).write_bytes(data)
     return FileCheck(relative_path, class_name, digest, problem, needs_conversion, size)
 
 
-def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int]) -> list[FileCheck]:
-    root, items, max_pixels = arguments
-    return [check_file(Path(root), relative, class_name, max_pixels) for relative, class_name in items]
+def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int, str | None]) -> list[FileCheck]:
+    root, items, max_pixels, stage_into = arguments
+    stage_path = Path(stage_into) if stage_into else None
+    return [check_file(Path(root), relative, class_name, max_pixels, stage_path) for relative, class_name in items]
 
 
 def check_files(
@@ -232,6 +251,7 @@ def check_files(
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
+    stage_into: Path | None = None,
 ) -> list[FileCheck]:
     """Check many files, in ``workers`` processes (default: every core), in input order.
 
@@ -241,11 +261,12 @@ def check_files(
         workers: Processes to use; 1 checks in this process.
         max_pixels: Decompression-bomb limit in pixels.
         progress: Show a progress bar on stderr.
+        stage_into: Folder to stage copies of usable images in (see ``check_file``).
     """
     workers = workers or os.cpu_count() or 1
     chunk_size = 64
     chunks = [list(files[start:start + chunk_size]) for start in range(0, len(files), chunk_size)]
-    jobs = [(str(root), chunk, max_pixels) for chunk in chunks]
+    jobs = [(str(root), chunk, max_pixels, str(stage_into) if stage_into else None) for chunk in chunks]
     bar = _progress_bar(len(files), "checking images", progress)
     results: list[FileCheck] = []
     try:
@@ -400,6 +421,7 @@ def plan_split(
     return SplitPlan(Path(root), list(class_names), planned)
 
 
+INCOMING = ".incoming"  # folder inside the staging folder for copies made while checking
 CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason")
 
 
@@ -427,7 +449,10 @@ def _convert_to_png(source: Path, destination: Path) -> None:
 def _materialise(item: PlannedFile, source_root: Path, staging: Path) -> None:
     source = source_root / item.source
     target = staging / item.destination
-    if item.action == "convert":
+    incoming = staging / INCOMING / staged_name(item.source)
+    if item.action == "copy" and incoming.exists():
+        incoming.rename(target)  # bytes staged while checking: a rename, not a second read
+    elif item.action == "convert":
         _convert_to_png(source, target)
     elif item.action == "hardlink":
         try:
@@ -467,21 +492,57 @@ def check_destination(source: Path, destination: Path, force: bool) -> None:
             )
 
 
-def write_split(plan: SplitPlan, destination: Path, force: bool = False, workers: int | None = None, progress: bool = False) -> Path:
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM until the block ends, so a kill cannot land between two file-system steps
+    that must happen together (creating and recording a staging folder, swapping DEST into place).
+    A no-op off the main thread or where the platform cannot block signals."""
+    can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if not can_block:
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def make_staging_folder(destination: Path) -> Path:
+    """A new hidden folder beside ``destination`` (same file system, so renaming it is atomic)."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    (staging / INCOMING).mkdir()
+    return staging
+
+
+def write_split(
+    plan: SplitPlan,
+    destination: Path,
+    force: bool = False,
+    workers: int | None = None,
+    progress: bool = False,
+    staging: Path | None = None,
+) -> Path:
     """Write the planned split to ``destination`` atomically.
 
     Everything is built in a hidden temporary folder beside ``destination`` and renamed into place
     only when complete; on any error or interruption the temporary folder is removed and
     ``destination`` is left as it was. The source is only ever read.
 
+    Args:
+        staging: A folder from ``make_staging_folder``, possibly holding copies staged while
+            checking; a new one is made when None. It is consumed (renamed or removed) either way.
+
     Returns:
         The destination path.
     """
     destination = Path(destination)
-    check_destination(plan.source_root, destination, force)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     try:
+        check_destination(plan.source_root, destination, force)
+        with signals_deferred():
+            staging = staging or make_staging_folder(destination)
         for split in SPLIT_NAMES:
             for class_name in plan.classes:
                 (staging / split / class_name).mkdir(parents=True)
@@ -489,7 +550,9 @@ def write_split(plan: SplitPlan, destination: Path, force: bool = False, workers
         workers = workers or os.cpu_count() or 1
         bar = _progress_bar(len(kept), "writing split", progress)
         try:
-            if workers == 1 or len(kept) < 256 or plan.kept[0].action in ("hardlink", "symlink"):
+            # Links and renames of staged copies are cheap: only unstaged copies are worth processes.
+            staged = any((staging / INCOMING).iterdir())
+            if workers == 1 or len(kept) < 256 or staged or plan_mode(plan) != "copy":
                 for item in kept:
                     _materialise(item, plan.source_root, staging)
                     bar.update(1)
@@ -501,18 +564,27 @@ def write_split(plan: SplitPlan, destination: Path, force: bool = False, workers
                         bar.update(count)
         finally:
             bar.close()
+        shutil.rmtree(staging / INCOMING)  # copies of files that were skipped after all
         _write_csv(plan, staging / "split.csv")
-        if destination.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
-            destination.rename(retired / "old")
+        retired = None
+        with signals_deferred():  # the swap is all or nothing
+            if destination.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+                destination.rename(retired / "old")
             staging.rename(destination)
+            staging = None
+        if retired is not None:
             shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.rename(destination)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return destination
+
+
+def plan_mode(plan: SplitPlan) -> str:
+    """The transfer mode of a plan (the action of its non-converted files), "copy" when none."""
+    return next((item.action for item in plan.kept if item.action != "convert"), "copy")
 
 
 def format_report(plan: SplitPlan) -> str:
@@ -570,8 +642,22 @@ def split_dataset(
     root, class_names = find_class_folders(Path(source))
     check_destination(root, Path(destination), force)
     files = list_class_files(root, class_names)
-    checks = check_files(root, files, workers=workers, max_pixels=max_pixels, progress=progress)
-    plan = plan_split(root, class_names, checks, validation_fraction, test_fraction, seed, mode, allow_small_classes)
+    # In copy mode the checking workers stage each usable file's bytes as they go, overlapping the
+    # disk writes with decoding; writing the split is then renames only.
+    staging = None
+    try:
+        if not dry_run and mode == "copy":
+            with signals_deferred():
+                staging = make_staging_folder(Path(destination))
+        checks = check_files(
+            root, files, workers=workers, max_pixels=max_pixels, progress=progress,
+            stage_into=staging / INCOMING if staging else None,
+        )
+        plan = plan_split(root, class_names, checks, validation_fraction, test_fraction, seed, mode, allow_small_classes)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     if not dry_run:
-        write_split(plan, Path(destination), force=force, workers=workers, progress=progress)
+        write_split(plan, Path(destination), force=force, workers=workers, progress=progress, staging=staging)
     return plan
