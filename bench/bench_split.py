@@ -41,7 +41,7 @@ def make_tree(root: Path, files_per_class: int) -> int:
     shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(0)
     rows, columns = np.mgrid[0:240, 0:320].astype(np.float32)
-    for class_index, class_name in enumerate(CLASSES):
+    for class_name in CLASSES:
         (root / class_name).mkdir(parents=True)
         for index in range(files_per_class):
             phase = rng.uniform(0, 6.28, 3)

@@ -1,0 +1,103 @@
+"""Fine-tune InceptionV3 on a split folder, evaluate it, and draw what it learned.
+
+Examples:
+    python model_training_and_visualization.py --data flowers_split --output outputs
+    python model_training_and_visualization.py --data flowers_split --weights none --epochs 20
+    python model_training_and_visualization.py --model outputs/model.keras --data flowers_split --output again
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from visconvnets.config import RunConfig
+
+DEFAULTS = RunConfig()
+
+DESCRIPTION = """\
+Train an InceptionV3 flower classifier on DEST (as written by create_train_val_test.py),
+evaluate it on DEST/test, and write everything to --output:
+
+  model.keras + classes.json   the trained model (raw RGB 0-255 in; scaling to [-1, 1] is inside)
+  history.csv                  one row per epoch; `epoch` counts on across phases and resumes
+  metrics.json                 classes, test accuracy/loss/confusion matrix, per-class P/R/F1
+  config.json                  resolved settings and library versions
+  training_curves.png, confusion_matrix.png, checkpoints/best.weights.h5
+
+Recipe: with pretrained weights, phase 1 trains the head (Dense 256 + dropout + softmax) with the
+backbone frozen; phase 2 unfreezes --fine-tune-from's inception block and everything above it at a
+low learning rate, BatchNormalization frozen. With --weights none everything trains from the start.
+
+Bad images in DEST are skipped and reported (every file is decoded before training), never a
+crash mid-epoch. Killing a run and starting the same command again resumes from the last
+finished epoch.
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data and outputs")
+    data.add_argument("--data", type=Path, default=None, help="split folder with train/ validation/ test/ (from create_train_val_test.py)")
+    data.add_argument("--output", type=Path, default=DEFAULTS.output, help=f"output folder (default: {DEFAULTS.output})")
+    data.add_argument("--model", type=Path, default=None, help="a saved model.keras: skip training, evaluate (with --data) and visualise it")
+    data.add_argument("--no-check-images", dest="check_images", action="store_false", help="skip the up-front decode check of every image")
+    data.add_argument("--cache-limit-mb", type=float, default=DEFAULTS.cache_limit_mb, help=f"cache decoded images in memory up to this size (default: {DEFAULTS.cache_limit_mb:g})")
+    model = parser.add_argument_group("model")
+    model.add_argument("--weights", default=DEFAULTS.weights, help="imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a .h5/.weights.h5 file")
+    model.add_argument("--image-size", type=int, default=DEFAULTS.image_size, help=f"input side in pixels, at least 75 (default: {DEFAULTS.image_size}, the blog's)")
+    model.add_argument("--dense-units", type=int, default=DEFAULTS.dense_units, help=f"hidden dense layer width (default: {DEFAULTS.dense_units})")
+    model.add_argument("--dropout", type=float, default=DEFAULTS.dropout, help=f"dropout before the classifier (default: {DEFAULTS.dropout})")
+    model.add_argument("--batch-norm-momentum", type=float, default=None, help="BatchNormalization momentum (default: 0.9 from scratch, Keras's 0.99 otherwise)")
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs, help=f"phase 1 epochs, or all epochs from scratch (default: {DEFAULTS.epochs}, the blog's)")
+    train.add_argument("--fine-tune-epochs", type=_positive_int, default=DEFAULTS.fine_tune_epochs, help=f"phase 2 epochs with pretrained weights (default: {DEFAULTS.fine_tune_epochs})")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"global batch size (default: {DEFAULTS.batch_size}, the blog's)")
+    train.add_argument("--learning-rate", type=float, default=DEFAULTS.learning_rate, help=f"Adam learning rate for phase 1 or from scratch (default: {DEFAULTS.learning_rate:g})")
+    train.add_argument("--fine-tune-learning-rate", type=float, default=DEFAULTS.fine_tune_learning_rate, help=f"Adam learning rate for phase 2 (default: {DEFAULTS.fine_tune_learning_rate:g})")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"), default=DEFAULTS.lr_schedule, help="learning-rate schedule per phase (default: constant)")
+    train.add_argument("--fine-tune-from", default=DEFAULTS.fine_tune_from, help=f"phase 2 trains this layer's inception block and above (default: {DEFAULTS.fine_tune_from}, the top two blocks)")
+    train.add_argument("--patience", type=_positive_int, default=DEFAULTS.patience, help=f"early-stopping patience on validation accuracy (default: {DEFAULTS.patience})")
+    train.add_argument("--no-validation", dest="validation", action="store_false", help="no validation pass per epoch (faster; disables best checkpoint and early stopping)")
+    train.add_argument("--rotation", type=float, default=DEFAULTS.rotation, help=f"augmentation rotation in degrees (default: {DEFAULTS.rotation:g})")
+    train.add_argument("--shift", type=float, default=DEFAULTS.shift, help=f"augmentation width/height shift fraction (default: {DEFAULTS.shift:g})")
+    train.add_argument("--zoom", type=float, default=DEFAULTS.zoom, help=f"augmentation zoom fraction (default: {DEFAULTS.zoom:g}; 0 for the blog's exact settings)")
+    train.add_argument("--no-flip", dest="horizontal_flip", action="store_false", help="no horizontal-flip augmentation")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
+    train.add_argument("--restart", action="store_true", help="discard an unfinished or finished run in --output and train again")
+    hardware = parser.add_argument_group("hardware")
+    hardware.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default=DEFAULTS.distribute,
+                          help="none (default); mirrored: all local GPUs (or logical CPUs); multiworker: MultiWorkerMirroredStrategy from TF_CONFIG")
+    hardware.add_argument("--logical-cpus", type=_positive_int, default=0, help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)")
+    hardware.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (GPUs)")
+    hardware.add_argument("--verbose", type=int, choices=(0, 1, 2), default=DEFAULTS.verbose, help="Keras progress: 0 silent, 1 bar (default), 2 a line per epoch")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from visconvnets import workflow
+
+    try:
+        metrics = workflow.run(workflow.config_from_namespace(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"outputs in {args.output}")
+    if "test" in metrics:
+        print(f"test accuracy: {metrics['test']['accuracy']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

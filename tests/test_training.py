@@ -1,0 +1,263 @@
+"""Training half: tiny runs (75 px, 3 classes x 10 images, --weights none) and the recipe's guarantees."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visconvnets import data as data_tools
+from visconvnets import workflow
+from visconvnets.config import RunConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(data: Path, output: Path, **overrides) -> RunConfig:
+    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1)
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_split, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run")
+    metrics = workflow.run(tiny_config(tiny_split, output))
+    return output, metrics
+
+
+def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_split):
+    output, metrics = trained_run
+    model, classes = workflow.load_trained_model(output / "model.keras")
+    assert classes == ["daisy", "rose", "tulip"] == metrics["classes"]
+    rows = workflow.read_predictions_csv(output / "test_predictions.csv")
+    assert len(rows) == 6
+    images = data_tools.load_images([tiny_split / row["path"] for row in rows], 75)
+    reloaded = model.predict(images, verbose=0)
+    before_saving = np.array([[float(row[name]) for name in classes] for row in rows])
+    np.testing.assert_allclose(reloaded, before_saving, atol=1e-5)
+    assert model.get_layer("inception_preprocess") is not None  # scaling travels inside the model
+
+
+def test_metrics_match_a_recomputation(trained_run, tiny_split):
+    output, _ = trained_run
+    metrics = json.loads((output / "metrics.json").read_text())
+    model, classes = workflow.load_trained_model(output / "model.keras")
+    split_files = data_tools.scan_split_folder(tiny_split)
+    images = data_tools.load_images(split_files.paths["test"], 75)
+    labels = np.array(split_files.labels["test"])
+    probabilities = model.predict(images, verbose=0)
+    accuracy = float((probabilities.argmax(1) == labels).mean())
+    loss = float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1)).mean())
+    test = metrics["test"]
+    assert test["accuracy"] == pytest.approx(accuracy, abs=1e-9)
+    assert test["loss"] == pytest.approx(loss, rel=1e-4)
+    confusion = np.array(test["confusion_matrix"])
+    assert confusion.shape == (3, 3) and confusion.sum() == 6 == test["count"]
+    assert confusion.sum(axis=1).tolist() == [2, 2, 2]  # rows are true classes
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(test["accuracy"])
+    expected = np.zeros((3, 3), int)
+    np.add.at(expected, (labels, probabilities.argmax(1)), 1)
+    assert confusion.tolist() == expected.tolist()
+    assert set(test["per_class"]) == set(classes)
+
+
+def test_history_curves_config(trained_run):
+    output, metrics = trained_run
+    history = (output / "history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,phase,loss,accuracy,val_loss,val_accuracy")
+    assert [line.split(",")[:2] for line in history[1:]] == [["1", "scratch"], ["2", "scratch"]]
+    for name in ("training_curves.png", "confusion_matrix.png"):
+        with Image.open(output / name) as picture:
+            picture.load()
+            assert picture.width > 300 and picture.height > 200
+    config = json.loads((output / "config.json").read_text())
+    assert config["config"]["image_size"] == 75 and config["versions"]["tensorflow"]
+    assert metrics["trained_from_scratch"] is True
+    assert not (output / "training_state").exists()
+
+
+def test_finished_run_is_not_overwritten(trained_run, tiny_split):
+    output, _ = trained_run
+    with pytest.raises(ValueError, match="already holds a finished run"):
+        workflow.run(tiny_config(tiny_split, output))
+
+
+def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch):
+    """Interrupt after epoch 2 of 3; the same call again trains only epoch 3."""
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    original = keras.callbacks.TerminateOnNaN
+    monkeypatch.setattr(keras.callbacks, "TerminateOnNaN", Interrupt)
+    config = tiny_config(tiny_split, tmp_path / "run", epochs=3, validation=False)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.run(config)
+    rows = [line.split(",")[0] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert rows == ["1", "2"]
+    assert not (tmp_path / "run" / "model.keras").exists()
+    monkeypatch.setattr(keras.callbacks, "TerminateOnNaN", original)
+    epochs_seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_seen.append(epoch + 1)
+
+    real_fit = keras.Model.fit
+
+    def watched_fit(self, *args, **kwargs):
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [Watch()]
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", watched_fit)
+    workflow.run(config)
+    assert epochs_seen == [3]  # resumed: epochs 1 and 2 were not trained again
+    rows = [line.split(",")[:2] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert rows == [["1", "scratch"], ["2", "scratch"], ["3", "scratch"]]
+    assert (tmp_path / "run" / "model.keras").exists()
+
+
+def test_bad_inputs_fail_before_training(tiny_split, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        workflow.run(tiny_config(tmp_path / "missing", tmp_path / "out"))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_split, broken)
+    shutil.rmtree(broken / "validation")
+    with pytest.raises(FileNotFoundError, match="no validation folder"):
+        workflow.run(tiny_config(broken, tmp_path / "out"))
+    shutil.copytree(tiny_split / "validation", broken / "validation")
+    shutil.rmtree(broken / "test" / "rose")
+    with pytest.raises(ValueError, match=r"classes differ between splits: test/ has extra none and lacks \['rose'\]"):
+        workflow.run(tiny_config(broken, tmp_path / "out"))
+    for folder in (broken / "test").iterdir():
+        shutil.rmtree(folder)
+        folder.mkdir()
+    (broken / "test" / "rose").mkdir()
+    with pytest.raises(ValueError, match="split 'test' .* has no usable images"):
+        workflow.run(tiny_config(broken, tmp_path / "out"))
+    with pytest.raises(ValueError, match="at least 75"):
+        workflow.run(tiny_config(tiny_split, tmp_path / "out", image_size=74))
+    assert not (tmp_path / "out" / "model.keras").exists()
+
+
+def test_corrupt_file_is_skipped_and_reported(tiny_split, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_split, damaged)
+    (damaged / "train" / "rose" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    split_files = data_tools.scan_split_folder(damaged)
+    assert split_files.skipped == [("train/rose/broken.jpg", split_files.skipped[0][1])]
+    assert "not an image" in split_files.skipped[0][1] or "corrupt" in split_files.skipped[0][1]
+    assert split_files.counts()["train"] == {"daisy": 6, "rose": 6, "tulip": 6}
+
+
+def test_imagenet_without_network_fails_fast_with_instructions(tiny_split, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(RuntimeError) as raised:
+        workflow.run(tiny_config(tiny_split, tmp_path / "out", weights="imagenet"))
+    message = str(raised.value)
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(tmp_path / "keras_home" / "models") in message and "--weights none" in message
+    assert not (tmp_path / "out" / "config.json").exists()  # failed before any work
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
+    command = [
+        sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
+        "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1",
+        "--batch-size", "8", "--distribute", "mirrored", "--logical-cpus", "2", "--verbose", "2", "--no-validation",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2 replica(s)" in done.stdout
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 6
+
+
+def _plain_backbone_weights(path: Path, legacy: bool) -> dict[str, list[np.ndarray]]:
+    """Write a plain InceptionV3 (75 px, random init) weights file; return {conv/bn index: weights}
+    keyed by position among weighted layers (names differ between models built in one process)."""
+    import h5py
+    import keras
+
+    backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
+    for layer in backbone.layers:  # make BN statistics distinguishable from a fresh model's
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.random.default_rng(0).normal(0, 0.1, layer.moving_mean.shape))
+    if legacy:  # the format of Keras's ImageNet file
+        from keras.src.legacy.saving import legacy_h5_format
+
+        with h5py.File(path, "w") as handle:
+            legacy_h5_format.save_weights_to_hdf5_group(handle, backbone)
+    else:
+        backbone.save_weights(path)
+    return [layer.get_weights() for layer in backbone.layers if layer.get_weights()]
+
+
+def _weighted_backbone_layers(model):
+    from visconvnets import model as model_tools
+
+    return [layer for layer in model_tools.backbone_layers(model) if layer.get_weights()]
+
+
+def test_weights_file_is_used_and_head_phase_leaves_backbone_unchanged(tiny_split, tmp_path):
+    expected = _plain_backbone_weights(tmp_path / "backbone.weights.h5", legacy=False)
+    workflow.run(tiny_config(tiny_split, tmp_path / "run", weights=str(tmp_path / "backbone.weights.h5"),
+                             epochs=1, fine_tune_epochs=0, validation=False))
+    model, _ = workflow.load_trained_model(tmp_path / "run" / "model.keras")
+    layers = _weighted_backbone_layers(model)
+    assert len(layers) == len(expected) == 188  # 94 conv + 94 batch norm
+    for layer, weights in zip(layers, expected):
+        for got, want in zip(layer.get_weights(), weights):
+            np.testing.assert_array_equal(got, want, err_msg=layer.name)
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    assert [line.split(",")[1] for line in history] == ["head"]
+
+
+def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, tmp_path, monkeypatch):
+    """--weights imagenet with the file in Keras's cache (legacy .h5 like the real one): phase 2 changes
+    blocks 9-10 only, and BatchNormalization statistics nowhere."""
+    from visconvnets import layers as layer_tools
+    from visconvnets import model as model_tools
+
+    cache = tmp_path / "keras_home" / "models"
+    cache.mkdir(parents=True)
+    expected = _plain_backbone_weights(cache / model_tools.IMAGENET_WEIGHTS_FILE, legacy=True)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    workflow.run(tiny_config(tiny_split, tmp_path / "run", weights="imagenet", epochs=1, fine_tune_epochs=1,
+                             validation=False, fine_tune_learning_rate=1e-2))
+    model, _ = workflow.load_trained_model(tmp_path / "run" / "model.keras")
+    top = set(layer_tools.layers_from_block(model, "mixed9"))
+    changed_top, unchanged_bottom, top_convolutions = 0, 0, 0
+    for layer, weights in zip(_weighted_backbone_layers(model), expected):
+        same = all(np.array_equal(got, want) for got, want in zip(layer.get_weights(), weights))
+        if type(layer).__name__ == "BatchNormalization":
+            assert same, f"{layer.name}: batch-norm statistics must stay frozen"
+        elif layer.name in top:
+            top_convolutions += 1
+            changed_top += not same
+        else:
+            assert same, f"{layer.name} is below mixed9's block and must stay frozen"
+            unchanged_bottom += 1
+    # InceptionV3: 94 convolutions, 22 in blocks 9-10. A few may get no gradient in 3 steps (dead ReLUs
+    # at random init), so "most changed" is the claim; every one below stayed exactly as loaded.
+    assert top_convolutions == 22 and unchanged_bottom == 72
+    assert changed_top >= 15
+    phases = [line.split(",")[:2] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert phases == [["1", "head"], ["2", "fine_tune"]]

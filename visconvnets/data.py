@@ -1,0 +1,226 @@
+"""Reading a split folder (DEST/train, DEST/validation, DEST/test) into ``tf.data`` pipelines.
+
+Images enter the model as raw RGB in [0, 255] (float32); the model itself scales them for InceptionV3.
+Augmentation (the blog's settings, as Keras preprocessing layers) runs in the training pipeline only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import split as splitting
+
+SPLIT_NAMES = splitting.SPLIT_NAMES
+
+
+@dataclasses.dataclass
+class SplitFiles:
+    """The images of a split folder, checked.
+
+    Attributes:
+        root: The split folder (DEST).
+        classes: Class names, sorted; label i is ``classes[i]``.
+        paths: {split: [image path, ...]}.
+        labels: {split: [class index, ...]}, aligned with ``paths``.
+        skipped: [(path relative to root, reason)] for files left out.
+    """
+
+    root: Path
+    classes: list[str]
+    paths: dict[str, list[Path]]
+    labels: dict[str, list[int]]
+    skipped: list[tuple[str, str]]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{split: {class: images}}."""
+        return {
+            split: {name: self.labels[split].count(index) for index, name in enumerate(self.classes)}
+            for split in self.paths
+        }
+
+
+def _class_folders(folder: Path) -> list[str]:
+    return sorted(
+        entry.name for entry in folder.iterdir()
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in splitting.IGNORED_FOLDERS
+    )
+
+
+def scan_split_folder(
+    data_dir: Path,
+    splits: Sequence[str] = SPLIT_NAMES,
+    check_images: bool = True,
+    workers: int | None = None,
+) -> SplitFiles:
+    """List and check the images of a folder written by ``create_train_val_test.py``.
+
+    Every check runs here, before any training: the folder and each split exist, every split has the
+    same class folders, no split is empty. With ``check_images`` every file is fully decoded (Pillow,
+    all cores); files that fail, or that TensorFlow cannot decode, are skipped and reported.
+
+    Raises:
+        FileNotFoundError: ``data_dir`` or one of its split folders is missing.
+        ValueError: classes differ between splits, a split or class has no usable image.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(
+            f"data folder {str(data_dir)!r} does not exist; create it with "
+            f"`python create_train_val_test.py SOURCE {data_dir}`"
+        )
+    missing = [split for split in splits if not (data_dir / split).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"{str(data_dir)!r} has no {', '.join(missing)} folder(s); expected {', '.join(splits)} as written by "
+            "create_train_val_test.py"
+        )
+    classes_by_split = {split: _class_folders(data_dir / split) for split in splits}
+    reference = classes_by_split[splits[0]]
+    if not reference:
+        raise ValueError(f"{str(data_dir / splits[0])!r} has no class folders")
+    for split, classes in classes_by_split.items():
+        if classes != reference:
+            only_here = sorted(set(classes) - set(reference))
+            absent = sorted(set(reference) - set(classes))
+            raise ValueError(
+                f"classes differ between splits: {split}/ has extra {only_here or 'none'} and lacks "
+                f"{absent or 'none'} compared with {splits[0]}/ ({', '.join(reference)})"
+            )
+    files = []
+    for split in splits:
+        for relative, class_name in splitting.list_class_files(data_dir / split, reference):
+            files.append((f"{split}/{relative}", class_name))
+    skipped: list[tuple[str, str]] = []
+    usable = files
+    if check_images:
+        checks = splitting.check_files(data_dir, files, workers=workers)
+        usable = []
+        for check in checks:
+            if check.problem:
+                skipped.append((check.relative_path, check.problem))
+            elif check.needs_conversion:
+                skipped.append((check.relative_path, "TensorFlow cannot decode this format; create_train_val_test.py converts it"))
+            else:
+                usable.append((check.relative_path, check.class_name))
+    else:
+        usable = [(path, name) for path, name in files if Path(path).suffix.lower() in splitting.IMAGE_EXTENSIONS]
+    index = {name: position for position, name in enumerate(reference)}
+    paths: dict[str, list[Path]] = {split: [] for split in splits}
+    labels: dict[str, list[int]] = {split: [] for split in splits}
+    for relative, class_name in usable:
+        split = relative.split("/", 1)[0]
+        paths[split].append(data_dir / relative)
+        labels[split].append(index[class_name])
+    result = SplitFiles(data_dir, list(reference), paths, labels, skipped)
+    for split, per_class in result.counts().items():
+        if not paths[split]:
+            raise ValueError(f"split {split!r} in {str(data_dir)!r} has no usable images")
+        empty = [name for name, count in per_class.items() if count == 0]
+        if empty and split == "train":
+            raise ValueError(f"class(es) {', '.join(empty)} have no usable training images in {str(data_dir / split)!r}")
+    return result
+
+
+def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=True, seed=None):
+    """The blog's ImageDataGenerator augmentation as Keras preprocessing layers.
+
+    Defaults: rotation 20 degrees, width/height shift 0.2, horizontal flip (the blog's), plus zoom
+    0.1 (ours: mild scale jitter helps small data sets); ``fill_mode="nearest"`` as the blog's
+    generator did. Input and output: (batch, height, width, 3) float32 in [0, 255].
+    """
+    import keras
+
+    layers = []
+    if horizontal_flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+    if rotation_degrees:
+        layers.append(keras.layers.RandomRotation(rotation_degrees / 360.0, fill_mode="nearest", seed=seed))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed))
+    return keras.Sequential(layers, name="augmentation")
+
+
+def load_image(path, image_size: int):
+    """Read and decode one image file as uint8 (image_size, image_size, 3), resized like the blog's
+    ``target_size`` (bilinear, aspect not kept). GIFs give their first frame."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    image = tf.image.resize(image, (image_size, image_size), method="bilinear")
+    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def make_dataset(
+    paths: Sequence[Path],
+    labels: Sequence[int],
+    image_size: int,
+    batch_size: int,
+    training: bool = False,
+    augmenter=None,
+    seed: int = 0,
+    cache: bool = True,
+):
+    """A batched, prefetched ``tf.data.Dataset`` of (images float32 [0, 255], labels int32).
+
+    Args:
+        paths, labels: Aligned image files and class indices.
+        image_size: Side of the square the images are resized to.
+        batch_size: Global batch size.
+        training: Shuffle each epoch (seeded) and apply ``augmenter``.
+        augmenter: A Keras layer/model from ``make_augmenter``, used only when ``training``.
+        seed: Shuffle seed.
+        cache: Keep decoded, resized images in memory (uint8) after the first epoch.
+
+    Returns:
+        Dataset of ((batch, image_size, image_size, 3) float32, (batch,) int32).
+    """
+    import tensorflow as tf
+
+    autotune = tf.data.AUTOTUNE
+    dataset = tf.data.Dataset.from_tensor_slices(([str(path) for path in paths], [int(label) for label in labels]))
+    dataset = dataset.map(
+        lambda path, label: (load_image(path, image_size), tf.cast(label, tf.int32)),
+        num_parallel_calls=autotune,
+        deterministic=True,
+    )
+    if cache:
+        dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=autotune)
+    if training and augmenter is not None:
+        dataset = dataset.map(lambda images, labels: (augmenter(images, training=True), labels), num_parallel_calls=autotune)
+    return dataset.prefetch(autotune)
+
+
+def cache_fits(count: int, image_size: int, limit_megabytes: float) -> bool:
+    """Whether ``count`` uint8 images of ``image_size``² fit in ``limit_megabytes`` of cache."""
+    return count * image_size * image_size * 3 <= limit_megabytes * 1024 * 1024
+
+
+def load_images(paths: Sequence[Path], image_size: int):
+    """Decode files into one array (n, image_size, image_size, 3) float32 in [0, 255] for visualization.
+
+    Raises:
+        FileNotFoundError: a path does not exist (named).
+        ValueError: a file cannot be decoded (named).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    images = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"image {str(path)!r} does not exist")
+        try:
+            images.append(load_image(str(path), image_size).numpy())
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"cannot decode image {str(path)!r}: {error.message.splitlines()[0]}") from error
+    return np.stack(images).astype("float32") if images else np.zeros((0, image_size, image_size, 3), "float32")

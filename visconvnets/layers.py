@@ -1,0 +1,149 @@
+"""Finding layers by name, glob or type, in flat models and in models that nest a backbone.
+
+Shared machinery for training (``--fine-tune-from``) and every visualizer (``--layers``). Layers
+are never chosen by index.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterator, Sequence
+
+
+def iter_layers(model) -> Iterator:
+    """Every layer of ``model`` in depth order, descending into nested models (which are yielded
+    too, before their own layers)."""
+    import keras
+
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from iter_layers(layer)
+
+
+def layer_names(model) -> list[str]:
+    """Names of every layer, nested ones included, in depth order."""
+    return [layer.name for layer in iter_layers(model)]
+
+
+def unknown_layer_error(model, name: str, what: str = "layer") -> ValueError:
+    """A ValueError naming ``name`` and the nearest valid layer names."""
+    names = layer_names(model)
+    nearest = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+    hint = f"; nearest names: {', '.join(nearest)}" if nearest else f"; the model has {len(names)} layers, e.g. {', '.join(names[-5:])}"
+    return ValueError(f"unknown {what} {name!r} in model {model.name!r}{hint}")
+
+
+def find_layer(model, name: str):
+    """The layer called ``name``, searching nested models too.
+
+    Raises:
+        ValueError: no such layer; the message lists the nearest names.
+    """
+    for layer in iter_layers(model):
+        if layer.name == name:
+            return layer
+    raise unknown_layer_error(model, name)
+
+
+def has_4d_output(layer) -> bool:
+    """True when the layer outputs (batch, height, width, channels)."""
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):
+        return False
+    return len(shape) == 4
+
+
+def select_layers(model, patterns: Sequence[str] | None, default_types: Sequence[str] = ("Conv2D", "Activation")) -> list[str]:
+    """Names of the layers matching any pattern, in depth order, only those with a 4-D output.
+
+    A pattern is a layer name (``mixed7``), a glob (``conv2d_*``, ``mixed?``) or a layer type
+    (``Conv2D``, ``Activation``: a class name). None selects ``default_types``.
+
+    Raises:
+        ValueError: a pattern matches nothing (with the nearest names), or an exact name has no
+            4-D output.
+    """
+    layers = [layer for layer in iter_layers(model) if not _is_model(layer)]
+    patterns = list(patterns) if patterns else list(default_types)
+    chosen: set[str] = set()
+    for pattern in patterns:
+        matched = [
+            layer for layer in layers
+            if layer.name == pattern or fnmatch.fnmatchcase(layer.name, pattern) or type(layer).__name__ == pattern
+        ]
+        if not matched:
+            raise unknown_layer_error(model, pattern, "layer, glob or type")
+        four_d = [layer for layer in matched if has_4d_output(layer)]
+        if not four_d:
+            shape = tuple(matched[0].output.shape)
+            raise ValueError(f"layer {pattern!r} has output shape {shape}, not (batch, height, width, channels): it cannot be shown as a grid")
+        chosen.update(layer.name for layer in four_d)
+    return [layer.name for layer in layers if layer.name in chosen]
+
+
+def _is_model(layer) -> bool:
+    import keras
+
+    return isinstance(layer, keras.Model)
+
+
+def parent_names(model) -> dict[str, list[str]]:
+    """{layer name: names of the layers feeding it} for a flat functional model."""
+    parents = {}
+    for layer in model.layers:
+        names = set()
+        for node in layer._inbound_nodes:
+            for parent in node.parent_nodes:
+                names.add(parent.operation.name)
+        parents[layer.name] = sorted(names)
+    return parents
+
+
+def _ancestors(parents: dict[str, list[str]], name: str) -> set[str]:
+    seen, stack = set(), [name]
+    while stack:
+        for parent in parents[stack.pop()]:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def block_start(model, name: str) -> str | None:
+    """The layer every path to ``name`` goes through last: the input of the block ``name`` ends.
+
+    In InceptionV3, ``block_start(model, "mixed9")`` is ``"mixed8"``: the four branches of block 9 all
+    start from it. None when ``name`` has no such layer (it is the input).
+    """
+    parents = parent_names(model)
+    if name not in parents:
+        raise unknown_layer_error(model, name)
+    ancestors = _ancestors(parents, name)
+    children: dict[str, list[str]] = {layer: [] for layer in parents}
+    for child, child_parents in parents.items():
+        for parent in child_parents:
+            children[parent].append(child)
+    sources = [layer for layer in ancestors if not parents[layer]]
+    order = {layer.name: position for position, layer in enumerate(model.layers)}
+    for candidate in sorted(ancestors, key=order.__getitem__, reverse=True):
+        # is `name` still reachable from the inputs without passing through `candidate`?
+        seen = {candidate} | set(sources)
+        stack = [source for source in sources if source != candidate]
+        while stack:
+            for child in children[stack.pop()]:
+                if child not in seen and (child in ancestors or child == name):
+                    seen.add(child)
+                    stack.append(child)
+        if name not in seen:
+            return candidate
+    return None
+
+
+def layers_from_block(model, name: str) -> list[str]:
+    """Names of ``name``'s block and every layer above it (the layers ``--fine-tune-from name`` trains)."""
+    start = block_start(model, name)
+    frozen = set() if start is None else _ancestors(parent_names(model), start) | {start}
+    return [layer.name for layer in model.layers if layer.name not in frozen]
