@@ -255,9 +255,9 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
         else:
             assert same, f"{layer.name} is below mixed9's block and must stay frozen"
             unchanged_bottom += 1
-    # InceptionV3: 94 convolutions, 22 in blocks 9-10. A few may get no gradient in 3 steps (dead ReLUs
+    # InceptionV3: 94 convolutions, 9 in each of blocks 9 and 10. A few may get no gradient in 3 steps (dead ReLUs
     # at random init), so "most changed" is the claim; every one below stayed exactly as loaded.
-    assert top_convolutions == 22 and unchanged_bottom == 72
-    assert changed_top >= 15
+    assert top_convolutions == 18 and unchanged_bottom == 76
+    assert changed_top >= 12
     phases = [line.split(",")[:2] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     assert phases == [["1", "head"], ["2", "fine_tune"]]
