@@ -25,7 +25,12 @@ evaluate it on DEST/test, and write everything to --output:
   history.csv                  one row per epoch; `epoch` counts on across phases and resumes
   metrics.json                 classes, test accuracy/loss/confusion matrix, per-class P/R/F1
   config.json                  resolved settings and library versions
+  test_predictions.csv         every test image's true and predicted class and probabilities
   training_curves.png, confusion_matrix.png, checkpoints/best.weights.h5
+  activations/<image>/NNN_<layer>.jpg   every channel of every conv/activation layer
+  filters/<layer>.jpg          8x8 filter patterns (gradient ascent with jitter, blur, octaves)
+  gradcam/<image>.jpg          input | heatmap | overlay (receptive-field aligned)
+  misclassified/<image>.jpg    Grad-CAM for the predicted class beside the true class
 
 Recipe: with pretrained weights, phase 1 trains the head (Dense 256 + dropout + softmax) with the
 backbone frozen; phase 2 unfreezes --fine-tune-from's inception block and everything above it at a
@@ -74,6 +79,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--no-flip", dest="horizontal_flip", action="store_false", help="no horizontal-flip augmentation")
     train.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed (default: {DEFAULTS.seed})")
     train.add_argument("--restart", action="store_true", help="discard an unfinished or finished run in --output and train again")
+    pictures = parser.add_argument_group("visualization (after training, or of --model)")
+    pictures.add_argument("--images", type=Path, nargs="+", default=None, help="images to explain (default: --images-per-class test images per class, chosen reproducibly)")
+    pictures.add_argument("--images-per-class", type=_positive_int, default=DEFAULTS.images_per_class, help=f"test images per class to explain (default: {DEFAULTS.images_per_class})")
+    pictures.add_argument("--no-activations", dest="activations", action="store_false", help="no activation grids")
+    pictures.add_argument("--layers", nargs="+", default=None, help="grid layers by name, glob or type, e.g. mixed7 'conv2d_*' Activation (default: every Conv2D and Activation layer)")
+    pictures.add_argument("--activation-images", type=_positive_int, default=DEFAULTS.activation_images, help=f"grids for the first N chosen images, one per class first (default: {DEFAULTS.activation_images})")
+    pictures.add_argument("--images-per-row", type=int, default=DEFAULTS.images_per_row, help=f"grid tiles per row (default: {DEFAULTS.images_per_row}); every channel is shown")
+    pictures.add_argument("--colormap", default=DEFAULTS.colormap, help=f"grid colormap (default: {DEFAULTS.colormap}, as the blog)")
+    pictures.add_argument("--no-filters", dest="filters", action="store_false", help="no filter patterns")
+    pictures.add_argument("--filter-layers", nargs="+", default=None, help="layers for filter patterns (default: the 3rd, 8th and 40th Conv2D layers, as the blog)")
+    pictures.add_argument("--filters", dest="filter_count", type=int, default=DEFAULTS.filter_count, help=f"first N filters per layer (default: {DEFAULTS.filter_count}, an 8x8 grid)")
+    pictures.add_argument("--filter-size", type=int, default=DEFAULTS.filter_size, help=f"pattern side in pixels (default: {DEFAULTS.filter_size})")
+    pictures.add_argument("--filter-steps", type=_positive_int, default=DEFAULTS.filter_steps, help=f"gradient-ascent steps (default: {DEFAULTS.filter_steps}; env VISCONVNETS_MAX_STEPS caps it)")
+    pictures.add_argument("--no-gradcam", dest="gradcam", action="store_false", help="no Grad-CAM panels and no failure gallery")
+    pictures.add_argument("--cam-method", choices=("gradcam", "gradcam++"), default=DEFAULTS.cam_method, help="class activation map method (default: gradcam)")
+    pictures.add_argument("--gradcam-layer", default=None, help="layer to explain (default: mixed10 for InceptionV3, as the blog; mixed7 localises better at small sizes)")
+    pictures.add_argument("--max-misclassified", type=_positive_int, default=DEFAULTS.max_misclassified, help=f"cap on the failure gallery (default: {DEFAULTS.max_misclassified})")
     hardware = parser.add_argument_group("hardware")
     hardware.add_argument("--distribute", choices=("none", "mirrored", "multiworker"), default=DEFAULTS.distribute,
                           help="none (default); mirrored: all local GPUs (or logical CPUs); multiworker: MultiWorkerMirroredStrategy from TF_CONFIG")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import data as data_tools
 from . import model as model_tools
+from . import visualize
 from .config import TRAINING_KEYS, RunConfig, library_versions, write_json
 
 CLASSES_FILE = "classes.json"
@@ -130,6 +131,7 @@ def run(config: RunConfig) -> dict:
         image_size = int(model.input_shape[1])
         if split_files and split_files.classes != classes:
             raise ValueError(f"the model's classes {classes} differ from the data's {split_files.classes}")
+        visualize.check_layers(model, visualization_config(config))
     else:
         classes, image_size = split_files.classes, config.image_size
         write_json(out_dir / "config.json", {"config": config.to_json(), "versions": library_versions(),
@@ -143,6 +145,7 @@ def run(config: RunConfig) -> dict:
                                       config.learning_rate, config.fine_tune_learning_rate)
         if any(phase.name == "fine_tune" for phase in phases):
             model_tools.unfreeze_from(model, config.fine_tune_from)  # unknown name: error before training
+        visualize.check_layers(model, visualization_config(config))  # so are the visualization's names
         train_count = len(split_files.paths["train"])
         cache = data_tools.cache_fits(train_count + len(split_files.paths["validation"]), image_size, config.cache_limit_mb)
         augmenter = data_tools.make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed)
@@ -165,15 +168,34 @@ def run(config: RunConfig) -> dict:
         shutil.rmtree(out_dir / "training_state", ignore_errors=True)
         summary["training_seconds"] = round(time.perf_counter() - started, 1)
     metrics = {"classes": classes, "image_size": image_size, **summary}
+    test_paths, test_labels, predicted = [], [], []
     if split_files is not None:
         metrics["data"] = {"counts": split_files.counts(), "skipped": [list(item) for item in split_files.skipped]}
-        metrics["test"] = evaluate_test_split(model, split_files, classes, image_size, config.batch_size, out_dir)
+        metrics["test"], probabilities = evaluate_test_split(model, split_files, classes, image_size, config.batch_size, out_dir)
+        test_paths, test_labels, predicted = split_files.paths["test"], split_files.labels["test"], probabilities.argmax(axis=1)
+    write_json(out_dir / "metrics.json", metrics)
+    vis = visualization_config(config)
+    written = visualize.write_visualizations(model, classes, image_size, out_dir, vis, test_paths, test_labels, progress=config.verbose > 0)
+    written["misclassified"] = visualize.write_failure_gallery(model, classes, image_size, out_dir, vis, test_paths, test_labels,
+                                                               predicted, progress=config.verbose > 0)
+    metrics["visualizations"] = {
+        "activations": {image: len(paths) for image, paths in written["activations"].items()},
+        "filters": sorted(written["filters"]), "gradcam": len(written["gradcam"]), "misclassified": len(written["misclassified"]),
+        "cam_method": vis.cam_method, "gradcam_layer": vis.gradcam_layer or visualize.default_cam_layer(model),
+    }
     write_json(out_dir / "metrics.json", metrics)
     return metrics
 
 
+def visualization_config(config: RunConfig) -> visualize.VisualizationConfig:
+    """The visualization settings of a run (fields of the same name)."""
+    fields = {field.name for field in dataclasses.fields(visualize.VisualizationConfig)}
+    return visualize.VisualizationConfig(**{key: value for key, value in dataclasses.asdict(config).items() if key in fields})
+
+
 def evaluate_test_split(model, split_files, classes, image_size: int, batch_size: int, out_dir: Path) -> dict:
-    """Metrics on the test split, plus the confusion-matrix and training-curve PNGs."""
+    """Metrics on the test split (and the probabilities they came from), plus the confusion-matrix
+    and training-curve PNGs."""
     from . import evaluation, rendering, training
 
     dataset = data_tools.make_dataset(split_files.paths["test"], split_files.labels["test"], image_size, batch_size, cache=False)
@@ -186,7 +208,7 @@ def evaluate_test_split(model, split_files, classes, image_size: int, batch_size
     if history:
         rendering.save_training_curves(history, out_dir / "training_curves.png", "InceptionV3 training")
     print(f"test accuracy {test['accuracy']:.3f}, loss {test['loss']:.3f} on {test['count']} images")
-    return test
+    return test, probabilities
 
 
 def write_predictions_csv(path: Path, split_files, probabilities, classes: list[str]) -> Path:

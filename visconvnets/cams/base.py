@@ -1,0 +1,113 @@
+"""Shared machinery: one batched forward/backward pass giving a layer's activations, the gradient of
+each image's class score (before the softmax) with respect to them, and the class scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import layers as layer_tools
+from ..forward import forward
+
+
+def default_cam_layer(model) -> str:
+    """The blog's ``mixed10`` when the model has it (InceptionV3), else its last layer with a 4-D output."""
+    names = layer_tools.layer_names(model)
+    if "mixed10" in names:
+        return "mixed10"
+    four_d = [layer.name for layer in layer_tools.iter_layers(model) if layer_tools.has_4d_output(layer)
+              and not isinstance(layer, _model_class())]
+    if not four_d:
+        raise ValueError(f"model {model.name!r} has no layer with a 4-D output for Grad-CAM")
+    return four_d[-1]
+
+
+def _model_class():
+    import keras
+
+    return keras.Model
+
+
+def _class_indices(class_index, logits: np.ndarray) -> np.ndarray:
+    """(n,) int: predicted classes for None, one int broadcast, or one int per image."""
+    count, classes = logits.shape
+    if class_index is None:
+        return logits.argmax(axis=1)
+    indices = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (count,)) if np.ndim(class_index) == 0 else np.asarray(class_index, dtype=np.int64)
+    if indices.shape != (count,):
+        raise ValueError(f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values")
+    if indices.min() < 0 or indices.max() >= classes:
+        raise ValueError(f"class_index must be in [0, {classes - 1}], got {indices.tolist()}")
+    return indices
+
+
+def activations_and_gradients(model, images, class_index=None, layer_name: str | None = None):
+    """One forward and backward pass for the whole batch.
+
+    Args:
+        images: (n, H, W, 3) in the model's input scale.
+        class_index: None (predicted class), an int, or a sequence of n ints.
+        layer_name: Layer to explain; None means ``default_cam_layer``.
+
+    Returns:
+        (activations (n, h, w, c), gradients (n, h, w, c) of each image's class logit, logits
+        (n, classes), class indices (n,)) as NumPy arrays.
+    """
+    import tensorflow as tf
+
+    layer_name = layer_name or default_cam_layer(model)
+    layer = layer_tools.find_layer(model, layer_name)
+    if not layer_tools.has_4d_output(layer):
+        raise ValueError(f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)")
+    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
+    with tf.GradientTape() as tape:
+        logits, recorded = forward(model, images, taps=[layer_name], logits=True)
+        activations = recorded[layer_name]
+        indices = _class_indices(class_index, logits.numpy())
+        # Images are independent (inference mode), so the gradient of the sum is each image's own.
+        score = tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1))
+    gradients = tape.gradient(score, activations)
+    return activations.numpy(), gradients.numpy(), logits.numpy(), indices
+
+
+def normalise_maps(weighted: np.ndarray) -> np.ndarray:
+    """ReLU, then each map divided by its maximum; an all-negative (or zero) map stays all zeros.
+
+    Args:
+        weighted: (n, h, w) channel-weighted sums.
+
+    Returns:
+        (n, h, w) float32 in [0, 1], never NaN.
+    """
+    positive = np.maximum(weighted, 0.0)
+    peak = positive.max(axis=(1, 2), keepdims=True)
+    return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0).astype(np.float32)
+
+
+CAM_METHODS: dict[str, Callable] = {}
+
+
+def class_activation_maps(model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam"):
+    """Maps plus what a caller showing them needs, from one pass.
+
+    Returns:
+        (maps (n, h, w) in [0, 1], probabilities (n, classes), class indices (n,)).
+    """
+    if method not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
+    activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
+    maps = CAM_METHODS[method](activations, gradients)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return maps, probabilities, indices
+
+
+def register(name: str) -> Callable:
+    def decorate(function: Callable) -> Callable:
+        CAM_METHODS[name] = function
+        return function
+
+    return decorate
+
+

@@ -1,0 +1,167 @@
+"""Filter patterns: the input that maximises a filter, found by gradient ascent (arrays only).
+
+Naive ascent on InceptionV3 gives "meaningless blur" past the first layers. We use what the
+feature-visualization literature uses, each a flag with a default that reads well:
+random jitter (the image is rolled a few pixels each step, so high-frequency adversarial patterns
+do not pay), a mild Gaussian blur every few steps, and octaves (optimise small, upscale, continue),
+which grows structure at several scales. Many filters are optimised together as one batch, through
+the model cut at the layer (``forward(..., stop_after_taps=True)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import layers as layer_tools
+from .forward import forward
+
+MAX_STEPS_VARIABLE = "VISCONVNETS_MAX_STEPS"  # caps every ascent's steps (tests set it low)
+DEFAULT_CONV_POSITIONS = (3, 8, 40)  # the blog's 3rd, 8th and 40th convolutions (1-based, by position)
+
+
+@dataclasses.dataclass(frozen=True)
+class AscentSettings:
+    steps: int = 80  # total gradient steps over all octaves (the blog's 80)
+    step_size: float = 2.0  # pixels (0-255 scale) per step, gradient normalised to unit RMS per image
+    jitter: int = 6  # random roll of up to this many pixels each step (at the final size)
+    blur_every: int = 4  # blur the image every this many steps (0: never)
+    blur_sigma: float = 0.5  # Gaussian sigma in pixels for that blur
+    octaves: int = 3  # optimise at size / scale**(octaves-1), ..., size
+    octave_scale: float = 1.4  # size ratio between octaves
+    border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
+
+
+def capped_steps(steps: int) -> int:
+    """``steps``, lowered to $VISCONVNETS_MAX_STEPS when that is set (tests)."""
+    cap = os.environ.get(MAX_STEPS_VARIABLE)
+    return min(steps, int(cap)) if cap else steps
+
+
+def conv_layers_by_position(model, positions: Sequence[int] = DEFAULT_CONV_POSITIONS) -> list[str]:
+    """Names of the Conv2D layers at 1-based ``positions`` in depth order (not Keras's auto-names).
+
+    Raises:
+        ValueError: a position beyond the model's number of convolutions.
+    """
+    convolutions = [layer.name for layer in layer_tools.iter_layers(model) if type(layer).__name__ == "Conv2D"]
+    for position in positions:
+        if not 1 <= position <= len(convolutions):
+            raise ValueError(f"convolution position {position} is out of range: the model has {len(convolutions)} Conv2D layers")
+    return [convolutions[position - 1] for position in positions]
+
+
+def _gaussian_kernel(sigma: float):
+    import tensorflow as tf
+
+    radius = max(1, int(round(2 * sigma)))
+    axis = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel_1d = np.exp(-(axis**2) / (2 * sigma**2))
+    kernel_1d /= kernel_1d.sum()
+    kernel = np.outer(kernel_1d, kernel_1d)[:, :, None, None] * np.ones((1, 1, 3, 1), np.float32)
+    return tf.constant(kernel)  # (k, k, 3, 1) depthwise
+
+
+def _filter_scores(activation, filter_indices, border: float):
+    """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c)."""
+    import tensorflow as tf
+
+    height, width = activation.shape[1], activation.shape[2]
+    top, left = int(height * border), int(width * border)
+    cropped = activation[:, top:height - top or None, left:width - left or None, :]
+    chosen = tf.gather(cropped, filter_indices, axis=3, batch_dims=1)  # (n, h', w')
+    return tf.reduce_mean(tf.cast(chosen, tf.float32), axis=(1, 2))
+
+
+def filter_activations(model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0) -> np.ndarray:
+    """(n,) mean activation of filter ``filter_indices[i]`` for ``images[i]`` (border excluded if > 0)."""
+    import tensorflow as tf
+
+    _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
+    return _filter_scores(recorded[layer_name], tf.constant(list(filter_indices), tf.int32), border).numpy()
+
+
+def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> None:
+    layer = layer_tools.find_layer(model, layer_name)
+    if not layer_tools.has_4d_output(layer):
+        raise ValueError(f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; filter patterns need a 4-D output")
+    channels = int(layer.output.shape[-1])
+    bad = [index for index in filter_indices if not 0 <= int(index) < channels]
+    if bad:
+        raise ValueError(f"filter index {bad[0]} is out of range for layer {layer_name!r}, which has {channels} filters (0-{channels - 1})")
+    if not len(filter_indices):
+        raise ValueError("filter_indices is empty")
+
+
+def ascend(model, layer_name: str, filter_indices: Sequence[int], size: int = 150, settings: AscentSettings = AscentSettings(),
+           seed: int = 0) -> np.ndarray:
+    """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
+    import tensorflow as tf
+
+    _check_filters(model, layer_name, filter_indices)
+    steps = capped_steps(settings.steps)
+    rng = np.random.default_rng(seed)
+    indices = tf.constant([int(index) for index in filter_indices], tf.int32)
+    count = len(filter_indices)
+    sizes = [max(75, int(round(size / settings.octave_scale ** power))) for power in range(settings.octaves - 1, -1, -1)]
+    steps_per_octave = [steps // len(sizes) + (1 if octave < steps % len(sizes) else 0) for octave in range(len(sizes))]
+    blur = _gaussian_kernel(settings.blur_sigma) if settings.blur_every else None
+    image = tf.constant(128.0 + rng.normal(0, 20, (count, sizes[0], sizes[0], 3)).astype(np.float32))
+
+    @tf.function
+    def step(image, shift, do_blur):
+        rolled = tf.roll(image, shift, axis=(1, 2))
+        with tf.GradientTape() as tape:
+            tape.watch(rolled)
+            _, recorded = forward(model, rolled, taps=[layer_name], stop_after_taps=True)
+            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border))
+        gradient = tape.gradient(score, rolled)
+        gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
+        updated = tf.roll(rolled + settings.step_size * gradient, -shift, axis=(1, 2))
+        if do_blur:
+            updated = tf.nn.depthwise_conv2d(updated, blur, strides=(1, 1, 1, 1), padding="SAME")
+        return tf.clip_by_value(updated, 0.0, 255.0)
+
+    done = 0
+    for octave_size, octave_steps in zip(sizes, steps_per_octave):
+        if image.shape[1] != octave_size:
+            image = tf.image.resize(image, (octave_size, octave_size), method="bicubic")
+        jitter = max(1, int(round(settings.jitter * octave_size / size)))
+        for _ in range(octave_steps):
+            done += 1
+            shift = tf.constant(rng.integers(-jitter, jitter + 1, 2), tf.int32)
+            do_blur = tf.constant(bool(settings.blur_every) and done % settings.blur_every == 0)
+            image = step(image, shift, do_blur)
+    if image.shape[1] != size:
+        image = tf.image.resize(image, (size, size), method="bicubic")
+    return image.numpy()
+
+
+def to_display(patterns: np.ndarray) -> np.ndarray:
+    """Per-pattern contrast stretch (mean 128, 3 standard deviations to the edges) to uint8."""
+    mean = patterns.mean(axis=(1, 2, 3), keepdims=True)
+    std = patterns.std(axis=(1, 2, 3), keepdims=True) + 1e-5
+    return np.clip(128 + 42.5 * (patterns - mean) / std, 0, 255).astype(np.uint8)
+
+
+def filter_patterns(model, layer_name: str, filter_indices: Sequence[int], size: int = 150, steps: int = 80, seed: int = 0,
+                    **settings) -> np.ndarray:
+    """The input that maximises each filter, all filters optimised together.
+
+    Args:
+        model: Flat or nesting a backbone; raw 0-255 RGB input for this project's models.
+        layer_name: Layer whose filters (output channels) to visualise.
+        filter_indices: Channels, one pattern each.
+        size: Output side in pixels (at least 75 for InceptionV3).
+        steps: Gradient steps (capped by $VISCONVNETS_MAX_STEPS).
+        seed: Seeds the starting noise and the jitter.
+        **settings: Any field of ``AscentSettings`` (step_size, jitter, blur_every, octaves...).
+
+    Returns:
+        (n, size, size, 3) uint8.
+    """
+    optimised = ascend(model, layer_name, filter_indices, size, AscentSettings(steps=steps, **settings), seed)
+    return to_display(optimised)

@@ -1,0 +1,103 @@
+"""One forward pass that can read any layer, in flat models and in models that nest a backbone.
+
+``keras.Model(model.inputs, inner_layer.output)`` fails with "Graph disconnected" when the layer
+lives in a nested model (``Sequential([InceptionV3(...), GlobalAveragePooling2D(), Dense(...)])``).
+Instead we walk the model's own graph, layer by layer, descending into nested models, and record
+the outputs we were asked for. The same walk carries other values than tensors (``receptive_field``
+sends stride/offset pairs through it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+
+class _Stop(Exception):
+    """Raised inside the walk once every requested layer has been computed."""
+
+
+def walk(model, value, layer_fn: Callable):
+    """Push ``value`` through ``model`` in graph order, calling ``layer_fn(layer, *args, **kwargs)`` for
+    every non-model layer; nested models are walked recursively. Returns the model's output value."""
+    import keras
+
+    def call(operation, *args, **kwargs):
+        if isinstance(operation, keras.Model):
+            return walk(operation, args[0], layer_fn)
+        return layer_fn(operation, *args, **kwargs)
+
+    if isinstance(model, keras.Sequential):
+        for layer in model.layers:
+            value = call(layer, value)
+        return value
+    outputs = model._run_through_graph(value, operation_fn=lambda operation: operation, call_fn=call)
+    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+
+
+def final_layer(model):
+    """The layer producing the model's output (inside nested models too)."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        last = model.layers[-1]
+    else:
+        last = model.outputs[0]._keras_history.operation
+    return final_layer(last) if isinstance(last, keras.Model) else last
+
+
+def _is_softmax(function) -> bool:
+    import keras
+
+    return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
+
+
+def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_after_taps: bool = False):
+    """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
+
+    Args:
+        model: A Keras model, flat or nesting other models.
+        images: (batch, height, width, 3) float32 in the model's input scale.
+        taps: Names of layers whose outputs to record (any depth of nesting).
+        logits: Read a softmax output layer as its logits (the class scores before the softmax).
+        stop_after_taps: Stop as soon as every tap is computed (a sub-model that ends at the layer).
+
+    Returns:
+        (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
+        ``logits``; None when the walk stopped early.
+    """
+    import keras
+
+    wanted = set(taps)
+    recorded: dict = {}
+    last = final_layer(model) if logits else None
+
+    def run_layer(layer, *args, **kwargs):
+        if layer is last and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) and (
+            isinstance(layer, keras.layers.Softmax) or _is_softmax(layer.activation)
+        ):
+            output = args[0]  # a separate softmax layer: its input are the logits
+        elif layer is last and _is_softmax(getattr(layer, "activation", None)):
+            saved = layer.activation
+            layer.activation = keras.activations.linear  # same weights, scores before the softmax
+            try:
+                output = layer(*args, **kwargs)
+            finally:
+                layer.activation = saved
+        else:
+            output = layer(*args, **kwargs)
+        if layer.name in wanted:
+            recorded[layer.name] = output
+            if stop_after_taps and len(recorded) == len(wanted):
+                raise _Stop
+        return output
+
+    try:
+        output = walk(model, images, run_layer)
+    except _Stop:
+        return None, recorded
+    missing = wanted - set(recorded)
+    if missing:
+        from .layers import unknown_layer_error
+
+        raise unknown_layer_error(model, sorted(missing)[0])
+    return output, recorded
