@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 
-class _Stop(Exception):
+class _StopWalkError(Exception):
     """Raised inside the walk once every requested layer has been computed."""
 
 
@@ -88,12 +88,12 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         if layer.name in wanted:
             recorded[layer.name] = output
             if stop_after_taps and len(recorded) == len(wanted):
-                raise _Stop
+                raise _StopWalkError
         return output
 
     try:
         output = walk(model, images, run_layer)
-    except _Stop:
+    except _StopWalkError:
         return None, recorded
     missing = wanted - set(recorded)
     if missing:
