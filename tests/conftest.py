@@ -47,3 +47,33 @@ def tiny_split(tmp_path_factory) -> Path:
     make_class_tree(base / "source")
     split_dataset(base / "source", base / "split", workers=1)
     return base / "split"
+
+
+@pytest.fixture(scope="session")
+def small_model():
+    """A tiny classifier with known geometry: (24, 24, 3) -> 3 classes.
+
+    conv_a 3x3/2 valid -> conv_b 3x3/1 same -> pool 2x2/2 (average) -> conv_c 3x3/1 valid (+ReLU
+    activation layer, 3x3 cells) -> global average -> Dense softmax. Cell j of conv_c sits at 4j + 6.
+    """
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((24, 24, 3), name="pixels")
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="valid", name="conv_a")(inputs)
+    x = keras.layers.Activation("relu", name="relu_a")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="conv_b")(x)
+    x = keras.layers.AveragePooling2D(2, name="pool")(x)
+    x = keras.layers.Conv2D(5, 3, padding="valid", name="conv_c")(x)
+    x = keras.layers.Activation("relu", name="relu_c")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name="small")
+
+
+@pytest.fixture(scope="session")
+def inception_flat():
+    """This project's flat classifier at 75 px, random weights (no download)."""
+    from visconvnets.model import build_model
+
+    return build_model(3, 75, None)

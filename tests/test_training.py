@@ -261,3 +261,33 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
     assert changed_top >= 12
     phases = [line.split(",")[:2] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     assert phases == [["1", "head"], ["2", "fine_tune"]]
+
+
+def test_visualizations_of_the_run_decode(trained_run):
+    output, metrics = trained_run
+    folders = sorted((output / "activations").iterdir())
+    assert len(folders) == 5  # --activation-images 5 of the 6 chosen test images, one per class first
+    assert {folder.name.split("_")[0] for folder in folders} == {"daisy", "rose", "tulip"}
+    for folder in folders:
+        assert len(list(folder.glob("*.jpg"))) == 188  # 94 Conv2D + 94 Activation
+    assert sorted(path.name for path in (output / "filters").glob("*.jpg")) == sorted(f"{name}.jpg" for name in metrics["visualizations"]["filters"])
+    assert len(metrics["visualizations"]["filters"]) == 3
+    assert len(list((output / "gradcam").glob("*.jpg"))) == 6
+    wrong = sum(row["true"] != row["predicted"] for row in workflow.read_predictions_csv(output / "test_predictions.csv"))
+    assert len(list((output / "misclassified").glob("*.jpg"))) == wrong == metrics["visualizations"]["misclassified"]
+    for path in output.rglob("*.jpg"):
+        with Image.open(path) as picture:
+            picture.load()
+
+
+def test_visualise_a_saved_model_and_bad_visualization_input(trained_run, tiny_split, tmp_path):
+    output, _ = trained_run
+    again = workflow.run(RunConfig(model=output / "model.keras", data=tiny_split, output=tmp_path / "again", verbose=0,
+                                   activations=False, filters=False, cam_method="gradcam++", gradcam_layer="mixed7"))
+    assert again["visualizations"]["gradcam"] == 6 and again["visualizations"]["gradcam_layer"] == "mixed7"
+    assert again["test"]["count"] == 6 and "training" not in again
+    with pytest.raises(ValueError, match="unknown layer 'mixed77'.*nearest names: mixed7"):
+        workflow.run(tiny_config(tiny_split, tmp_path / "fresh", gradcam_layer="mixed77"))
+    assert not (tmp_path / "fresh" / "history.csv").exists()  # rejected before training
+    with pytest.raises(FileNotFoundError, match="nowhere.jpg"):
+        workflow.run(RunConfig(model=output / "model.keras", output=tmp_path / "x", images=[tmp_path / "nowhere.jpg"], verbose=0))

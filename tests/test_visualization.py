@@ -1,0 +1,267 @@
+"""Activations, grids, filter patterns, receptive fields, Grad-CAM and overlays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visconvnets import rendering
+from visconvnets.activations import activation_grid, dead_channels, layer_activations
+from visconvnets.cams import class_activation_maps, gradcam, gradcam_plus_plus
+from visconvnets.filters import ascend, conv_layers_by_position, filter_activations, filter_patterns
+from visconvnets.geometry import receptive_field
+from visconvnets.layers import select_layers
+
+
+def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
+
+
+# --- activations ----------------------------------------------------------------------------
+
+
+def test_activations_equal_a_direct_sub_model(inception_flat):
+    import keras
+
+    images = random_images(2, 75)
+    names = ["conv2d", "activation_5", "conv2d_40", "activation_93"]
+    got = layer_activations(inception_flat, images, names)
+    assert list(got) == names
+    direct = keras.Model(inception_flat.inputs, [inception_flat.get_layer(name).output for name in names])(images)
+    for name, expected in zip(names, direct):
+        np.testing.assert_allclose(got[name], np.asarray(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_default_layers_are_every_conv_and_activation(inception_flat):
+    names = select_layers(inception_flat, None)
+    assert len(names) == 188
+    assert sum(name.startswith("conv2d") for name in names) == 94
+    assert names[:2] == ["conv2d", "activation"]  # depth order
+    assert select_layers(inception_flat, ["mixed?"]) == [f"mixed{index}" for index in range(10)]
+    assert select_layers(inception_flat, ["MaxPooling2D"])[0] == "max_pooling2d"
+
+
+def test_nested_backbone_layers_are_reachable(inception_flat):
+    import keras
+
+    backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
+    nested = keras.Sequential([keras.Input((75, 75, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1), backbone,
+                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    images = random_images(2, 75, seed=1)
+    got = layer_activations(nested, images, ["mixed7", "mixed2"])
+    inner = keras.Model(backbone.inputs, [backbone.get_layer("mixed7").output, backbone.get_layer("mixed2").output])
+    expected = inner(images / 127.5 - 1)
+    np.testing.assert_allclose(got["mixed7"], np.asarray(expected[0]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got["mixed2"], np.asarray(expected[1]), rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_layer_lists_nearest_names(inception_flat):
+    with pytest.raises(ValueError, match="unknown layer, glob or type 'mixed77'.*nearest names: mixed7"):
+        layer_activations(inception_flat, random_images(1, 75), ["mixed77"])
+    with pytest.raises(ValueError, match="'predictions' has output shape .* cannot be shown as a grid"):
+        select_layers(inception_flat, ["predictions"])
+
+
+# --- grids ----------------------------------------------------------------------------------
+
+
+def test_grid_size_shows_every_channel():
+    activation = np.random.default_rng(0).normal(size=(37, 37, 20)).astype("float32")
+    grid = activation_grid(activation, images_per_row=16)
+    assert grid.shape == (2 * 38 - 1, 16 * 38 - 1, 3) and grid.dtype == np.uint8
+    last_tile = grid[38:38 + 37, 3 * 38:3 * 38 + 37]  # channel 19: the 4th tile of row 2
+    assert last_tile.std() > 10  # a real, varied tile, not a blank
+    blank_tile = grid[38:38 + 37, 4 * 38:4 * 38 + 37]
+    assert (blank_tile == 255).all()  # padding after the last channel
+    assert (grid[37, :] == 255).all() and (grid[:, 37] == 255).all()  # one-pixel separators
+
+
+def test_dead_channel_is_flat_marked_and_never_nan():
+    activation = np.random.default_rng(1).normal(size=(9, 9, 4)).astype("float32")
+    activation[..., 2] = 0.0  # a dead ReLU channel
+    with np.errstate(all="raise"):  # any 0/0 would raise here
+        grid = activation_grid(activation, images_per_row=4, colormap="gray")
+    assert dead_channels(activation) == 1
+    tile = grid[:, 2 * 10:2 * 10 + 9]
+    cross = np.zeros((9, 9), bool)
+    cross[np.arange(9), np.arange(9)] = cross[8 - np.arange(9), np.arange(9)] = True
+    assert (tile[cross] == (220, 30, 30)).all()
+    assert (tile[~cross] == 40).all()  # flat DEAD_TILE_VALUE grey
+
+
+def test_save_activation_grids_writes_every_layer_in_depth_order(inception_flat, tmp_path):
+    paths = rendering.save_activation_grids(inception_flat, random_images(1, 75)[0], tmp_path, ["conv2d", "mixed0", "Activation"])
+    assert len(paths) == 96  # conv2d + mixed0 + 94 activations
+    assert [path.name for path in paths[:3]] == ["000_conv2d.jpg", "001_activation.jpg", "002_activation_1.jpg"]
+    assert "mixed0" in paths[[path.name.endswith("mixed0.jpg") for path in paths].index(True)].name
+    with Image.open(paths[0]) as picture:
+        picture.load()
+        channels, side = 32, 37  # conv2d at 75 px: (37, 37, 32) -> 2 rows of 16
+        assert picture.size == (max(16 * (side + 1) - 1, 360), 34 + 2 * (side + 1) - 1)
+    for path in paths:
+        with Image.open(path) as picture:
+            picture.load()
+
+
+# --- filter patterns ------------------------------------------------------------------------
+
+
+def test_filter_patterns_raise_their_own_filter(inception_flat):
+    layer = conv_layers_by_position(inception_flat, (5,))[0]
+    indices = list(range(6))
+    patterns = ascend(inception_flat, layer, indices, size=75, seed=0)  # steps capped by VISCONVNETS_MAX_STEPS
+    assert patterns.shape == (6, 75, 75, 3)
+    own = filter_activations(inception_flat, layer, patterns, indices)
+    random_inputs = 128 + np.random.default_rng(5).normal(0, 20, patterns.shape).astype("float32")
+    baseline = filter_activations(inception_flat, layer, random_inputs, indices)
+    assert own.mean() > 2 * baseline.mean() + 1e-3
+    cross = np.stack([filter_activations(inception_flat, layer, patterns, [j] * 6) for j in indices])  # cross[j, i]
+    others = (cross.sum(axis=0) - np.diag(cross)) / 5
+    assert np.diag(cross).mean() > others.mean()
+    pictures = filter_patterns(inception_flat, layer, [0, 1], size=75, steps=4)
+    assert pictures.shape == (2, 75, 75, 3) and pictures.dtype == np.uint8
+
+
+def test_filter_errors(inception_flat):
+    with pytest.raises(ValueError, match="filter index 32 is out of range for layer 'conv2d', which has 32 filters"):
+        ascend(inception_flat, "conv2d", [0, 32], size=75)
+    with pytest.raises(ValueError, match="position 95 is out of range"):
+        conv_layers_by_position(inception_flat, (95,))
+
+
+# --- receptive fields -----------------------------------------------------------------------
+
+
+def test_receptive_field_of_inception(inception_flat):
+    assert receptive_field(inception_flat, "mixed7") == (16.0, 21.0)
+    assert receptive_field(inception_flat, "mixed10") == (32.0, 37.0)
+    with pytest.raises(ValueError, match="no spatial output grid"):
+        receptive_field(inception_flat, "head_dense")
+
+
+def _gradient_centre(model, layer_name: str, size: int, cell: int, samples: int = 4) -> tuple[float, float]:
+    """Centroid of |d(sum of channels at cell (cell, cell)) / d input|, averaged over random inputs."""
+    import tensorflow as tf
+
+    from visconvnets.forward import forward
+
+    images = tf.constant(random_images(samples, size, seed=7))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        _, recorded = forward(model, images, taps=[layer_name], stop_after_taps=True)
+        target = tf.reduce_sum(recorded[layer_name][:, cell, cell, :])
+    magnitude = np.abs(tape.gradient(target, images).numpy()).sum(axis=(0, 3))  # (size, size)
+    rows, columns = magnitude.sum(axis=1), magnitude.sum(axis=0)
+    positions = np.arange(size)
+    return float((rows * positions).sum() / rows.sum()), float((columns * positions).sum() / columns.sum())
+
+
+def test_receptive_field_matches_gradient_centre_small_model(small_model):
+    stride, offset = receptive_field(small_model, "conv_c")
+    assert (stride, offset) == (4.0, 6.0)
+    for cell in (1, 2):  # cell 0's field reaches past the image edge, where padding eats the gradient
+        row, column = _gradient_centre(small_model, "conv_c", 24, cell)
+        assert row == pytest.approx(stride * cell + offset, abs=0.75)
+        assert column == pytest.approx(stride * cell + offset, abs=0.75)
+
+
+def test_receptive_field_matches_gradient_centre_inception(inception_flat):
+    stride, offset = receptive_field(inception_flat, "mixed0")
+    assert (stride, offset) == (8.0, 13.0)
+    row, column = _gradient_centre(inception_flat, "mixed0", 75, 3)  # cell 3 of 7: centred at 37
+    assert row == pytest.approx(stride * 3 + offset, abs=2.0)
+    assert column == pytest.approx(stride * 3 + offset, abs=2.0)
+
+
+# --- Grad-CAM -------------------------------------------------------------------------------
+
+
+def _hand_gradcam(model, images, class_index: int) -> np.ndarray:
+    """Grad-CAM by hand for conv_c -> relu_c -> GAP -> Dense: d logit_c / d A = W[:, c] / (h w)."""
+    import keras
+
+    features = np.asarray(keras.Model(model.inputs, model.get_layer("relu_c").output)(images))  # (n, h, w, k)
+    kernel = model.get_layer("scores").get_weights()[0]  # (k, classes)
+    height, width = features.shape[1:3]
+    weights = kernel[:, class_index] / (height * width)  # alpha_k, the same for every image
+    cam = np.maximum(np.einsum("nhwk,k->nhw", features, weights), 0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0)
+
+
+def test_gradcam_equals_hand_computation(small_model):
+    images = random_images(3, 24, seed=2)
+    for class_index in range(3):
+        got = gradcam(small_model, images, class_index=class_index, layer_name="relu_c")
+        assert got.shape == (3, 3, 3) and got.dtype == np.float32
+        np.testing.assert_allclose(got, _hand_gradcam(small_model, images, class_index), atol=1e-5)
+
+
+def test_gradcam_class_index_forms(small_model):
+    images = random_images(3, 24, seed=4)
+    per_image = gradcam(small_model, images, class_index=[0, 1, 2], layer_name="relu_c")
+    for index in range(3):
+        np.testing.assert_allclose(per_image[index], _hand_gradcam(small_model, images, index)[index], atol=1e-5)
+    predicted = np.asarray(small_model(images)).argmax(axis=1)
+    _, _, used = class_activation_maps(small_model, images, None, "relu_c")
+    assert used.tolist() == predicted.tolist()
+    with pytest.raises(ValueError, match="class_index must be in"):
+        gradcam(small_model, images, class_index=3, layer_name="relu_c")
+    with pytest.raises(ValueError, match="one int per image"):
+        gradcam(small_model, images, class_index=[0, 1], layer_name="relu_c")
+
+
+def test_all_negative_map_is_zero_not_nan(small_model):
+    import keras
+
+    clone = keras.models.clone_model(small_model)
+    clone.set_weights(small_model.get_weights())
+    kernel, bias = clone.get_layer("scores").get_weights()
+    clone.get_layer("scores").set_weights([-np.abs(kernel), bias])  # every channel votes against every class
+    images = random_images(2, 24, seed=6)
+    for method in (gradcam, gradcam_plus_plus):
+        maps = method(clone, images, class_index=0, layer_name="relu_c")
+        assert not np.isnan(maps).any() and (maps == 0).all()
+
+
+def test_flat_and_nested_models_give_the_same_maps():
+    import keras
+
+    keras.utils.set_random_seed(11)
+    backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
+    nested = keras.Sequential([keras.Input((75, 75, 3)), backbone, keras.layers.GlobalAveragePooling2D(),
+                               keras.layers.Dense(3, activation="softmax")])
+    inputs = keras.Input((75, 75, 3))
+    flat_backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_tensor=inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(flat_backbone.output))
+    flat = keras.Model(inputs, outputs)
+    flat.set_weights(nested.get_weights())
+    images = random_images(2, 75, seed=8) / 127.5 - 1
+    for method in (gradcam, gradcam_plus_plus):
+        got_flat = method(flat, images, class_index=[0, 2], layer_name="mixed7")
+        got_nested = method(nested, images, class_index=[0, 2], layer_name="mixed7")
+        assert got_flat.shape == (2, 3, 3)
+        np.testing.assert_allclose(got_flat, got_nested, atol=1e-4)
+    assert gradcam(nested, images).shape == (2, 1, 1)  # default layer: mixed10
+
+
+# --- overlays -------------------------------------------------------------------------------
+
+
+def test_overlay_puts_cells_on_receptive_field_centres():
+    heatmap = np.zeros((7, 7), np.float32)
+    heatmap[2, 5] = 1.0
+    image = np.zeros((300, 300, 3), np.uint8)  # the original photo: twice the model's 150 px input
+    aligned = rendering.upsample_heatmap(heatmap, (300, 300), geometry=(16, 21), input_size=150)
+    peak = np.unravel_index(aligned.argmax(), aligned.shape)
+    # cell (2, 5) centred at model pixel (53, 101) -> photo pixel ((53 + 0.5) * 2 - 0.5, (101 + 0.5) * 2 - 0.5)
+    assert peak == (106, 202) or np.allclose(peak, (106.5, 202.5), atol=1)
+    plain = rendering.upsample_heatmap(heatmap, (300, 300))
+    plain_peak = np.unravel_index(plain.argmax(), plain.shape)
+    assert np.allclose(plain_peak, ((2 + 0.5) * 300 / 7 - 0.5, (5 + 0.5) * 300 / 7 - 0.5), atol=1)
+    overlay = rendering.overlay_heatmap(image, heatmap, alpha=0.5, geometry=(16, 21), input_size=150)
+    assert overlay.shape == (300, 300, 3) and overlay.dtype == np.uint8
+    assert overlay[106, 202].tolist() != overlay[0, 0].tolist()
+    with pytest.raises(ValueError, match="heatmap must be"):
+        rendering.overlay_heatmap(image, np.zeros((2, 2, 2)))
