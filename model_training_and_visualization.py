@@ -49,12 +49,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="no data needed: generate the built-in synthetic flowers, split them, train "
+                        "InceptionV3 from scratch at 150 px for 6 epochs, visualise, score Grad-CAM by the pointing game, write "
+                        "outputs/demo/index.html (about 4 minutes on a 2-core CPU); any flag given overrides the demo's value")
+    parser.add_argument("--demo-images-per-class", type=int, default=DEFAULTS.demo_images_per_class, help=f"synthetic pictures per class for --demo (default: {DEFAULTS.demo_images_per_class})")
     data = parser.add_argument_group("data and outputs")
     data.add_argument("--data", type=Path, default=None, help="split folder with train/ validation/ test/ (from create_train_val_test.py)")
     data.add_argument("--output", type=Path, default=DEFAULTS.output, help=f"output folder (default: {DEFAULTS.output})")
     data.add_argument("--model", type=Path, default=None, help="a saved model.keras: skip training, evaluate (with --data) and visualise it")
+    data.add_argument("--boxes", type=Path, default=None, help="boxes.csv (path,class,x0,y0,x1,y1 per source image): score Grad-CAM with the pointing game")
     data.add_argument("--no-check-images", dest="check_images", action="store_false", help="skip the up-front decode check of every image")
     data.add_argument("--cache-limit-mb", type=float, default=DEFAULTS.cache_limit_mb, help=f"cache decoded images in memory up to this size (default: {DEFAULTS.cache_limit_mb:g})")
     model = parser.add_argument_group("model")
@@ -102,7 +107,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     hardware.add_argument("--logical-cpus", type=_positive_int, default=0, help="split the CPU into N logical devices (to try --distribute mirrored without GPUs)")
     hardware.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (GPUs)")
     hardware.add_argument("--verbose", type=int, choices=(0, 1, 2), default=DEFAULTS.verbose, help="Keras progress: 0 silent, 1 bar (default), 2 a line per epoch")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def explicit_settings(argv=None) -> set[str]:
+    """Names (dest) of the options present on the command line, so --demo does not override them."""
+    tokens = {token.split("=", 1)[0] for token in (sys.argv[1:] if argv is None else argv) if token.startswith("--")}
+    return {action.dest for action in build_parser()._actions if tokens & set(action.option_strings)}
 
 
 def main(argv=None) -> int:
@@ -111,7 +126,7 @@ def main(argv=None) -> int:
     from visconvnets import workflow
 
     try:
-        metrics = workflow.run(workflow.config_from_namespace(args))
+        metrics = workflow.run(workflow.config_from_namespace(args), explicit_settings(argv))
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -8,7 +8,9 @@ Usage:
    (``../shared/bench/seed_style.py``) with ``flow_from_directory`` over the same files.
 2. Training throughput: images/s of ``model.fit`` on InceptionV3 (from scratch, 299 px) fed by the real
    pipeline vs the same model fed pre-loaded tensors (already decoded and resized, no augmentation).
-   Both after one warm-up epoch (tracing excluded). Target: pipeline >= 0.95 of pre-loaded.
+   Each measurement runs in a fresh process (so neither inherits the other's threads or memory),
+   interleaved, ``--repeats`` times; 2 warm-up steps (tracing) are excluded. Target: pipeline >= 0.95
+   of pre-loaded.
 """
 
 from __future__ import annotations
@@ -87,6 +89,32 @@ def time_training(model_factory, dataset, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def train_once(args) -> float:
+    """Images/s of fit in this process for one feeding method (``--only``)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from visconvnets import data as data_tools
+    from visconvnets import model as model_tools
+    from visconvnets.split import list_class_files
+
+    classes = sorted(path.name for path in args.source.iterdir() if path.is_dir())
+    files = list_class_files(args.source, classes)
+    paths = [args.source / relative for relative, _ in files]
+    labels = [classes.index(name) for _, name in files]
+    if args.only == "real pipeline":
+        dataset = data_tools.make_dataset(paths, labels, args.image_size, args.batch_size, training=True,
+                                          augmenter=data_tools.make_augmenter(seed=0))
+    else:
+        images = data_tools.load_images(paths, args.image_size)
+        dataset = tf.data.Dataset.from_tensor_slices((images, np.array(labels, "int32"))).shuffle(len(paths)).batch(args.batch_size).prefetch(2)
+
+    def factory():
+        return model_tools.build_model(len(classes), args.image_size, None)
+
+    return time_training(factory, dataset, args.steps) * args.batch_size
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images-per-class", type=int, default=64)
@@ -94,12 +122,15 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--image-size", type=int, default=299)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", choices=("pre-loaded tensors", "real pipeline"), help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.only:
+        print(json.dumps({"images/s": train_once(args)}))
+        return
     import numpy as np
-    import tensorflow as tf
 
-    from visconvnets import data as data_tools
-    from visconvnets import model as model_tools
     from visconvnets.split import list_class_files
 
     work = Path(tempfile.mkdtemp(prefix="visconvnets-train-bench-"))
@@ -114,20 +145,18 @@ def main(argv=None) -> None:
         results["seed ImageDataGenerator"] = time_seed_generator(source, args.batch_size, args.image_size, len(paths))
         print(json.dumps(results, indent=1))
         if not args.skip_training:
-            augmenter = data_tools.make_augmenter(seed=0)
-            pipeline = data_tools.make_dataset(paths, labels, args.image_size, args.batch_size, training=True, augmenter=augmenter)
-            preloaded_images = data_tools.load_images(paths, args.image_size)
-            preloaded = tf.data.Dataset.from_tensor_slices((preloaded_images, np.array(labels, "int32"))).shuffle(len(paths)).batch(args.batch_size).prefetch(2)
+            import subprocess
 
-            def factory():
-                return model_tools.build_model(len(classes), args.image_size, None)
-
-            steps_per_second = {
-                "pre-loaded tensors": time_training(factory, preloaded, args.steps),
-                "real pipeline": time_training(factory, pipeline, args.steps),
-            }
-            results["training images/s"] = {name: value * args.batch_size for name, value in steps_per_second.items()}
-            results["pipeline / pre-loaded"] = steps_per_second["real pipeline"] / steps_per_second["pre-loaded tensors"]
+            measured: dict[str, list[float]] = {"pre-loaded tensors": [], "real pipeline": []}
+            for _ in range(args.repeats):
+                for name in measured:
+                    command = [sys.executable, __file__, "--only", name, "--source", str(source), "--steps", str(args.steps),
+                               "--batch-size", str(args.batch_size), "--image-size", str(args.image_size)]
+                    done = subprocess.run(command, capture_output=True, text=True, check=True)
+                    measured[name].append(json.loads(done.stdout.strip().splitlines()[-1])["images/s"])
+            results["training images/s"] = measured
+            medians = {name: float(np.median(values)) for name, values in measured.items()}
+            results["pipeline / pre-loaded"] = medians["real pipeline"] / medians["pre-loaded tensors"]
         print(json.dumps(results, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)

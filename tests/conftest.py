@@ -77,3 +77,34 @@ def inception_flat():
     from visconvnets.model import build_model
 
     return build_model(3, 75, None)
+
+
+def tiny_config(data: Path, output: Path, **overrides):
+    """Settings of a tiny run: 75 px, 2 epochs from scratch, batch 8, silent."""
+    from visconvnets.config import RunConfig
+
+    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1)
+    settings.update(overrides)
+    return RunConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_split, tmp_path_factory):
+    """One tiny training run with every visualization, shared by the tests that read its outputs."""
+    from visconvnets import workflow
+
+    output = tmp_path_factory.mktemp("run")
+    metrics = workflow.run(tiny_config(tiny_split, output))
+    return output, metrics
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The --demo path, shrunk: 8 synthetic flowers per class at 75 px, one epoch."""
+    from visconvnets import workflow
+    from visconvnets.config import RunConfig
+
+    output = tmp_path_factory.mktemp("demo")
+    overrides = dict(output=output, demo_images_per_class=8, image_size=75, epochs=1, activation_images=1, filter_count=4, verbose=0)
+    metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
+    return output, metrics

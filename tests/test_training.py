@@ -16,20 +16,9 @@ from visconvnets import data as data_tools
 from visconvnets import workflow
 from visconvnets.config import RunConfig
 
+from .conftest import tiny_config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_config(data: Path, output: Path, **overrides) -> RunConfig:
-    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1)
-    settings.update(overrides)
-    return RunConfig(**settings)
-
-
-@pytest.fixture(scope="module")
-def trained_run(tiny_split, tmp_path_factory):
-    output = tmp_path_factory.mktemp("run")
-    metrics = workflow.run(tiny_config(tiny_split, output))
-    return output, metrics
 
 
 def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_split):

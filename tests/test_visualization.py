@@ -81,7 +81,7 @@ def test_dead_channel_is_flat_marked_and_never_nan():
     activation = np.random.default_rng(1).normal(size=(9, 9, 4)).astype("float32")
     activation[..., 2] = 0.0  # a dead ReLU channel
     with np.errstate(all="raise"):  # any 0/0 would raise here
-        grid = activation_grid(activation, images_per_row=4, colormap="gray")
+        grid = activation_grid(activation, images_per_row=4, colormap="viridis")
     assert dead_channels(activation) == 1
     tile = grid[:, 2 * 10:2 * 10 + 9]
     cross = np.zeros((9, 9), bool)

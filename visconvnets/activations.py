@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from . import layers as layer_tools
 from .forward import forward
 
-DEAD_TILE_VALUE = 40  # grey level of a dead (constant) channel's tile, before its red cross
+DEAD_TILE_VALUE = 40  # grey level of a dead (constant) channel's tile, drawn with a red cross
 
 
 def layer_activations(model, images, layer_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -37,16 +38,33 @@ def standardise_channels(activation: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     Returns:
         (values, dead): values (channels, h, w) uint8 = clip(128 + 64 * (x - mean) / std); dead
-        (channels,) bool marks constant channels (std 0), whose values are ``DEAD_TILE_VALUE``.
+        (channels,) bool marks constant channels (std 0), whose values are 0 (never NaN).
     """
     channels_first = np.moveaxis(np.asarray(activation, dtype=np.float32), -1, 0)  # (c, h, w)
     mean = channels_first.mean(axis=(1, 2), keepdims=True)
     std = channels_first.std(axis=(1, 2), keepdims=True)
-    dead = (channels_first.max(axis=(1, 2)) == channels_first.min(axis=(1, 2)))
-    safe_std = np.where(dead[:, None, None], 1.0, std)
-    values = np.clip(128.0 + 64.0 * (channels_first - mean) / safe_std, 0, 255).astype(np.uint8)
-    values[dead] = DEAD_TILE_VALUE
+    dead = channels_first.max(axis=(1, 2)) == channels_first.min(axis=(1, 2))
+    scale = np.divide(64.0, std, out=np.zeros_like(std), where=~dead[:, None, None])  # dead: scale 0, no 0/0
+    work = channels_first - mean  # the one float temporary; the rest is in place
+    work *= scale
+    work += 128.0
+    np.clip(work, 0, 255, out=work)
+    values = work.astype(np.uint8)
+    values[dead] = 0
     return values, dead
+
+
+# Palette entries after the colormap's 256: separators and blank tiles, dead tiles, the dead cross.
+SEPARATOR_INDEX, DEAD_INDEX, CROSS_INDEX = 256, 257, 258
+
+
+@functools.lru_cache(maxsize=16)
+def _palette(name: str, separator_colour: tuple[int, int, int]) -> np.ndarray:
+    lut = colormap_lut(name)
+    extra = np.array([separator_colour, (DEAD_TILE_VALUE,) * 3, (220, 30, 30)], np.uint8)
+    palette = np.concatenate([lut, extra])
+    palette.flags.writeable = False
+    return palette
 
 
 def colormap_lut(name: str) -> np.ndarray:
@@ -64,42 +82,60 @@ def activation_grid(
     colormap: str = "viridis",
     separator: int = 1,
     separator_colour: tuple[int, int, int] = (255, 255, 255),
+    header: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Tile ALL channels of one layer's output for one image into an RGB picture.
+
+    The tiles are laid out as palette indices (one byte pair per pixel), then coloured with a single
+    lookup: values through the colormap, separators, blanks, dead tiles and their crosses through
+    extra palette entries.
 
     Args:
         activation: (h, w, channels) one image's layer output.
         images_per_row: Tiles per row; the last row is padded with blank tiles.
         colormap: Matplotlib colormap name (default viridis; the blog used plasma/viridis).
         separator: Pixels between tiles.
+        header: Lines of text for a dark band above the tiles (the picture is then at least
+            ``rendering.HEADER_MIN_WIDTH`` wide); None for no band.
 
     Returns:
-        (rows*(h+sep)-sep, per_row*(w+sep)-sep, 3) uint8; dead channels (see ``dead_channels``) are
-        flat dark tiles with a red cross.
+        (rows*(h+sep)-sep, per_row*(w+sep)-sep, 3) uint8 (plus the band's rows); dead channels (see
+        ``dead_channels``) are flat dark-grey tiles with a red cross.
     """
     if activation.ndim != 3:
         raise ValueError(f"activation must be (height, width, channels), got shape {activation.shape}")
     if images_per_row < 1:
         raise ValueError(f"images_per_row must be at least 1, got {images_per_row}")
-    values, dead = standardise_channels(activation)  # (c, h, w)
-    tiles = colormap_lut(colormap)[values]  # (c, h, w, 3)
+    values, dead = standardise_channels(activation)  # (c, h, w) uint8
     channels, height, width = values.shape
-    if dead.any():  # red cross on dead tiles, all at once
-        diagonal = np.arange(min(height, width))
-        rows_down = (diagonal * (height - 1) / max(1, min(height, width) - 1)).round().astype(int)
-        columns = (diagonal * (width - 1) / max(1, min(height, width) - 1)).round().astype(int)
-        dead_tiles = tiles[dead]
-        dead_tiles[:, rows_down, columns] = (220, 30, 30)
-        dead_tiles[:, height - 1 - rows_down, columns] = (220, 30, 30)
-        tiles[dead] = dead_tiles
     rows = -(-channels // images_per_row)
-    padded = np.empty((rows * images_per_row, height + separator, width + separator, 3), np.uint8)
-    padded[...] = separator_colour
-    padded[channels:, :height, :width] = 255  # blank tiles after the last channel
-    padded[:channels, :height, :width] = tiles
-    grid = padded.reshape(rows, images_per_row, height + separator, width + separator, 3).transpose(0, 2, 1, 3, 4)
-    grid = grid.reshape(rows * (height + separator), images_per_row * (width + separator), 3)
-    return grid[: grid.shape[0] - separator or None, : grid.shape[1] - separator or None]
+    indices = np.full((rows * images_per_row, height + separator, width + separator), SEPARATOR_INDEX, np.uint16)
+    indices[:channels, :height, :width] = values
+    if dead.any():  # flat tile with a red cross, all dead channels at once
+        diagonal = np.arange(min(height, width))
+        steps = max(1, min(height, width) - 1)
+        down = (diagonal * (height - 1) / steps).round().astype(int)
+        across = (diagonal * (width - 1) / steps).round().astype(int)
+        dead_tiles = indices[:channels][dead]
+        dead_tiles[:, :height, :width] = DEAD_INDEX
+        dead_tiles[:, down, across] = CROSS_INDEX
+        dead_tiles[:, height - 1 - down, across] = CROSS_INDEX
+        indices[:channels][dead] = dead_tiles
+    grid = indices.reshape(rows, images_per_row, height + separator, width + separator).transpose(0, 2, 1, 3)
+    grid = grid.reshape(rows * (height + separator), images_per_row * (width + separator))
+    grid = grid[: grid.shape[0] - separator or None, : grid.shape[1] - separator or None]
+    palette = _palette(colormap, tuple(separator_colour))
+    if not header:
+        return np.take(palette, grid, axis=0)
+    from .rendering import HEADER_HEIGHT, HEADER_MIN_WIDTH, header_band
+
+    width = max(grid.shape[1], HEADER_MIN_WIDTH)
+    if grid.shape[1] < width:
+        grid = np.pad(grid, ((0, 0), (0, width - grid.shape[1])), constant_values=SEPARATOR_INDEX)
+    picture = np.empty((HEADER_HEIGHT + grid.shape[0], width, 3), np.uint8)  # one allocation for band and tiles
+    picture[:HEADER_HEIGHT] = header_band(header, width)
+    np.take(palette, np.ascontiguousarray(grid), axis=0, out=picture[HEADER_HEIGHT:])
+    return picture
 
 
 def dead_channels(activation: np.ndarray) -> int:

@@ -15,6 +15,9 @@ class RunConfig:
     data: Path | None = None  # split folder written by create_train_val_test.py (train/ validation/ test/)
     output: Path = Path("outputs")  # everything a run writes goes here
     model: Path | None = None  # a saved OUT/model.keras: skip training, evaluate/visualise it
+    boxes: Path | None = None  # boxes.csv of the source images (path,class,x0,y0,x1,y1): scores Grad-CAM by the pointing game
+    demo: bool = False  # generate the built-in synthetic flowers, split, train from scratch, report
+    demo_images_per_class: int = 92  # synthetic pictures per class (60 train, 14 validation, 18 test)
     check_images: bool = True  # fully decode every file before training; bad ones are skipped and reported
     cache_limit_mb: float = 4096  # cache decoded images in memory when they fit in this many MB
     # --- model

@@ -50,3 +50,36 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 def predict(model, dataset) -> np.ndarray:
     """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order."""
     return np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0))
+
+
+def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: str, original_sizes=None) -> dict:
+    """Share of images whose Grad-CAM peak, placed at its receptive-field centre, falls in the object's box.
+
+    Args:
+        model: The classifier.
+        images: (n, S, S, 3) in the model's input scale.
+        class_indices: (n,) the true classes (the map explains the ground truth, as in the pointing game).
+        boxes: (n, 4) boxes (x0, y0, x1, y1) in original-image pixels.
+        layer_name: The Grad-CAM layer.
+        original_sizes: (n, 2) (width, height) of the originals; default: the model input size.
+
+    Returns:
+        {"hits": [bool]*n, "score": fraction, "centre": fraction for always pointing at the image centre}.
+    """
+    from .cams import gradcam
+    from .geometry import receptive_field
+
+    stride, offset = receptive_field(model, layer_name)
+    count, side = images.shape[0], images.shape[1]
+    maps = np.concatenate([gradcam(model, images[start:start + 16], np.asarray(class_indices)[start:start + 16], layer_name)
+                           for start in range(0, count, 16)])
+    flat = maps.reshape(count, -1).argmax(axis=1)
+    rows, columns = np.unravel_index(flat, maps.shape[1:])
+    sizes = np.asarray(original_sizes if original_sizes is not None else [(side, side)] * count, dtype=np.float64)
+    x = (stride * columns + offset + 0.5) * sizes[:, 0] / side - 0.5  # model pixel -> original pixel
+    y = (stride * rows + offset + 0.5) * sizes[:, 1] / side - 0.5
+    boxes = np.asarray(boxes, dtype=np.float64)
+    hits = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    centre_x, centre_y = (sizes[:, 0] - 1) / 2, (sizes[:, 1] - 1) / 2
+    centre = (boxes[:, 0] <= centre_x) & (centre_x <= boxes[:, 2]) & (boxes[:, 1] <= centre_y) & (centre_y <= boxes[:, 3])
+    return {"hits": hits.tolist(), "score": float(hits.mean()), "centre": float(centre.mean())}

@@ -6,6 +6,8 @@ each figure closed after saving; array pictures (grids) are written with Pillow 
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,6 +79,7 @@ def save_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[
 # --- pictures built as arrays ------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
 def _font(size: int = 12):
     from PIL import ImageFont
 
@@ -86,20 +89,29 @@ def _font(size: int = 12):
         return ImageFont.load_default()
 
 
-def add_header(picture: np.ndarray, lines: Sequence[str], height: int = 34, background=(20, 20, 20), colour=(240, 240, 240)) -> np.ndarray:
-    """A band of text above ``picture`` (h, w, 3) uint8; the result is at least 360 px wide so the
-    text fits, the picture left-aligned."""
+HEADER_HEIGHT = 34  # pixels of the text band above a picture
+HEADER_MIN_WIDTH = 360  # a picture with a header is at least this wide, so the text fits
+
+
+def header_band(lines: Sequence[str], width: int, height: int = HEADER_HEIGHT, background=(20, 20, 20),
+                colour=(240, 240, 240)) -> np.ndarray:
+    """(height, width, 3) uint8: lines of light text on a dark band."""
     from PIL import Image, ImageDraw
 
-    width = max(picture.shape[1], 360)
     band = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(band)
     for row, text in enumerate(lines):
         draw.text((4, 2 + row * 15), text, fill=colour, font=_font(12))
-    canvas = np.full((height + picture.shape[0], width, 3), 255, np.uint8)
-    canvas[:height] = np.asarray(band)
-    canvas[height:, : picture.shape[1]] = picture
-    return canvas
+    return np.asarray(band)
+
+
+def add_header(picture: np.ndarray, lines: Sequence[str], height: int = HEADER_HEIGHT) -> np.ndarray:
+    """``picture`` (h, w, 3) uint8 with a text band above it, at least HEADER_MIN_WIDTH wide
+    (the picture left-aligned, padded with white)."""
+    width = max(picture.shape[1], HEADER_MIN_WIDTH)
+    if picture.shape[1] < width:
+        picture = np.pad(picture, ((0, 0), (0, width - picture.shape[1]), (0, 0)), constant_values=255)
+    return np.concatenate((header_band(lines, width, height), picture), axis=0)
 
 
 def _interpolation_matrix(target: int, cells: int, centre_of_cell) -> np.ndarray:
@@ -201,16 +213,19 @@ def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str
 
     def render(item):
         index, (name, activation) = item
-        grid = activation_grid(activation[0], images_per_row, colormap)
         dead = dead_channels(activation[0])
         shape = "x".join(str(size) for size in activation.shape[1:])
         header = [f"{name}  ({shape})", f"{activation.shape[-1]} channels, {dead} dead (constant, crossed)"]
-        return save_jpeg(add_header(grid, header), out_dir / f"{index:03d}_{name}.jpg")
+        grid = activation_grid(activation[0], images_per_row, colormap, header=header)
+        path = save_jpeg(grid, out_dir / f"{index:03d}_{name}.jpg")
+        return path, {"file": path.name, "layer": name, "shape": list(activation.shape[1:]), "dead": dead}
 
     items = list(enumerate(activations.items()))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        paths = list(pool.map(render, items))
-    return paths
+        rendered = list(pool.map(render, items))
+    # what each grid shows, for the report (layer, output shape, dead channels)
+    (out_dir / "index.json").write_text(json.dumps([entry for _, entry in rendered], indent=1), encoding="utf-8")
+    return [path for path, _ in rendered]
 
 
 def save_filter_grid(patterns: np.ndarray, path: Path, columns: int = 8, margin: int = 5, title: str = "") -> Path:

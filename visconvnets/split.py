@@ -239,6 +239,15 @@ def check_file(
     return FileCheck(relative_path, class_name, digest, problem, needs_conversion, size)
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool that is safe to start from any program: forked (fast) while TensorFlow is not
+    loaded, spawned once it is (forking a process that runs TensorFlow's threads can deadlock)."""
+    import multiprocessing
+
+    method = "spawn" if "tensorflow" in sys.modules else "fork"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
 def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int, str | None]) -> list[FileCheck]:
     root, items, max_pixels, stage_into = arguments
     stage_path = Path(stage_into) if stage_into else None
@@ -275,7 +284,7 @@ def check_files(
                 results.extend(_check_chunk(job))
                 bar.update(len(job[1]))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with process_pool(workers) as pool:
                 for checked in pool.map(_check_chunk, jobs):
                     results.extend(checked)
                     bar.update(len(checked))
@@ -559,7 +568,7 @@ def write_split(
             else:
                 chunk_size = 128
                 jobs = [(str(plan.source_root), str(staging), kept[start:start + chunk_size]) for start in range(0, len(kept), chunk_size)]
-                with ProcessPoolExecutor(max_workers=workers) as pool:
+                with process_pool(workers) as pool:
                     for count in pool.map(_materialise_chunk, jobs):
                         bar.update(count)
         finally:

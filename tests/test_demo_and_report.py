@@ -1,0 +1,146 @@
+"""The built-in synthetic flowers, the pointing game, the --demo path and the report in a real browser."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visconvnets import synthetic
+from visconvnets.evaluation import pointing_game
+
+
+def test_synthetic_flowers_are_seeded_and_boxed(tmp_path):
+    first = synthetic.generate_flowers(tmp_path / "a", images_per_class=4, size=96, seed=3, workers=2)
+    second = synthetic.generate_flowers(tmp_path / "b", images_per_class=4, size=96, seed=3, workers=1)
+    other = synthetic.generate_flowers(tmp_path / "c", images_per_class=4, size=96, seed=4, workers=1)
+    files = sorted(path.relative_to(first).as_posix() for path in first.rglob("*.jpg"))
+    assert len(files) == 20 and {name.split("/")[0] for name in files} == set(synthetic.CLASSES)
+    assert all((first / name).read_bytes() == (second / name).read_bytes() for name in files)
+    assert any((first / name).read_bytes() != (other / name).read_bytes() for name in files)
+    boxes = synthetic.read_boxes(first / "boxes.csv")
+    assert sorted(boxes) == files
+    for name, (x0, y0, x1, y1) in boxes.items():
+        assert 0 <= x0 < x1 <= 95 and 0 <= y0 < y1 <= 95, name
+    with pytest.raises(ValueError, match="not empty"):
+        synthetic.generate_flowers(first, images_per_class=1)
+
+
+def test_synthetic_colour_carries_the_class():
+    """Mean colour inside the box: roses red, dandelions and sunflowers yellow, daisies bright."""
+    means = {}
+    for class_name in synthetic.CLASSES:
+        colours = []
+        for seed in range(6):
+            picture, (x0, y0, x1, y1) = synthetic.draw_flower_photo(class_name, 128, seed)
+            colours.append(picture[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0))
+        means[class_name] = np.mean(colours, axis=0)
+    red, green, blue = means["rose"]
+    assert red > green + 40 and red > blue + 40
+    for yellow in ("dandelion", "sunflower"):
+        assert means[yellow][0] > means[yellow][2] + 40 and means[yellow][1] > means[yellow][2] + 30
+    assert means["daisy"].mean() > means["sunflower"].mean()  # white petals vs dark centre
+
+
+def test_pointing_game_places_peaks_at_receptive_field_centres(small_model, monkeypatch):
+    import visconvnets.cams as cams
+
+    maps = np.zeros((2, 3, 3), np.float32)
+    maps[0, 2, 1] = 1.0  # centre (row 4*2+6, column 4*1+6) = (14, 10)
+    maps[1, 0, 0] = 1.0  # centre (6, 6)
+    monkeypatch.setattr(cams, "gradcam", lambda model, images, class_index, layer_name: maps[: len(images)])
+    images = np.zeros((2, 24, 24, 3), np.float32)
+    boxes = [(8, 12, 12, 16), (8, 8, 20, 20)]  # x0, y0, x1, y1: the first holds (x 10, y 14), the second misses (6, 6)
+    result = pointing_game(small_model, images, [0, 1], boxes, "conv_c")
+    assert result["hits"] == [True, False] and result["score"] == 0.5
+    assert result["centre"] == 0.5  # (11.5, 11.5) is inside the second box only
+    doubled = pointing_game(small_model, images, [0, 1], [(16, 24, 24, 32), (0, 0, 4, 4)], "conv_c", original_sizes=[(48, 48)] * 2)
+    assert doubled["hits"] == [True, False]  # (10, 14) in model pixels -> (20.5, 28.5) in the 48-px original
+
+
+def test_demo_run_writes_data_metrics_and_report(demo_run):
+    output, metrics = demo_run
+    assert sorted(path.name for path in (output / "data" / "flowers").iterdir()) == ["README.txt", "boxes.csv", *synthetic.CLASSES]
+    counts = metrics["data"]["counts"]
+    assert {split: sum(per_class.values()) for split, per_class in counts.items()} == {"train": 25, "validation": 5, "test": 10}
+    pointing = metrics["pointing_game"]
+    assert pointing["layer"] == "mixed7" and pointing["count"] == 10
+    for key in ("trained", "untrained", "centre"):
+        assert 0.0 <= pointing[key] <= 1.0
+    assert metrics["trained_from_scratch"] is True
+    config = json.loads((output / "config.json").read_text())["config"]
+    assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "Trained from scratch" in page and "pointing game" in page
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag, attributes):
+        for name, value in attributes:
+            if (tag, name) in (("img", "src"), ("a", "href")) and value and not value.startswith("#"):
+                self.targets.append(value)
+
+
+def test_report_links_resolve_to_files(demo_run):
+    output, _ = demo_run
+    parser = _Links()
+    parser.feed((output / "index.html").read_text(encoding="utf-8"))
+    assert len(parser.targets) > 50
+    for target in parser.targets:
+        assert "://" not in target and not target.startswith("/"), target  # relative only, no network
+        assert (output / target).is_file(), target
+
+
+def _chromium() -> str | None:
+    for candidate in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def test_report_renders_in_headless_chromium(demo_run):
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if executable is None or sync_playwright is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: .ci/setup-browser installs chromium, requirements-dev.txt playwright")
+        pytest.skip("chromium or playwright not installed (bash .ci/setup-browser; pip install -r requirements-dev.txt)")
+    output, _ = demo_run
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((output / "index.html").resolve().as_uri())
+        # open every collapsed section and load lazy images, then wait for all of them
+        page.evaluate("""async () => {
+            document.querySelectorAll('details').forEach(d => d.open = true);
+            const images = [...document.images];
+            images.forEach(i => i.loading = 'eager');
+            await Promise.all(images.map(i => i.complete && i.naturalWidth ? null : i.decode().catch(() => null)));
+        }""")
+        sizes = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
+        page.screenshot(path=str(output / "report_screenshot.png"), full_page=False)
+        browser.close()
+    assert len(sizes) > 50
+    broken = [source for source, width in sizes if not width]
+    assert broken == []
+    assert errors == []
+    with Image.open(output / "report_screenshot.png") as shot:
+        assert shot.width > 500
