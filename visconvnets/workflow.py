@@ -156,6 +156,8 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
     training.configure_devices(config.logical_cpus, config.mixed_precision)
     import keras
 
+    if config.model is None:
+        keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
     keras.utils.set_random_seed(config.seed)
     strategy = training.make_strategy(config.distribute)
     started = time.perf_counter()
