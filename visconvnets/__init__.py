@@ -17,6 +17,23 @@ _EXPORTS = {
     "format_report": "split",
     "read_split_csv": "split",
     "find_class_folders": "split",
+    "generate_flowers": "synthetic",
+    "load_images": "data",
+    "scan_split_folder": "data",
+    "build_model": "model",
+    "layer_activations": "activations",
+    "activation_grid": "activations",
+    "dead_channels": "activations",
+    "save_activation_grids": "rendering",
+    "overlay_heatmap": "rendering",
+    "filter_patterns": "filters",
+    "gradcam": "cams",
+    "gradcam_plus_plus": "cams",
+    "receptive_field": "geometry",
+    "pointing_game": "evaluation",
+    "run": "workflow",
+    "RunConfig": "config",
+    "write_report": "report",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

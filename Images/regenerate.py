@@ -1,0 +1,83 @@
+"""Regenerate the README's figures from a finished demo run.
+
+Usage (from the project root):
+    python model_training_and_visualization.py --demo --output outputs/demo
+    python Images/regenerate.py --run outputs/demo
+
+Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
+panel, the deepest filter grid, the training curves, the confusion matrix) and draws what the demo
+model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REAL_PHOTO = "sunflower/1297092593_e573c0a3d6.jpg"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, default=Path("outputs/demo"), help="a finished --demo output folder")
+    parser.add_argument("--sample", type=Path, default=ROOT.parent / "shared" / "flowers-sample", help="the CC-BY sample photos")
+    parser.add_argument("--photo", default=REAL_PHOTO, help="which sample photo to draw (relative to --sample)")
+    parser.add_argument("--images", type=Path, default=ROOT / "Images", help="where the figures go")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from visconvnets import rendering, workflow
+    from visconvnets.data import load_images, scan_split_folder
+    from visconvnets.evaluation import pointing_game
+    from visconvnets.filters import DEFAULT_CONV_POSITIONS, conv_layers_by_position
+    from visconvnets.split import read_split_csv
+    from visconvnets.synthetic import read_boxes
+
+    metrics = json.loads((args.run / "metrics.json").read_text())
+    model, classes = workflow.load_trained_model(args.run / "model.keras")
+    size = int(model.input_shape[1])
+    layer = metrics["visualizations"]["gradcam_layer"]
+    # The README's Grad-CAM example: the first explained test image that is classified right AND
+    # whose peak is in the flower's box (what the pointing game counts), so the caption can say so.
+    split_files = scan_split_folder(args.run / "data" / "split")
+    boxes = read_boxes(args.run / "data" / "flowers" / "boxes.csv")
+    source_of = {row["destination"]: row["source"] for row in read_split_csv(args.run / "data" / "split" / "split.csv")}
+    correct = {row["path"] for row in workflow.read_predictions_csv(args.run / "test_predictions.csv") if row["true"] == row["predicted"]}
+    explained = {path.stem for path in (args.run / "gradcam").glob("*.jpg")}
+    candidates = [(path, label) for path, label in zip(split_files.paths["test"], split_files.labels["test"])
+                  if f"{path.parent.name}_{path.stem}" in explained and path.relative_to(split_files.root).as_posix() in correct]
+    relative = [path.relative_to(split_files.root).as_posix() for path, _ in candidates]
+    hits = pointing_game(model, load_images([path for path, _ in candidates], size), [label for _, label in candidates],
+                         [boxes[source_of[name]] for name in relative], layer)["hits"]
+    chosen = next((path for (path, _), hit in zip(candidates, hits) if hit), candidates[0][0])
+    shutil.copyfile(args.run / "gradcam" / f"{chosen.parent.name}_{chosen.stem}.jpg", args.images / "demo_gradcam.jpg")
+    failures = sorted((args.run / "misclassified").glob("*.jpg"))
+    if failures:
+        shutil.copyfile(failures[0], args.images / "demo_misclassified.jpg")
+    deepest = conv_layers_by_position(model, DEFAULT_CONV_POSITIONS)[-1]
+    shutil.copyfile(args.run / "filters" / f"{deepest}.jpg", args.images / "demo_filters.jpg")
+    shutil.copyfile(args.run / "training_curves.png", args.images / "demo_training_curves.png")
+    shutil.copyfile(args.run / "confusion_matrix.png", args.images / "demo_confusion_matrix.png")
+    photo = args.sample / args.photo
+    images = load_images([photo], size)
+    grids = rendering.save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])
+    shutil.move(grids[0], args.images / "real_photo_mixed2.jpg")
+    shutil.rmtree(args.images / "real_photo_grids")
+    credit = [line for line in (args.sample / "ATTRIBUTIONS.txt").read_text(encoding="utf-8").splitlines() if line.startswith(args.photo)]
+    (args.images / "ATTRIBUTIONS.txt").write_text(
+        "Real photo used in real_photo_mixed2.jpg (CC-BY 2.0, https://creativecommons.org/licenses/by/2.0/):\n" + "\n".join(credit) + "\n",
+        encoding="utf-8")
+    print(f"figures written to {args.images}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
