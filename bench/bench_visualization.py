@@ -7,7 +7,7 @@ InceptionV3 (random weights, this project's flat model with its [0, 255] input) 
 1. all 188 Conv2D/Activation grids for one image: seed style (multi-output model, per-channel Python
    loop, one matplotlib figure per layer) vs ours (one forward pass, vectorised grids, Pillow JPEGs on
    two threads);
-2. filter patterns at 150 px, 80 steps, layer conv2d_4 (the seed's): seed style one filter at a time
+2. filter patterns at 150 px, 80 steps, the 5th convolution (the seed's conv2d_4): seed style one filter at a time
    (``--seed-filters`` of them, seconds per filter extrapolated to 64) vs ours, 64 filters in one batch;
    the final mean activation of each filter (whole map, the seed's measure) compared on the same filters;
 3. Grad-CAM for a batch of ``--cam-batch`` vs one forward plus backward pass of that batch.
@@ -51,7 +51,7 @@ def main(argv=None) -> None:
 
     from visconvnets import rendering
     from visconvnets.cams import gradcam
-    from visconvnets.filters import ascend, filter_activations
+    from visconvnets.filters import ascend, conv_layers_by_position, filter_activations
     from visconvnets.layers import select_layers
     from visconvnets.model import build_model
 
@@ -70,8 +70,8 @@ def main(argv=None) -> None:
         print(json.dumps(results["grids"]))
 
     if "filters" not in args.skip:
-        layer = "conv2d_4"
         model = build_model(5, 150, None)  # the seed feeds 150-px images to a 150-px model
+        layer = conv_layers_by_position(model, (5,))[0]  # the seed's conv2d_4: the 5th convolution
         start = time.perf_counter()
         seed_finals = [seed_style_filter_pattern(model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)]
         seed_per_filter = (time.perf_counter() - start) / args.seed_filters
@@ -79,7 +79,7 @@ def main(argv=None) -> None:
         patterns = ascend(model, layer, list(range(64)), size=150)
         ours_seconds = time.perf_counter() - start
         ours_finals = filter_activations(model, layer, patterns[: args.seed_filters], range(args.seed_filters))
-        results["filters"] = {
+        results["filters"] = {"layer": layer,
             "seed s per filter": round(seed_per_filter, 2), "seed s for 64 (extrapolated)": round(64 * seed_per_filter, 1),
             "ours s for 64": round(ours_seconds, 1), "speed-up": round(64 * seed_per_filter / ours_seconds, 1),
             "seed mean final activation": round(float(np.mean(seed_finals)), 4),

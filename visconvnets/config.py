@@ -55,6 +55,10 @@ class RunConfig:
     filter_count: int = 64  # first N filters per layer, an 8x8 grid
     filter_size: int = 150  # pattern side in pixels
     filter_steps: int = 80  # gradient-ascent steps (the blog's 80)
+    filter_step_size: float = 2.0  # pixels (0-255) per step, gradient normalised per image
+    filter_jitter: int = 6  # random roll of up to this many pixels each step
+    filter_blur_every: int = 4  # mild Gaussian blur every N steps (0: never)
+    filter_octaves: int = 3  # optimise at 3 scales, 1.4x apart, smallest first
     gradcam: bool = True  # Grad-CAM panels (OUT/gradcam/) and the failure gallery (OUT/misclassified/)
     cam_method: str = "gradcam"  # gradcam | gradcam++
     gradcam_layer: str | None = None  # None: mixed10 for InceptionV3, else the last 4-D layer

@@ -30,6 +30,10 @@ class VisualizationConfig:
     filter_count: int = 64  # first N filters of each layer, 8 per row
     filter_size: int = 150  # pattern side in pixels
     filter_steps: int = 80  # gradient-ascent steps (capped by $VISCONVNETS_MAX_STEPS)
+    filter_step_size: float = AscentSettings.step_size  # see filters.AscentSettings for these four
+    filter_jitter: int = AscentSettings.jitter
+    filter_blur_every: int = AscentSettings.blur_every
+    filter_octaves: int = AscentSettings.octaves
     gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
     cam_method: str = "gradcam"  # gradcam | gradcam++
     gradcam_layer: str | None = None  # None: mixed10 for InceptionV3, else the last 4-D layer
@@ -86,6 +90,9 @@ def check_layers(model, config: VisualizationConfig) -> None:
         for name in config.filter_layers or conv_layers_by_position(model, DEFAULT_CONV_POSITIONS):
             if not has_4d_output(find_layer(model, name)):
                 raise ValueError(f"--filter-layers {name!r} has no (batch, h, w, channels) output")
+    if config.filter_octaves < 1 or config.filter_jitter < 0 or config.filter_blur_every < 0:
+        raise ValueError(f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
+                         f"{config.filter_octaves}, {config.filter_jitter}, {config.filter_blur_every}")
     if config.filter_count < 1 or config.filter_size < 16 or config.filter_steps < 0:
         raise ValueError(f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
                          f"{config.filter_count}, {config.filter_size}, {config.filter_steps}")
@@ -125,7 +132,9 @@ def write_visualizations(model, classes: list[str], image_size: int, out_dir: Pa
 
             channels = int(find_layer(model, layer_name).output.shape[-1])
             indices = list(range(min(config.filter_count, channels)))
-            patterns = to_display(ascend(model, layer_name, indices, config.filter_size, AscentSettings(steps=config.filter_steps), config.seed))
+            settings = AscentSettings(steps=config.filter_steps, step_size=config.filter_step_size, jitter=config.filter_jitter,
+                                      blur_every=config.filter_blur_every, octaves=config.filter_octaves)
+            patterns = to_display(ascend(model, layer_name, indices, config.filter_size, settings, config.seed))
             written["filters"][layer_name] = rendering.save_filter_grid(
                 patterns, out_dir / "filters" / f"{layer_name}.jpg", title=f"{layer_name}: filters 0-{len(indices) - 1} ({channels} in all)")
     if config.gradcam and len(paths):
