@@ -23,6 +23,16 @@ def _pyplot():
     return plt
 
 
+def _save_figure(figure, path: Path, dpi: int = 100, **options) -> Path:
+    """Lay out, save (format from the suffix) and close a matplotlib figure."""
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi, **options)
+    _pyplot().close(figure)
+    return path
+
+
 def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch, train vs validation, with phase boundaries marked. PNG."""
     plt = _pyplot()
@@ -44,12 +54,7 @@ def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = 
         axis.legend()
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save_figure(figure, path)
 
 
 def save_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str = "") -> Path:
@@ -68,12 +73,7 @@ def save_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[
         axis.text(column, row, str(value), ha="center", va="center", color="white" if value > threshold else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     axis.set_title(title or f"test confusion matrix ({matrix.sum()} images)")
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save_figure(figure, path)
 
 
 # --- pictures built as arrays ------------------------------------------------------------------
@@ -261,9 +261,4 @@ def save_cam_panel(image: np.ndarray, heatmaps: Sequence[np.ndarray], titles: Se
     for axis in axes:
         axis.axis("off")
     figure.suptitle(suptitle, fontsize=10)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=80, pil_kwargs={"quality": 90})
-    plt.close(figure)
-    return path
+    return _save_figure(figure, path, dpi=80, pil_kwargs={"quality": 90})
