@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--output", type=Path, default=DEFAULTS.output, help=f"output folder (default: {DEFAULTS.output})")
     data.add_argument("--model", type=Path, default=None, help="a saved model.keras: skip training, evaluate (with --data) and visualise it")
     data.add_argument("--boxes", type=Path, default=None, help="boxes.csv (path,class,x0,y0,x1,y1 per source image): score Grad-CAM with the pointing game")
-    data.add_argument("--no-check-images", dest="check_images", action="store_false", help="skip the up-front decode check of every image")
+    data.add_argument("--no-check-images", dest="check_images", action="store_false", help="skip the up-front decode check of every image (faster start; a corrupt file then stops training with TensorFlow's decode error instead of being skipped and reported)")
     data.add_argument("--cache-limit-mb", type=float, default=DEFAULTS.cache_limit_mb, help=f"cache decoded images in memory up to this size (default: {DEFAULTS.cache_limit_mb:g})")
     model = parser.add_argument_group("model")
     model.add_argument("--weights", default=DEFAULTS.weights, help="imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a .h5/.weights.h5 file")
