@@ -190,10 +190,9 @@ def save_jpeg(picture: np.ndarray, path: Path, quality: int = 90) -> Path:
 
 
 def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str] | None = None, images_per_row: int = 16,
-                          colormap: str = "viridis", workers: int = 2, progress: bool = False) -> list[Path]:
+                          colormap: str = "viridis", workers: int = 2) -> list[Path]:
     """One JPEG per layer for one image: ``NNN_<layer>.jpg`` in depth order, each with a header naming
-    the layer, its output shape and its dead channels. All layers from one forward pass; pictures
-    encoded on ``workers`` threads (Pillow releases the GIL while encoding).
+    the layer, its output shape and its dead channels. All layers from one forward pass.
 
     Args:
         image: (H, W, 3) or (1, H, W, 3) in the model's input scale.
@@ -201,29 +200,36 @@ def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str
     Returns:
         The written paths, in depth order.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .activations import activation_grid, dead_channels, layer_activations
+    from .activations import layer_activations
 
     batch = np.asarray(image, np.float32)
     batch = batch[None] if batch.ndim == 3 else batch
-    activations = layer_activations(model, batch[:1], layer_names)
+    return write_activation_grids(layer_activations(model, batch[:1], layer_names), 0, out_dir, images_per_row, colormap, workers)
+
+
+def write_activation_grids(activations: dict[str, np.ndarray], image_index: int, out_dir: Path, images_per_row: int = 16,
+                           colormap: str = "viridis", workers: int = 2) -> list[Path]:
+    """Grids of image ``image_index`` of a batch from ``layer_activations``, plus ``index.json``
+    (layer, output shape, dead channels of each file, for the report). Pictures are encoded on
+    ``workers`` threads (Pillow releases the GIL while encoding)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .activations import activation_grid, dead_channels
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def render(item):
         index, (name, activation) = item
-        dead = dead_channels(activation[0])
-        shape = "x".join(str(size) for size in activation.shape[1:])
-        header = [f"{name}  ({shape})", f"{activation.shape[-1]} channels, {dead} dead (constant, crossed)"]
-        grid = activation_grid(activation[0], images_per_row, colormap, header=header)
-        path = save_jpeg(grid, out_dir / f"{index:03d}_{name}.jpg")
-        return path, {"file": path.name, "layer": name, "shape": list(activation.shape[1:]), "dead": dead}
+        one = activation[image_index]  # (h, w, channels)
+        dead = dead_channels(one)
+        shape = "x".join(str(size) for size in one.shape)
+        header = [f"{name}  ({shape})", f"{one.shape[-1]} channels, {dead} dead (constant, crossed)"]
+        path = save_jpeg(activation_grid(one, images_per_row, colormap, header=header), out_dir / f"{index:03d}_{name}.jpg")
+        return path, {"file": path.name, "layer": name, "shape": list(one.shape), "dead": dead}
 
-    items = list(enumerate(activations.items()))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        rendered = list(pool.map(render, items))
-    # what each grid shows, for the report (layer, output shape, dead channels)
+        rendered = list(pool.map(render, enumerate(activations.items())))
     (out_dir / "index.json").write_text(json.dumps([entry for _, entry in rendered], indent=1), encoding="utf-8")
     return [path for path, _ in rendered]
 

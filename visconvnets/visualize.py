@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rendering
+from .activations import layer_activations
 from .cams import class_activation_maps, default_cam_layer
 from .filters import DEFAULT_CONV_POSITIONS, AscentSettings, ascend, conv_layers_by_position, to_display
 from .geometry import receptive_field
@@ -121,11 +122,14 @@ def write_visualizations(model, classes: list[str], image_size: int, out_dir: Pa
     geometry = receptive_field(model, cam_layer) if config.gradcam else None
     filter_layers = config.filter_layers or conv_layers_by_position(model, DEFAULT_CONV_POSITIONS)
 
-    if config.activations:
-        for index in tqdm(range(min(config.activation_images, len(paths))), desc="activation grids", disable=not progress):
+    if config.activations and config.activation_images and len(paths):
+        count = min(config.activation_images, len(paths))
+        activations = layer_activations(model, images[:count], config.layers)  # one forward pass for all of them
+        for index in tqdm(range(count), desc="activation grids", disable=not progress):
             folder = out_dir / "activations" / _stem(paths[index])
-            written["activations"][_stem(paths[index])] = rendering.save_activation_grids(
-                model, images[index], folder, config.layers, config.images_per_row, config.colormap)
+            written["activations"][_stem(paths[index])] = rendering.write_activation_grids(
+                activations, index, folder, config.images_per_row, config.colormap)
+        del activations
     if config.filters:
         for layer_name in tqdm(filter_layers, desc="filter patterns", disable=not progress):
             from .layers import find_layer
