@@ -210,6 +210,13 @@ def test_gradcam_class_index_forms(small_model):
     predicted = np.asarray(small_model(images)).argmax(axis=1)
     _, _, used = class_activation_maps(small_model, images, None, "relu_c")
     assert used.tolist() == predicted.tolist()
+    from visconvnets.cams import contrasting_maps
+
+    predicted_maps, other_maps, probabilities, used_again = contrasting_maps(small_model, images, [2, 0, 1], "relu_c")
+    np.testing.assert_allclose(predicted_maps, gradcam(small_model, images, None, "relu_c"), atol=1e-6)
+    np.testing.assert_allclose(other_maps, gradcam(small_model, images, [2, 0, 1], "relu_c"), atol=1e-6)
+    np.testing.assert_allclose(probabilities, np.asarray(small_model(images)), atol=1e-5)
+    assert used_again.tolist() == predicted.tolist()
     with pytest.raises(ValueError, match="class_index must be in"):
         gradcam(small_model, images, class_index=3, layer_name="relu_c")
     with pytest.raises(ValueError, match="one int per image"):

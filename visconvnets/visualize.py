@@ -12,7 +12,7 @@ import numpy as np
 
 from . import rendering
 from .activations import layer_activations
-from .cams import class_activation_maps, default_cam_layer
+from .cams import class_activation_maps, contrasting_maps, default_cam_layer
 from .filters import DEFAULT_CONV_POSITIONS, AscentSettings, ascend, conv_layers_by_position, to_display
 from .geometry import receptive_field
 
@@ -176,8 +176,7 @@ def write_failure_gallery(model, classes: list[str], image_size: int, out_dir: P
         indices = wrong[part]
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
-        predicted_maps, probabilities, predicted_classes = class_activation_maps(model, images, None, cam_layer, config.cam_method)
-        true_maps, _, _ = class_activation_maps(model, images, true_classes, cam_layer, config.cam_method)
+        predicted_maps, true_maps, probabilities, predicted_classes = contrasting_maps(model, images, true_classes, cam_layer, config.cam_method)
         for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
             path = Path(test_paths[index])
             guess, truth = int(predicted_classes[offset]), true_classes[offset]

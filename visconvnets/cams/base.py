@@ -54,6 +54,12 @@ def activations_and_gradients(model, images, class_index=None, layer_name: str |
         (activations (n, h, w, c), gradients (n, h, w, c) of each image's class logit, logits
         (n, classes), class indices (n,)) as NumPy arrays.
     """
+    activations, gradients, logits, indices = _forward_and_gradients(model, images, [class_index], layer_name)
+    return activations, gradients[0], logits, indices[0]
+
+
+def _forward_and_gradients(model, images, class_index_sets: list, layer_name: str | None):
+    """One forward pass, one backward pass per entry of ``class_index_sets`` (persistent tape)."""
     import tensorflow as tf
 
     layer_name = layer_name or default_cam_layer(model)
@@ -61,14 +67,15 @@ def activations_and_gradients(model, images, class_index=None, layer_name: str |
     if not layer_tools.has_4d_output(layer):
         raise ValueError(f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)")
     images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=len(class_index_sets) > 1) as tape:
         logits, recorded = forward(model, images, taps=[layer_name], logits=True)
         activations = recorded[layer_name]
-        indices = _class_indices(class_index, logits.numpy())
+        index_sets = [_class_indices(class_index, logits.numpy()) for class_index in class_index_sets]
         # Images are independent (inference mode), so the gradient of the sum is each image's own.
-        score = tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1))
-    gradients = tape.gradient(score, activations)
-    return activations.numpy(), gradients.numpy(), logits.numpy(), indices
+        scores = [tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1)) for indices in index_sets]
+    gradients = [tape.gradient(score, activations).numpy() for score in scores]
+    del tape
+    return activations.numpy(), gradients, logits.numpy(), index_sets
 
 
 def normalise_maps(weighted: np.ndarray) -> np.ndarray:
@@ -97,10 +104,26 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
     activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
-    maps = CAM_METHODS[method](activations, gradients)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    return maps, probabilities, indices
+    return CAM_METHODS[method](activations, gradients), _softmax(logits), indices
+
+
+def contrasting_maps(model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam"):
+    """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
+    from ONE forward pass and two backward passes.
+
+    Returns:
+        (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
+    """
+    if method not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
+    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [None, other_class_index], layer_name)
+    return (CAM_METHODS[method](activations, gradients[0]), CAM_METHODS[method](activations, gradients[1]),
+            _softmax(logits), index_sets[0])
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def register(name: str) -> Callable:
