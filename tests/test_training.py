@@ -171,6 +171,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
         sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
         "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1",
         "--batch-size", "8", "--distribute", "mirrored", "--logical-cpus", "2", "--verbose", "2", "--no-validation",
+        "--no-activations", "--no-filters",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -280,3 +281,33 @@ def test_visualise_a_saved_model_and_bad_visualization_input(trained_run, tiny_s
     assert not (tmp_path / "fresh" / "history.csv").exists()  # rejected before training
     with pytest.raises(FileNotFoundError, match="nowhere.jpg"):
         workflow.run(RunConfig(model=output / "model.keras", output=tmp_path / "x", images=[tmp_path / "nowhere.jpg"], verbose=0))
+
+
+def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
+    """A one-worker cluster on loopback: MultiWorkerMirroredStrategy driven by TF_CONFIG trains and writes."""
+    import os
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}))
+    command = [
+        sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
+        "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1", "--batch-size", "8",
+        "--distribute", "multiworker", "--verbose", "2", "--no-validation", "--no-activations", "--no-filters", "--no-gradcam",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = (tmp_path / "out" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and history[1].startswith("1,scratch,")
+    assert (tmp_path / "out" / "model.keras").exists()
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        from visconvnets.training import make_strategy
+
+        saved = os.environ.pop("TF_CONFIG", None)
+        try:
+            make_strategy("multiworker")
+        finally:
+            if saved is not None:
+                os.environ["TF_CONFIG"] = saved
