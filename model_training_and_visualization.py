@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demo", action="store_true", help="no data needed: generate the built-in synthetic flowers, split them, train "
                         "InceptionV3 from scratch at 150 px for 6 epochs, visualise, score Grad-CAM by the pointing game, write "
-                        "outputs/demo/index.html (about 4 minutes on a 2-core CPU); any flag given overrides the demo's value")
+                        "outputs/demo/index.html (about 2 minutes on a 2-core CPU); any flag given overrides the demo's value")
     parser.add_argument("--demo-images-per-class", type=int, default=DEFAULTS.demo_images_per_class, help=f"synthetic pictures per class for --demo (default: {DEFAULTS.demo_images_per_class})")
     data = parser.add_argument_group("data and outputs")
     data.add_argument("--data", type=Path, default=None, help="split folder with train/ validation/ test/ (from create_train_val_test.py)")
