@@ -61,7 +61,7 @@ def validate_config(config: RunConfig) -> None:
     if config.distribute not in ("none", "mirrored", "multiworker"):
         raise ValueError(f"--distribute must be none, mirrored or multiworker, got {config.distribute!r}")
     if config.model is None and config.data is None:
-        raise ValueError("give --data (a split folder) to train, or --model (a saved model.keras) to visualise")
+        raise ValueError("give --data (a split folder) to train, --model (a saved model.keras) to visualise, or --demo to run everything on built-in synthetic flowers")
     if config.model is not None and not Path(config.model).is_file():
         raise FileNotFoundError(f"--model {str(config.model)!r} does not exist")
 
