@@ -23,9 +23,10 @@ def _pyplot():
     return plt
 
 
-def _save_figure(figure, path: Path, dpi: int = 100, **options) -> Path:
-    """Lay out, save (format from the suffix) and close a matplotlib figure."""
-    figure.tight_layout()
+def _save_figure(figure, path: Path, dpi: int = 100, top: float = 1.0, **options) -> Path:
+    """Lay out (axes below ``top``, a fraction of the height, leaving room for a suptitle), save
+    (format from the suffix) and close a matplotlib figure."""
+    figure.tight_layout(rect=(0, 0, 1, top))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=dpi, **options)
@@ -267,4 +268,4 @@ def save_cam_panel(image: np.ndarray, heatmaps: Sequence[np.ndarray], titles: Se
     for axis in axes:
         axis.axis("off")
     figure.suptitle(suptitle, fontsize=10)
-    return _save_figure(figure, path, dpi=80, pil_kwargs={"quality": 90})
+    return _save_figure(figure, path, dpi=80, top=0.9, pil_kwargs={"quality": 90})
