@@ -35,33 +35,22 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from visconvnets import rendering, workflow
-    from visconvnets.data import load_images, scan_split_folder
-    from visconvnets.evaluation import pointing_game
+    from visconvnets.data import load_images
     from visconvnets.filters import DEFAULT_CONV_POSITIONS, conv_layers_by_position
-    from visconvnets.split import read_split_csv
-    from visconvnets.synthetic import read_boxes
 
     metrics = json.loads((args.run / "metrics.json").read_text())
-    model, classes = workflow.load_trained_model(args.run / "model.keras")
-    size = int(model.input_shape[1])
-    layer = metrics["visualizations"]["gradcam_layer"]
     # The README's Grad-CAM example: the first explained test image that is classified right AND
-    # whose peak is in the flower's box (what the pointing game counts), so the caption can say so.
-    split_files = scan_split_folder(args.run / "data" / "split")
-    boxes = read_boxes(args.run / "data" / "flowers" / "boxes.csv")
-    source_of = {row["destination"]: row["source"] for row in read_split_csv(args.run / "data" / "split" / "split.csv")}
+    # whose peak is in the flower's box (a pointing-game hit, listed in metrics.json), so the caption can say so.
+    hits = set(metrics["pointing_game"]["trained_hits"])
     correct = {row["path"] for row in workflow.read_predictions_csv(args.run / "test_predictions.csv") if row["true"] == row["predicted"]}
-    explained = {path.stem for path in (args.run / "gradcam").glob("*.jpg")}
-    candidates = [(path, label) for path, label in zip(split_files.paths["test"], split_files.labels["test"])
-                  if f"{path.parent.name}_{path.stem}" in explained and path.relative_to(split_files.root).as_posix() in correct]
-    relative = [path.relative_to(split_files.root).as_posix() for path, _ in candidates]
-    hits = pointing_game(model, load_images([path for path, _ in candidates], size), [label for _, label in candidates],
-                         [boxes[source_of[name]] for name in relative], layer)["hits"]
-    chosen = next((path for (path, _), hit in zip(candidates, hits) if hit), candidates[0][0])
-    shutil.copyfile(args.run / "gradcam" / f"{chosen.parent.name}_{chosen.stem}.jpg", args.images / "demo_gradcam.jpg")
+    wanted = {f"{Path(path).parent.name}_{Path(path).stem}" for path in hits & correct}  # panel names
+    chosen = next(panel for panel in sorted((args.run / "gradcam").glob("*.jpg")) if panel.stem in wanted)
+    shutil.copyfile(chosen, args.images / "demo_gradcam.jpg")
     failures = sorted((args.run / "misclassified").glob("*.jpg"))
     if failures:
         shutil.copyfile(failures[0], args.images / "demo_misclassified.jpg")
+    model, _ = workflow.load_trained_model(args.run / "model.keras")
+    size = int(model.input_shape[1])
     deepest = conv_layers_by_position(model, DEFAULT_CONV_POSITIONS)[-1]
     shutil.copyfile(args.run / "filters" / f"{deepest}.jpg", args.images / "demo_filters.jpg")
     shutil.copyfile(args.run / "training_curves.png", args.images / "demo_training_curves.png")

@@ -72,6 +72,8 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
     assert pointing["layer"] == "mixed7" and pointing["count"] == 10
     for key in ("trained", "untrained", "centre"):
         assert 0.0 <= pointing[key] <= 1.0
+    assert len(pointing["trained_hits"]) == round(pointing["trained"] * pointing["count"])
+    assert all(path.startswith("test/") and (output / "data" / "split" / path).is_file() for path in pointing["trained_hits"])
     assert metrics["trained_from_scratch"] is True
     config = json.loads((output / "config.json").read_text())["config"]
     assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False

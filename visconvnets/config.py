@@ -8,9 +8,15 @@ import platform
 import sys
 from pathlib import Path
 
+from .visualize import VisualizationConfig
+
 
 @dataclasses.dataclass
-class RunConfig:
+class RunConfig(VisualizationConfig):
+    """Every setting of model_training_and_visualization.py; the visualization settings (images,
+    layers, filters, Grad-CAM) are inherited from ``visualize.VisualizationConfig``, defaults and
+    reasons there."""
+
     # --- data and outputs
     data: Path | None = None  # split folder written by create_train_val_test.py (train/ validation/ test/)
     output: Path = Path("outputs")  # everything a run writes goes here
@@ -42,27 +48,6 @@ class RunConfig:
     horizontal_flip: bool = True  # augmentation (the blog's)
     seed: int = 42  # seeds Python, NumPy, TensorFlow and the shuffle
     restart: bool = False  # discard an unfinished run's state in OUT and train from the start
-    # --- visualization (see visualize.VisualizationConfig for each default's reason)
-    images: list[Path] | None = None  # images to explain; None: --images-per-class test images per class
-    images_per_class: int = 2  # test images per class chosen (seeded) when --images is not given
-    activations: bool = True  # activation grids, OUT/activations/<image>/NNN_<layer>.jpg
-    layers: list[str] | None = None  # names, globs or types for the grids; None: every Conv2D and Activation
-    images_per_row: int = 16  # grid tiles per row
-    colormap: str = "viridis"  # grid colormap (the blog's viridis)
-    activation_images: int = 5  # grids for the first N chosen images (one per class first)
-    filters: bool = True  # filter patterns, OUT/filters/<layer>.jpg
-    filter_layers: list[str] | None = None  # None: the 3rd, 8th and 40th Conv2D layers (the blog's)
-    filter_count: int = 64  # first N filters per layer, an 8x8 grid
-    filter_size: int = 150  # pattern side in pixels
-    filter_steps: int = 80  # gradient-ascent steps (the blog's 80)
-    filter_step_size: float = 2.0  # pixels (0-255) per step, gradient normalised per image
-    filter_jitter: int = 6  # random roll of up to this many pixels each step
-    filter_blur_every: int = 4  # mild Gaussian blur every N steps (0: never)
-    filter_octaves: int = 3  # optimise at 3 scales, 1.4x apart, smallest first
-    gradcam: bool = True  # Grad-CAM panels (OUT/gradcam/) and the failure gallery (OUT/misclassified/)
-    cam_method: str = "gradcam"  # gradcam | gradcam++
-    gradcam_layer: str | None = None  # None: mixed10 for InceptionV3, else the last 4-D layer
-    max_misclassified: int = 24  # cap on the failure gallery
     # --- hardware
     distribute: str = "none"  # none | mirrored (all local GPUs, else logical CPUs) | multiworker (TF_CONFIG)
     logical_cpus: int = 0  # split the CPU into this many logical devices (tests MirroredStrategy on CPU)

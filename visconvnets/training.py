@@ -73,29 +73,26 @@ def is_chief() -> bool:
     return task.get("type") == "chief" or (task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in config.get("cluster", {}))
 
 
-class HistoryWriter:
-    """Keras callback factory: one CSV row per finished epoch, epochs counted on across phases and
+def history_callback(path: Path, phase: str):
+    """A Keras callback writing one CSV row per finished epoch, epochs counted on across phases and
     resumes (1-based). Rows at or after a re-run epoch are replaced, never duplicated."""
+    import keras
 
-    @staticmethod
-    def callback(path: Path, phase: str):
-        import keras
+    class HistoryCallback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            rows = [row for row in read_history(path) if int(row["epoch"]) < epoch + 1]
+            learning_rate = logs.get("learning_rate")
+            if learning_rate is None:
+                learning_rate = _current_learning_rate(self.model.optimizer)
+            rows.append({
+                "epoch": epoch + 1, "phase": phase,
+                **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
+                "learning_rate": learning_rate,
+            })
+            _write_csv_atomically(path, rows)
 
-        class _HistoryCallback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                rows = [row for row in read_history(path) if int(row["epoch"]) < epoch + 1]
-                learning_rate = logs.get("learning_rate")
-                if learning_rate is None:
-                    learning_rate = _current_learning_rate(self.model.optimizer)
-                rows.append({
-                    "epoch": epoch + 1, "phase": phase,
-                    **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
-                    "learning_rate": learning_rate,
-                })
-                _write_csv_atomically(path, rows)
-
-        return _HistoryCallback()
+    return HistoryCallback()
 
 
 def _current_learning_rate(optimizer) -> float:
@@ -210,7 +207,7 @@ def train(
         initial_epoch = progress["epochs"]
         callbacks = [
             keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False),
-            HistoryWriter.callback(history_path, phase.name),
+            history_callback(history_path, phase.name),
             keras.callbacks.TerminateOnNaN(),
         ]
         if validation_dataset is not None:

@@ -30,7 +30,7 @@ class VisualizationConfig:
     filter_layers: list[str] | None = None  # layer names; None: Conv2D layers at DEFAULT_CONV_POSITIONS
     filter_count: int = 64  # first N filters of each layer, 8 per row
     filter_size: int = 150  # pattern side in pixels
-    filter_steps: int = 80  # gradient-ascent steps (capped by $VISCONVNETS_MAX_STEPS)
+    filter_steps: int = AscentSettings.steps  # gradient-ascent steps, the blog's 80 (capped by $VISCONVNETS_MAX_STEPS)
     filter_step_size: float = AscentSettings.step_size  # see filters.AscentSettings for these four
     filter_jitter: int = AscentSettings.jitter
     filter_blur_every: int = AscentSettings.blur_every
@@ -39,7 +39,7 @@ class VisualizationConfig:
     cam_method: str = "gradcam"  # gradcam | gradcam++
     gradcam_layer: str | None = None  # None: mixed10 for InceptionV3, else the last 4-D layer
     max_misclassified: int = 24  # cap on the failure gallery
-    seed: int = 42
+    seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)
 
 
 def choose_images(paths: Sequence[Path], labels: Sequence[int], per_class: int, seed: int) -> list[int]:

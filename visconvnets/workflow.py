@@ -167,7 +167,7 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
         image_size = int(model.input_shape[1])
         if split_files and split_files.classes != classes:
             raise ValueError(f"the model's classes {classes} differ from the data's {split_files.classes}")
-        visualize.check_layers(model, visualization_config(config))
+        visualize.check_layers(model, config)
     else:
         classes, image_size = split_files.classes, config.image_size
         write_json(out_dir / "config.json", {"config": config.to_json(), "versions": library_versions(),
@@ -181,7 +181,7 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
                                       config.learning_rate, config.fine_tune_learning_rate)
         if any(phase.name == "fine_tune" for phase in phases):
             model_tools.unfreeze_from(model, config.fine_tune_from)  # unknown name: error before training
-        visualize.check_layers(model, visualization_config(config))  # so are the visualization's names
+        visualize.check_layers(model, config)  # so are the visualization's names
         train_count = len(split_files.paths["train"])
         cache = data_tools.cache_fits(train_count + len(split_files.paths["validation"]), image_size, config.cache_limit_mb)
         augmenter = data_tools.make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed)
@@ -212,14 +212,13 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
     if config.boxes and split_files is not None:
         metrics["pointing_game"] = score_pointing_game(model, split_files, config, image_size, classes)
     write_json(out_dir / "metrics.json", metrics)
-    vis = visualization_config(config)
-    written = visualize.write_visualizations(model, classes, image_size, out_dir, vis, test_paths, test_labels, progress=config.verbose > 0)
-    written["misclassified"] = visualize.write_failure_gallery(model, classes, image_size, out_dir, vis, test_paths, test_labels,
+    written = visualize.write_visualizations(model, classes, image_size, out_dir, config, test_paths, test_labels, progress=config.verbose > 0)
+    written["misclassified"] = visualize.write_failure_gallery(model, classes, image_size, out_dir, config, test_paths, test_labels,
                                                                predicted, progress=config.verbose > 0)
     metrics["visualizations"] = {
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
         "filters": sorted(written["filters"]), "gradcam": len(written["gradcam"]), "misclassified": len(written["misclassified"]),
-        "cam_method": vis.cam_method, "gradcam_layer": vis.gradcam_layer or visualize.default_cam_layer(model),
+        "cam_method": config.cam_method, "gradcam_layer": config.gradcam_layer or visualize.default_cam_layer(model),
     }
     write_json(out_dir / "metrics.json", metrics)
     from .report import write_report
@@ -261,15 +260,10 @@ def score_pointing_game(model, split_files, config: RunConfig, image_size: int, 
     momentum = config.batch_norm_momentum if config.batch_norm_momentum is not None else 0.9
     untrained_model = model_tools.build_model(len(classes), image_size, None, config.dense_units, config.dropout, momentum)
     untrained = pointing_game(untrained_model, images, labels, image_boxes, layer, sizes)
-    result = {"layer": layer, "count": len(paths), "trained": trained["score"], "untrained": untrained["score"], "centre": trained["centre"]}
+    result = {"layer": layer, "count": len(paths), "trained": trained["score"], "untrained": untrained["score"], "centre": trained["centre"],
+              "trained_hits": [Path(path).relative_to(split_files.root).as_posix() for path, hit in zip(paths, trained["hits"]) if hit]}
     print(f"pointing game at {layer}: trained {result['trained']:.2f}, untrained {result['untrained']:.2f}, image centre {result['centre']:.2f}")
     return result
-
-
-def visualization_config(config: RunConfig) -> visualize.VisualizationConfig:
-    """The visualization settings of a run (fields of the same name)."""
-    fields = {field.name for field in dataclasses.fields(visualize.VisualizationConfig)}
-    return visualize.VisualizationConfig(**{key: value for key, value in dataclasses.asdict(config).items() if key in fields})
 
 
 def evaluate_test_split(model, split_files, classes, image_size: int, batch_size: int, out_dir: Path) -> dict:
