@@ -34,30 +34,33 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from visconvnets import rendering, workflow
+    from visconvnets import model as model_tools
+    from visconvnets import outputs
     from visconvnets.data import load_images
-    from visconvnets.filters import DEFAULT_CONV_POSITIONS, conv_layers_by_position
+    from visconvnets.explain import save_activation_grids
+    from visconvnets.saved_model import load_trained_model
 
-    metrics = json.loads((args.run / "metrics.json").read_text())
+    run = outputs.RunLayout(args.run)
+    metrics = json.loads((run / outputs.METRICS).read_text())
     # The README's Grad-CAM example: the first explained test image that is classified right AND
     # whose peak is in the flower's box (a pointing-game hit, listed in metrics.json), so the caption can say so.
     hits = set(metrics["pointing_game"]["trained_hits"])
-    correct = {row["path"] for row in workflow.read_predictions_csv(args.run / "test_predictions.csv") if row["true"] == row["predicted"]}
-    wanted = {f"{Path(path).parent.name}_{Path(path).stem}" for path in hits & correct}  # panel names
-    chosen = next(panel for panel in sorted((args.run / "gradcam").glob("*.jpg")) if panel.stem in wanted)
+    predictions = outputs.read_predictions_csv(run / outputs.PREDICTIONS)
+    correct = {row["path"] for row in predictions if row["true"] == row["predicted"]}
+    chosen = min(run.cam_panel(path) for path in hits & correct if run.cam_panel(path).exists())
     shutil.copyfile(chosen, args.images / "demo_gradcam.jpg")
-    failures = sorted((args.run / "misclassified").glob("*.jpg"))
+    failures = sorted((run / outputs.MISCLASSIFIED).glob("*.jpg"))
     if failures:
         shutil.copyfile(failures[0], args.images / "demo_misclassified.jpg")
-    model, _ = workflow.load_trained_model(args.run / "model.keras")
+    model, _ = load_trained_model(run / outputs.MODEL)
     size = int(model.input_shape[1])
-    deepest = conv_layers_by_position(model, DEFAULT_CONV_POSITIONS)[-1]
-    shutil.copyfile(args.run / "filters" / f"{deepest}.jpg", args.images / "demo_filters.jpg")
-    shutil.copyfile(args.run / "training_curves.png", args.images / "demo_training_curves.png")
-    shutil.copyfile(args.run / "confusion_matrix.png", args.images / "demo_confusion_matrix.png")
+    deepest = model_tools.default_filter_layers(model)[-1]
+    shutil.copyfile(run.filter_grid(deepest), args.images / "demo_filters.jpg")
+    shutil.copyfile(run / outputs.TRAINING_CURVES, args.images / "demo_training_curves.png")
+    shutil.copyfile(run / outputs.CONFUSION_MATRIX, args.images / "demo_confusion_matrix.png")
     photo = args.sample / args.photo
     images = load_images([photo], size)
-    grids = rendering.save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])
+    grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])
     shutil.move(grids[0], args.images / "real_photo_mixed2.jpg")
     shutil.rmtree(args.images / "real_photo_grids")
     credit = [line for line in (args.sample / "ATTRIBUTIONS.txt").read_text(encoding="utf-8").splitlines() if line.startswith(args.photo)]

@@ -49,10 +49,10 @@ def main(argv=None) -> None:
     import tensorflow as tf
     from seed_style import seed_style_activation_grids, seed_style_filter_pattern
 
-    from visconvnets import rendering
     from visconvnets.cams import gradcam
-    from visconvnets.filters import ascend, conv_layers_by_position, filter_activations
-    from visconvnets.layers import select_layers
+    from visconvnets.explain import save_activation_grids
+    from visconvnets.filters import ascend, filter_activations
+    from visconvnets.layers import conv_layers_by_position, select_layers
     from visconvnets.model import build_model
 
     model = build_model(5, args.size, None)
@@ -62,9 +62,9 @@ def main(argv=None) -> None:
 
     if "grids" not in args.skip:
         names = select_layers(model, None)
-        rendering.save_activation_grids(model, image[0], work / "warm", names[:2])  # trace/warm-up
+        save_activation_grids(model, image[0], work / "warm", names[:2])  # trace/warm-up
         seed_seconds = seed_style_activation_grids(model, image, names, str(work / "seed"))
-        ours_seconds = best_of(lambda: rendering.save_activation_grids(model, image[0], work / "ours", names))
+        ours_seconds = best_of(lambda: save_activation_grids(model, image[0], work / "ours", names))
         results["grids"] = {"layers": len(names), "seed s": round(seed_seconds, 2), "ours s": round(ours_seconds, 2),
                             "speed-up": round(seed_seconds / ours_seconds, 1)}
         print(json.dumps(results["grids"]))

@@ -80,10 +80,12 @@ def inception_flat():
 
 
 def tiny_config(data: Path, output: Path, **overrides):
-    """Settings of a tiny run: 75 px, 2 epochs from scratch, batch 8, silent."""
+    """Settings of a tiny run: 75 px, 2 epochs from scratch, batch 8, silent; filter patterns of 8
+    filters at 75 px in one octave (the drawing is tested in test_visualization.py)."""
     from visconvnets.config import RunConfig
 
-    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1)
+    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1,
+                    filter_count=8, filter_size=75, filter_octaves=1)
     settings.update(overrides)
     return RunConfig(**settings)
 

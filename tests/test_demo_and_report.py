@@ -63,6 +63,7 @@ def test_pointing_game_places_peaks_at_receptive_field_centres(small_model, monk
     assert doubled["hits"] == [True, False]  # (10, 14) in model pixels -> (20.5, 28.5) in the 48-px original
 
 
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_demo_run_writes_data_metrics_and_report(demo_run):
     output, metrics = demo_run
     assert sorted(path.name for path in (output / "data" / "flowers").iterdir()) == ["README.txt", "boxes.csv", *synthetic.CLASSES]
@@ -92,6 +93,7 @@ class _Links(html.parser.HTMLParser):
                 self.targets.append(value)
 
 
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_report_links_resolve_to_files(demo_run):
     output, _ = demo_run
     parser = _Links()
@@ -110,6 +112,7 @@ def _chromium() -> str | None:
     return None
 
 
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_report_renders_in_headless_chromium(demo_run):
     executable = _chromium()
     try:

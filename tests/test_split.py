@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from visconvnets import split as splitting
+from visconvnets.split import writing as split_writing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = PROJECT_ROOT.parent / "shared" / "flowers-sample"
@@ -220,7 +221,7 @@ def test_source_untouched_in_every_mode(messy_tree: Path, tmp_path: Path):
 @pytest.mark.parametrize("mode", splitting.MODES)
 def test_failure_mid_copy_leaves_no_destination(messy_tree: Path, tmp_path: Path, monkeypatch, mode):
     calls = {"count": 0}
-    real_materialise = splitting._materialise
+    real_materialise = split_writing._materialise
 
     def failing_materialise(*args, **kwargs):
         calls["count"] += 1
@@ -228,7 +229,7 @@ def test_failure_mid_copy_leaves_no_destination(messy_tree: Path, tmp_path: Path
             raise OSError("disk full (simulated)")
         return real_materialise(*args, **kwargs)
 
-    monkeypatch.setattr(splitting, "_materialise", failing_materialise)
+    monkeypatch.setattr(split_writing, "_materialise", failing_materialise)
     with pytest.raises(OSError, match="simulated"):
         run_split(messy_tree, tmp_path / "split", mode=mode)
     assert calls["count"] == 5
@@ -249,7 +250,7 @@ def test_failure_while_checking_leaves_nothing(messy_tree: Path, tmp_path: Path,
 def test_failure_during_force_keeps_old_destination(messy_tree: Path, tmp_path: Path, monkeypatch):
     destination = tmp_path / "split"
     write(destination / "old.txt", b"old split")
-    monkeypatch.setattr(splitting, "_write_csv", lambda plan, path: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(split_writing, "write_split_csv", lambda plan, path: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         run_split(messy_tree, destination, force=True)
     assert (destination / "old.txt").read_bytes() == b"old split"

@@ -13,19 +13,22 @@ import pytest
 from PIL import Image
 
 from visconvnets import data as data_tools
-from visconvnets import workflow
+from visconvnets import keras_internals, outputs, workflow
 from visconvnets.config import RunConfig
+from visconvnets.saved_model import load_trained_model
 
 from .conftest import tiny_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+NO_PICTURES = dict(activations=False, filters=False, gradcam=False)  # for tests that check training only
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_split):
     output, metrics = trained_run
-    model, classes = workflow.load_trained_model(output / "model.keras")
+    model, classes = load_trained_model(output / "model.keras")
     assert classes == ["daisy", "rose", "tulip"] == metrics["classes"]
-    rows = workflow.read_predictions_csv(output / "test_predictions.csv")
+    rows = outputs.read_predictions_csv(output / "test_predictions.csv")
     assert len(rows) == 6
     images = data_tools.load_images([tiny_split / row["path"] for row in rows], 75)
     reloaded = model.predict(images, verbose=0)
@@ -34,10 +37,11 @@ def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_spl
     assert model.get_layer("inception_preprocess") is not None  # scaling travels inside the model
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_metrics_match_a_recomputation(trained_run, tiny_split):
     output, _ = trained_run
     metrics = json.loads((output / "metrics.json").read_text())
-    model, classes = workflow.load_trained_model(output / "model.keras")
+    model, classes = load_trained_model(output / "model.keras")
     split_files = data_tools.scan_split_folder(tiny_split)
     images = data_tools.load_images(split_files.paths["test"], 75)
     labels = np.array(split_files.labels["test"])
@@ -57,6 +61,7 @@ def test_metrics_match_a_recomputation(trained_run, tiny_split):
     assert set(test["per_class"]) == set(classes)
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_history_curves_config(trained_run):
     output, metrics = trained_run
     history = (output / "history.csv").read_text().splitlines()
@@ -72,6 +77,7 @@ def test_history_curves_config(trained_run):
     assert not (output / "training_state").exists()
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_finished_run_is_not_overwritten(trained_run, tiny_split):
     output, _ = trained_run
     with pytest.raises(ValueError, match="already holds a finished run"):
@@ -89,7 +95,7 @@ def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch):
 
     original = keras.callbacks.TerminateOnNaN
     monkeypatch.setattr(keras.callbacks, "TerminateOnNaN", Interrupt)
-    config = tiny_config(tiny_split, tmp_path / "run", epochs=3, validation=False)
+    config = tiny_config(tiny_split, tmp_path / "run", epochs=3, validation=False, **NO_PICTURES)
     with pytest.raises(KeyboardInterrupt):
         workflow.run(config)
     rows = [line.split(",")[0] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
@@ -171,7 +177,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
         sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
         "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1",
         "--batch-size", "8", "--distribute", "mirrored", "--logical-cpus", "2", "--verbose", "2", "--no-validation",
-        "--no-activations", "--no-filters",
+        "--no-activations", "--no-filters", "--no-gradcam",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -183,7 +189,6 @@ def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
 def _plain_backbone_weights(path: Path, legacy: bool) -> dict[str, list[np.ndarray]]:
     """Write a plain InceptionV3 (75 px, random init) weights file; return {conv/bn index: weights}
     keyed by position among weighted layers (names differ between models built in one process)."""
-    import h5py
     import keras
 
     backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
@@ -191,10 +196,7 @@ def _plain_backbone_weights(path: Path, legacy: bool) -> dict[str, list[np.ndarr
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.moving_mean.assign(np.random.default_rng(0).normal(0, 0.1, layer.moving_mean.shape))
     if legacy:  # the format of Keras's ImageNet file
-        from keras.src.legacy.saving import legacy_h5_format
-
-        with h5py.File(path, "w") as handle:
-            legacy_h5_format.save_weights_to_hdf5_group(handle, backbone)
+        keras_internals.save_legacy_h5_weights(backbone, path)
     else:
         backbone.save_weights(path)
     return [layer.get_weights() for layer in backbone.layers if layer.get_weights()]
@@ -209,8 +211,8 @@ def _weighted_backbone_layers(model):
 def test_weights_file_is_used_and_head_phase_leaves_backbone_unchanged(tiny_split, tmp_path):
     expected = _plain_backbone_weights(tmp_path / "backbone.weights.h5", legacy=False)
     workflow.run(tiny_config(tiny_split, tmp_path / "run", weights=str(tmp_path / "backbone.weights.h5"),
-                             epochs=1, fine_tune_epochs=0, validation=False))
-    model, _ = workflow.load_trained_model(tmp_path / "run" / "model.keras")
+                             epochs=1, fine_tune_epochs=0, validation=False, **NO_PICTURES))
+    model, _ = load_trained_model(tmp_path / "run" / "model.keras")
     layers = _weighted_backbone_layers(model)
     assert len(layers) == len(expected) == 188  # 94 conv + 94 batch norm
     for layer, weights in zip(layers, expected):
@@ -231,8 +233,8 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
     expected = _plain_backbone_weights(cache / model_tools.IMAGENET_WEIGHTS_FILE, legacy=True)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     workflow.run(tiny_config(tiny_split, tmp_path / "run", weights="imagenet", epochs=1, fine_tune_epochs=1,
-                             validation=False, fine_tune_learning_rate=1e-2))
-    model, _ = workflow.load_trained_model(tmp_path / "run" / "model.keras")
+                             validation=False, fine_tune_learning_rate=1e-2, **NO_PICTURES))
+    model, _ = load_trained_model(tmp_path / "run" / "model.keras")
     top = set(layer_tools.layers_from_block(model, "mixed9"))
     changed_top, unchanged_bottom, top_convolutions = 0, 0, 0
     for layer, weights in zip(_weighted_backbone_layers(model), expected):
@@ -253,6 +255,7 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
     assert phases == [["1", "head"], ["2", "fine_tune"]]
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_visualizations_of_the_run_decode(trained_run):
     output, metrics = trained_run
     folders = sorted((output / "activations").iterdir())
@@ -263,13 +266,14 @@ def test_visualizations_of_the_run_decode(trained_run):
     assert sorted(path.name for path in (output / "filters").glob("*.jpg")) == sorted(f"{name}.jpg" for name in metrics["visualizations"]["filters"])
     assert len(metrics["visualizations"]["filters"]) == 3
     assert len(list((output / "gradcam").glob("*.jpg"))) == 6
-    wrong = sum(row["true"] != row["predicted"] for row in workflow.read_predictions_csv(output / "test_predictions.csv"))
+    wrong = sum(row["true"] != row["predicted"] for row in outputs.read_predictions_csv(output / "test_predictions.csv"))
     assert len(list((output / "misclassified").glob("*.jpg"))) == wrong == metrics["visualizations"]["misclassified"]
     for path in output.rglob("*.jpg"):
         with Image.open(path) as picture:
             picture.load()
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_visualise_a_saved_model_and_bad_visualization_input(trained_run, tiny_split, tmp_path):
     output, _ = trained_run
     again = workflow.run(RunConfig(model=output / "model.keras", data=tiny_split, output=tmp_path / "again", verbose=0,
@@ -303,7 +307,7 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
     assert len(history) == 2 and history[1].startswith("1,scratch,")
     assert (tmp_path / "out" / "model.keras").exists()
     with pytest.raises(ValueError, match="TF_CONFIG"):
-        from visconvnets.training import make_strategy
+        from visconvnets.devices import make_strategy
 
         saved = os.environ.pop("TF_CONFIG", None)
         try:

@@ -7,11 +7,13 @@ import pytest
 from PIL import Image
 
 from visconvnets import rendering
-from visconvnets.activations import activation_grid, dead_channels, layer_activations
+from visconvnets.activations import layer_activations
 from visconvnets.cams import class_activation_maps, gradcam, gradcam_plus_plus
-from visconvnets.filters import ascend, conv_layers_by_position, filter_activations, filter_patterns
+from visconvnets.explain import save_activation_grids
+from visconvnets.filters import ascend, filter_activations, filter_patterns
 from visconvnets.geometry import receptive_field
-from visconvnets.layers import select_layers
+from visconvnets.layers import conv_layers_by_position, select_layers
+from visconvnets.rendering import activation_grid, dead_channels
 
 
 def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -93,7 +95,7 @@ def test_dead_channel_is_flat_marked_and_never_nan():
 
 def test_save_activation_grids_writes_every_layer_in_depth_order(inception_flat, tmp_path):
     first_conv, first_activation, second_activation = select_layers(inception_flat, ["Conv2D"])[0], *select_layers(inception_flat, ["Activation"])[:2]
-    paths = rendering.save_activation_grids(inception_flat, random_images(1, 75)[0], tmp_path, [first_conv, "mixed0", "Activation"])
+    paths = save_activation_grids(inception_flat, random_images(1, 75)[0], tmp_path, [first_conv, "mixed0", "Activation"])
     assert len(paths) == 96  # first conv + mixed0 + 94 activations
     assert [path.name for path in paths[:3]] == [f"000_{first_conv}.jpg", f"001_{first_activation}.jpg", f"002_{second_activation}.jpg"]
     assert "mixed0" in paths[[path.name.endswith("mixed0.jpg") for path in paths].index(True)].name

@@ -1,27 +1,90 @@
-"""Every setting of a run, with its default and why; saved resolved to ``OUT/config.json``."""
+"""Every setting of a run, with its default and why; saved resolved to ``OUT/config.json``.
+
+This module imports nothing of the project's (and no TensorFlow): settings sit at the bottom of the
+house, and every other module reads them from here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
-import sys
 from pathlib import Path
 
-from .visualize import VisualizationConfig
+SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
+PICTURE_BATCH_SIZE = 16  # images per forward/backward pass when drawing maps and scoring them
+SCHEDULES = ("constant", "cosine")
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+@dataclasses.dataclass(frozen=True)
+class AscentSettings:
+    """Gradient ascent for filter patterns (``filters.ascend``)."""
+
+    steps: int = 80  # total gradient steps over all octaves (the blog's 80)
+    step_size: float = 2.0  # pixels (0-255 scale) per step, gradient normalised to unit RMS per image
+    jitter: int = 6  # random roll of up to this many pixels each step (at the final size)
+    blur_every: int = 4  # blur the image every this many steps (0: never)
+    blur_sigma: float = 0.5  # Gaussian sigma in pixels for that blur
+    octaves: int = 3  # optimise at size / scale**(octaves-1), ..., size
+    octave_scale: float = 1.4  # size ratio between octaves
+    smallest_octave: int = 75  # no octave starts smaller than this side (InceptionV3's minimum input)
+    border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
+
+
+@dataclasses.dataclass
+class VisualizationConfig:
+    """The settings of the pictures (of a trained or a loaded model)."""
+
+    images: list[Path] | None = None  # images to explain; None: --images-per-class test images per class
+    images_per_class: int = 2  # test images per class chosen (seeded) when --images is not given
+    activations: bool = True  # write OUT/activations/<image>/NNN_<layer>.jpg
+    layers: list[str] | None = None  # names, globs or types for the grids; None: every Conv2D and Activation
+    images_per_row: int = 16  # grid tiles per row
+    colormap: str = "viridis"  # grid colormap (the blog used viridis/plasma)
+    activation_images: int = 5  # grids for the first N chosen images (one per class first; 188 JPEGs each)
+    filters: bool = True  # write OUT/filters/<layer>.jpg
+    filter_layers: list[str] | None = None  # layer names; None: the model's own choice (the blog's for InceptionV3)
+    filter_count: int = 64  # first N filters of each layer, 8 per row
+    filter_size: int = 150  # pattern side in pixels
+    filter_steps: int = AscentSettings.steps  # gradient-ascent steps, the blog's 80 (capped by $VISCONVNETS_MAX_STEPS)
+    filter_step_size: float = AscentSettings.step_size  # see AscentSettings for these four
+    filter_jitter: int = AscentSettings.jitter
+    filter_blur_every: int = AscentSettings.blur_every
+    filter_octaves: int = AscentSettings.octaves
+    gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
+    cam_method: str = "gradcam"  # gradcam | gradcam++
+    gradcam_layer: str | None = None  # None: the model's own choice (mixed10 for InceptionV3), else its last 4-D layer
+    max_misclassified: int = 24  # cap on the failure gallery
+    seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)
+
+    def ascent_settings(self) -> AscentSettings:
+        """The gradient-ascent settings these flags describe."""
+        return AscentSettings(steps=self.filter_steps, step_size=self.filter_step_size, jitter=self.filter_jitter,
+                              blur_every=self.filter_blur_every, octaves=self.filter_octaves)
+
+    def validate_pictures(self) -> None:
+        """Every check on picture settings that needs no model, with the received value."""
+        if self.images_per_row < 1:
+            raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
+        if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:
+            raise ValueError(f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
+                             f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}")
+        if self.filter_count < 1 or self.filter_size < 16 or self.filter_steps < 0:
+            raise ValueError(f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
+                             f"{self.filter_count}, {self.filter_size}, {self.filter_steps}")
+        for path in self.images or []:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"--images: {str(path)!r} does not exist")
 
 
 @dataclasses.dataclass
 class RunConfig(VisualizationConfig):
-    """Every setting of model_training_and_visualization.py; the visualization settings (images,
-    layers, filters, Grad-CAM) are inherited from ``visualize.VisualizationConfig``, defaults and
-    reasons there."""
+    """Every setting of model_training_and_visualization.py (the picture settings are inherited)."""
 
     # --- data and outputs
     data: Path | None = None  # split folder written by create_train_val_test.py (train/ validation/ test/)
     output: Path = Path("outputs")  # everything a run writes goes here
     model: Path | None = None  # a saved OUT/model.keras: skip training, evaluate/visualise it
-    boxes: Path | None = None  # boxes.csv of the source images (path,class,x0,y0,x1,y1): scores Grad-CAM by the pointing game
+    boxes: Path | None = None  # boxes.csv of the source images (path,class,x0,y0,x1,y1): the pointing game
     demo: bool = False  # generate the built-in synthetic flowers, split, train from scratch, report
     demo_images_per_class: int = 92  # synthetic pictures per class (60 train, 14 validation, 18 test)
     check_images: bool = True  # fully decode every file before training; bad ones are skipped and reported
@@ -31,7 +94,7 @@ class RunConfig(VisualizationConfig):
     image_size: int = 299  # the blog's 299x299; InceptionV3 needs at least 75
     dense_units: int = 256  # the blog's head: Dense(256, relu)
     dropout: float = 0.5  # dropout before the classifier
-    batch_norm_momentum: float | None = None  # None: 0.9 when training from scratch (few steps), else Keras's 0.99
+    batch_norm_momentum: float | None = None  # None: SCRATCH_BATCH_NORM_MOMENTUM from scratch, else Keras's 0.99
     # --- training
     epochs: int = 10  # the blog's 10: phase 1 (head) with pretrained weights, all training from scratch
     fine_tune_epochs: int = 5  # phase 2 with pretrained weights
@@ -57,31 +120,63 @@ class RunConfig(VisualizationConfig):
     def to_json(self) -> dict:
         return {key: (str(value) if isinstance(value, Path) else value) for key, value in dataclasses.asdict(self).items()}
 
+    def batch_norm_momentum_for(self, pretrained: bool) -> float | None:
+        """The momentum to build with: the given one, else 0.9 from scratch, else None (Keras's 0.99)."""
+        if self.batch_norm_momentum is not None or pretrained:
+            return self.batch_norm_momentum
+        return SCRATCH_BATCH_NORM_MOMENTUM
 
+    def validate(self) -> None:
+        """Every check on values that needs no file contents, model or TensorFlow, with the received value.
+
+        Raises:
+            ValueError: a value out of range; FileNotFoundError: --model or an --images file is missing.
+        """
+        for name in ("epochs", "fine_tune_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name in ("learning_rate", "fine_tune_learning_rate"):
+            if not getattr(self, name) > 0:  # NaN fails this too
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.distribute not in STRATEGIES:
+            raise ValueError(f"--distribute must be none, mirrored or multiworker, got {self.distribute!r}")
+        if self.model is None and self.data is None:
+            raise ValueError("give --data (a split folder) to train, --model (a saved model.keras) to visualise, "
+                             "or --demo to run everything on built-in synthetic flowers")
+        if self.model is not None and not Path(self.model).is_file():
+            raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
+        self.validate_pictures()
+
+
+# Settings that decide what training computes: a run may resume only when none of them changed.
 TRAINING_KEYS = (
     "data", "weights", "image_size", "dense_units", "dropout", "batch_norm_momentum", "epochs", "fine_tune_epochs",
     "batch_size", "learning_rate", "fine_tune_learning_rate", "lr_schedule", "fine_tune_from", "seed",
 )
 
-
-def library_versions() -> dict[str, str]:
-    """Versions that decide what a run computes."""
-    import keras
-    import matplotlib
-    import numpy
-    import PIL
-    import tensorflow
-
-    return {
-        "python": sys.version.split()[0], "platform": platform.platform(), "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__, "numpy": numpy.__version__, "pillow": PIL.__version__, "matplotlib": matplotlib.__version__,
-    }
+DEMO_OUTPUT = Path("outputs/demo")
+# The demo's recipe, sized for a 2-core CPU (see README): from scratch at 150 px, batch 16, Adam 1e-3
+# with cosine decay over 6 epochs, no validation pass, BatchNormalization momentum 0.9, Grad-CAM at
+# mixed7 (7x7; mixed10 is 3x3 at 150 px), 48 ascent steps per filter pattern.
+DEMO_SETTINGS = {
+    "weights": "none", "image_size": 150, "epochs": 6, "batch_size": 16, "lr_schedule": "cosine",
+    "validation": False, "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM, "gradcam_layer": "mixed7",
+    "output": DEMO_OUTPUT, "filter_steps": 48,
+}
 
 
-def write_json(path: Path, payload: dict) -> Path:
-    """Write JSON atomically (temporary file, then rename)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    temporary.replace(path)
-    return path
+def with_demo_settings(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
+    """``config`` with the demo's settings, except those the user gave explicitly."""
+    return dataclasses.replace(config, **{key: value for key, value in DEMO_SETTINGS.items() if key not in explicit})
+
+
+def config_from_mapping(values: dict) -> RunConfig:
+    """A RunConfig from a mapping (e.g. ``vars(argparse_namespace)``); keys that are not settings are ignored."""
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    return RunConfig(**{key: value for key, value in values.items() if key in fields})

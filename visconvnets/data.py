@@ -10,9 +10,16 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import split as splitting
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
 
-SPLIT_NAMES = splitting.SPLIT_NAMES
+from .split.checks import check_files
+from .split.discovery import IGNORED_FOLDERS, IMAGE_EXTENSIONS, list_class_files
+from .split.plan import SPLIT_NAMES
+
+CONVERT_FIRST = "TensorFlow cannot decode this format; create_train_val_test.py converts it"
 
 
 @dataclasses.dataclass
@@ -44,7 +51,7 @@ class SplitFiles:
 def _class_folders(folder: Path) -> list[str]:
     return sorted(
         entry.name for entry in folder.iterdir()
-        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in splitting.IGNORED_FOLDERS
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in IGNORED_FOLDERS
     )
 
 
@@ -65,6 +72,31 @@ def scan_split_folder(
         ValueError: classes differ between splits, a split or class has no usable image.
     """
     data_dir = Path(data_dir)
+    classes = _check_layout(data_dir, splits)
+    files = [(f"{split}/{relative}", class_name)
+             for split in splits for relative, class_name in list_class_files(data_dir / split, classes)]
+    usable, skipped = _usable_files(data_dir, files, check_images, workers)
+    index = {name: position for position, name in enumerate(classes)}
+    paths: dict[str, list[Path]] = {split: [] for split in splits}
+    labels: dict[str, list[int]] = {split: [] for split in splits}
+    for relative, class_name in usable:
+        split = relative.split("/", 1)[0]
+        paths[split].append(data_dir / relative)
+        labels[split].append(index[class_name])
+    result = SplitFiles(data_dir, list(classes), paths, labels, skipped)
+    for split, per_class in result.counts().items():
+        if not paths[split]:
+            raise ValueError(f"split {split!r} in {str(data_dir)!r} has no usable images")
+        empty = [name for name, count in per_class.items() if count == 0]
+        if empty and split == "train":
+            raise ValueError(
+                f"class(es) {', '.join(empty)} have no usable training images in {str(data_dir / split)!r}"
+            )
+    return result
+
+
+def _check_layout(data_dir: Path, splits: Sequence[str]) -> list[str]:
+    """The class names, after checking the folder, its split folders and that every split has the same classes."""
     if not data_dir.is_dir():
         raise FileNotFoundError(
             f"data folder {str(data_dir)!r} does not exist; create it with "
@@ -88,39 +120,23 @@ def scan_split_folder(
                 f"classes differ between splits: {split}/ has extra {only_here or 'none'} and lacks "
                 f"{absent or 'none'} compared with {splits[0]}/ ({', '.join(reference)})"
             )
-    files = []
-    for split in splits:
-        for relative, class_name in splitting.list_class_files(data_dir / split, reference):
-            files.append((f"{split}/{relative}", class_name))
-    skipped: list[tuple[str, str]] = []
-    usable = files
-    if check_images:
-        checks = splitting.check_files(data_dir, files, workers=workers)
-        usable = []
-        for check in checks:
-            if check.problem:
-                skipped.append((check.relative_path, check.problem))
-            elif check.needs_conversion:
-                skipped.append((check.relative_path, "TensorFlow cannot decode this format; create_train_val_test.py converts it"))
-            else:
-                usable.append((check.relative_path, check.class_name))
-    else:
-        usable = [(path, name) for path, name in files if Path(path).suffix.lower() in splitting.IMAGE_EXTENSIONS]
-    index = {name: position for position, name in enumerate(reference)}
-    paths: dict[str, list[Path]] = {split: [] for split in splits}
-    labels: dict[str, list[int]] = {split: [] for split in splits}
-    for relative, class_name in usable:
-        split = relative.split("/", 1)[0]
-        paths[split].append(data_dir / relative)
-        labels[split].append(index[class_name])
-    result = SplitFiles(data_dir, list(reference), paths, labels, skipped)
-    for split, per_class in result.counts().items():
-        if not paths[split]:
-            raise ValueError(f"split {split!r} in {str(data_dir)!r} has no usable images")
-        empty = [name for name, count in per_class.items() if count == 0]
-        if empty and split == "train":
-            raise ValueError(f"class(es) {', '.join(empty)} have no usable training images in {str(data_dir / split)!r}")
-    return result
+    return reference
+
+
+def _usable_files(data_dir: Path, files: list[tuple[str, str]], check_images: bool, workers: int | None):
+    """(usable [(relative path, class)], skipped [(relative path, reason)]): decoded on all cores when
+    ``check_images``, else by extension only."""
+    if not check_images:
+        return [(path, name) for path, name in files if Path(path).suffix.lower() in IMAGE_EXTENSIONS], []
+    usable, skipped = [], []
+    for check in check_files(data_dir, files, workers=workers):
+        if check.problem:
+            skipped.append((check.relative_path, check.problem))
+        elif check.needs_conversion:
+            skipped.append((check.relative_path, CONVERT_FIRST))
+        else:
+            usable.append((check.relative_path, check.class_name))
+    return usable, skipped
 
 
 def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=True, seed=None):
@@ -130,8 +146,6 @@ def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=T
     0.1 (ours: mild scale jitter helps small data sets); ``fill_mode="nearest"`` as the blog's
     generator did. Input and output: (batch, height, width, 3) float32 in [0, 255].
     """
-    import keras
-
     layers = []
     if horizontal_flip:
         layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
@@ -147,8 +161,6 @@ def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=T
 def load_image(path, image_size: int):
     """Read and decode one image file as uint8 (image_size, image_size, 3), resized like the blog's
     ``target_size`` (bilinear, aspect not kept). GIFs give their first frame."""
-    import tensorflow as tf
-
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     image = tf.image.resize(image, (image_size, image_size), method="bilinear")
@@ -179,8 +191,6 @@ def make_dataset(
     Returns:
         Dataset of ((batch, image_size, image_size, 3) float32, (batch,) int32).
     """
-    import tensorflow as tf
-
     autotune = tf.data.AUTOTUNE
     dataset = tf.data.Dataset.from_tensor_slices(([str(path) for path in paths], [int(label) for label in labels]))
     dataset = dataset.map(
@@ -211,9 +221,6 @@ def load_images(paths: Sequence[Path], image_size: int):
         FileNotFoundError: a path does not exist (named).
         ValueError: a file cannot be decoded (named).
     """
-    import numpy as np
-    import tensorflow as tf
-
     images = []
     for path in paths:
         path = Path(path)
@@ -224,3 +231,14 @@ def load_images(paths: Sequence[Path], image_size: int):
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"cannot decode image {str(path)!r}: {error.message.splitlines()[0]}") from error
     return np.stack(images).astype("float32") if images else np.zeros((0, image_size, image_size, 3), "float32")
+
+
+def load_original(path: Path) -> np.ndarray:
+    """An image file at its own resolution: (height, width, 3) uint8 RGB (for overlays on the photo)."""
+    with Image.open(path) as picture:
+        return np.asarray(picture.convert("RGB"))
+
+
+def relative_paths(paths: Sequence[Path], root: Path) -> list[str]:
+    """``paths`` relative to ``root``, with forward slashes (the form split.csv and the CSVs use)."""
+    return [Path(path).relative_to(root).as_posix() for path in paths]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cams
+from .config import PICTURE_BATCH_SIZE
+from .geometry import receptive_field
+
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
     """Accuracy, loss, confusion matrix and per-class precision/recall/F1 from predictions.
@@ -66,13 +70,14 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
     Returns:
         {"hits": [bool]*n, "score": fraction, "centre": fraction for always pointing at the image centre}.
     """
-    from .cams import gradcam
-    from .geometry import receptive_field
-
     stride, offset = receptive_field(model, layer_name)
     count, side = images.shape[0], images.shape[1]
-    maps = np.concatenate([gradcam(model, images[start:start + 16], np.asarray(class_indices)[start:start + 16], layer_name)
-                           for start in range(0, count, 16)])
+    class_indices = np.asarray(class_indices)
+    maps = np.concatenate([
+        cams.gradcam(model, images[start:start + PICTURE_BATCH_SIZE], class_indices[start:start + PICTURE_BATCH_SIZE],
+                     layer_name)
+        for start in range(0, count, PICTURE_BATCH_SIZE)
+    ])
     flat = maps.reshape(count, -1).argmax(axis=1)
     rows, columns = np.unravel_index(flat, maps.shape[1:])
     sizes = np.asarray(original_sizes if original_sizes is not None else [(side, side)] * count, dtype=np.float64)

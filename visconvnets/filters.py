@@ -10,29 +10,17 @@ the model cut at the layer (``forward(..., stop_after_taps=True)``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from . import layers as layer_tools
+from .config import AscentSettings
 from .forward import forward
 
 MAX_STEPS_VARIABLE = "VISCONVNETS_MAX_STEPS"  # caps every ascent's steps (tests set it low)
-DEFAULT_CONV_POSITIONS = (3, 8, 40)  # the blog's 3rd, 8th and 40th convolutions (1-based, by position)
-
-
-@dataclasses.dataclass(frozen=True)
-class AscentSettings:
-    steps: int = 80  # total gradient steps over all octaves (the blog's 80)
-    step_size: float = 2.0  # pixels (0-255 scale) per step, gradient normalised to unit RMS per image
-    jitter: int = 6  # random roll of up to this many pixels each step (at the final size)
-    blur_every: int = 4  # blur the image every this many steps (0: never)
-    blur_sigma: float = 0.5  # Gaussian sigma in pixels for that blur
-    octaves: int = 3  # optimise at size / scale**(octaves-1), ..., size
-    octave_scale: float = 1.4  # size ratio between octaves
-    border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
 
 
 def capped_steps(steps: int) -> int:
@@ -41,22 +29,7 @@ def capped_steps(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
-def conv_layers_by_position(model, positions: Sequence[int] = DEFAULT_CONV_POSITIONS) -> list[str]:
-    """Names of the Conv2D layers at 1-based ``positions`` in depth order (not Keras's auto-names).
-
-    Raises:
-        ValueError: a position beyond the model's number of convolutions.
-    """
-    convolutions = [layer.name for layer in layer_tools.iter_layers(model) if type(layer).__name__ == "Conv2D"]
-    for position in positions:
-        if not 1 <= position <= len(convolutions):
-            raise ValueError(f"convolution position {position} is out of range: the model has {len(convolutions)} Conv2D layers")
-    return [convolutions[position - 1] for position in positions]
-
-
 def _gaussian_kernel(sigma: float):
-    import tensorflow as tf
-
     radius = max(1, int(round(2 * sigma)))
     axis = np.arange(-radius, radius + 1, dtype=np.float32)
     kernel_1d = np.exp(-(axis**2) / (2 * sigma**2))
@@ -67,8 +40,6 @@ def _gaussian_kernel(sigma: float):
 
 def _filter_scores(activation, filter_indices, border: float):
     """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c)."""
-    import tensorflow as tf
-
     height, width = activation.shape[1], activation.shape[2]
     top, left = int(height * border), int(width * border)
     cropped = activation[:, top:height - top or None, left:width - left or None, :]
@@ -76,10 +47,9 @@ def _filter_scores(activation, filter_indices, border: float):
     return tf.reduce_mean(tf.cast(chosen, tf.float32), axis=(1, 2))
 
 
-def filter_activations(model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0) -> np.ndarray:
+def filter_activations(model, layer_name: str, images, filter_indices: Sequence[int],
+                       border: float = 0.0) -> np.ndarray:
     """(n,) mean activation of filter ``filter_indices[i]`` for ``images[i]`` (border excluded if > 0)."""
-    import tensorflow as tf
-
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     return _filter_scores(recorded[layer_name], tf.constant(list(filter_indices), tf.int32), border).numpy()
 
@@ -87,26 +57,31 @@ def filter_activations(model, layer_name: str, images, filter_indices: Sequence[
 def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> None:
     layer = layer_tools.find_layer(model, layer_name)
     if not layer_tools.has_4d_output(layer):
-        raise ValueError(f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; filter patterns need a 4-D output")
+        raise ValueError(
+            f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; filter patterns need a 4-D output"
+        )
     channels = int(layer.output.shape[-1])
     bad = [index for index in filter_indices if not 0 <= int(index) < channels]
     if bad:
-        raise ValueError(f"filter index {bad[0]} is out of range for layer {layer_name!r}, which has {channels} filters (0-{channels - 1})")
+        raise ValueError(
+            f"filter index {bad[0]} is out of range for layer {layer_name!r}, which has {channels} filters "
+            f"(0-{channels - 1})"
+        )
     if not len(filter_indices):
         raise ValueError("filter_indices is empty")
 
 
-def ascend(model, layer_name: str, filter_indices: Sequence[int], size: int = 150, settings: AscentSettings = AscentSettings(),
-           seed: int = 0) -> np.ndarray:
+def ascend(model, layer_name: str, filter_indices: Sequence[int], size: int = 150,
+           settings: AscentSettings | None = None, seed: int = 0) -> np.ndarray:
     """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
-    import tensorflow as tf
-
+    settings = settings or AscentSettings()
     _check_filters(model, layer_name, filter_indices)
     steps = capped_steps(settings.steps)
     rng = np.random.default_rng(seed)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
     count = len(filter_indices)
-    sizes = [max(75, int(round(size / settings.octave_scale ** power))) for power in range(settings.octaves - 1, -1, -1)]
+    powers = range(settings.octaves - 1, -1, -1)  # smallest octave first
+    sizes = [max(settings.smallest_octave, int(round(size / settings.octave_scale**power))) for power in powers]
     steps_per_octave = [steps // len(sizes) + (1 if octave < steps % len(sizes) else 0) for octave in range(len(sizes))]
     blur = _gaussian_kernel(settings.blur_sigma) if settings.blur_every else None
     image = tf.constant(128.0 + rng.normal(0, 20, (count, sizes[0], sizes[0], 3)).astype(np.float32))
@@ -147,8 +122,8 @@ def to_display(patterns: np.ndarray) -> np.ndarray:
     return np.clip(128 + 42.5 * (patterns - mean) / std, 0, 255).astype(np.uint8)
 
 
-def filter_patterns(model, layer_name: str, filter_indices: Sequence[int], size: int = 150, steps: int = 80, seed: int = 0,
-                    **settings) -> np.ndarray:
+def filter_patterns(model, layer_name: str, filter_indices: Sequence[int], size: int = 150,
+                    steps: int = AscentSettings.steps, seed: int = 0, **settings) -> np.ndarray:
     """The input that maximises each filter, all filters optimised together.
 
     Args:

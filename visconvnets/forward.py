@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import keras
+
+from . import keras_internals
+from .layers import unknown_layer_error
+
 
 class _StopWalkError(Exception):
     """Raised inside the walk once every requested layer has been computed."""
@@ -19,7 +24,6 @@ class _StopWalkError(Exception):
 def walk(model, value, layer_fn: Callable):
     """Push ``value`` through ``model`` in graph order, calling ``layer_fn(layer, *args, **kwargs)`` for
     every non-model layer; nested models are walked recursively. Returns the model's output value."""
-    import keras
 
     def call(operation, *args, **kwargs):
         if isinstance(operation, keras.Model):
@@ -30,24 +34,20 @@ def walk(model, value, layer_fn: Callable):
         for layer in model.layers:
             value = call(layer, value)
         return value
-    outputs = model._run_through_graph(value, operation_fn=lambda operation: operation, call_fn=call)
+    outputs = keras_internals.run_through_graph(model, value, call)
     return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
 
 def final_layer(model):
     """The layer producing the model's output (inside nested models too)."""
-    import keras
-
     if isinstance(model, keras.Sequential):
         last = model.layers[-1]
     else:
-        last = model.outputs[0]._keras_history.operation
+        last = keras_internals.producing_layer(model.outputs[0])
     return final_layer(last) if isinstance(last, keras.Model) else last
 
 
 def _is_softmax(function) -> bool:
-    import keras
-
     return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
 
 
@@ -65,8 +65,6 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
         ``logits``; None when the walk stopped early.
     """
-    import keras
-
     wanted = set(taps)
     recorded: dict = {}
     last = final_layer(model) if logits else None
@@ -97,7 +95,5 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         return None, recorded
     missing = wanted - set(recorded)
     if missing:
-        from .layers import unknown_layer_error
-
         raise unknown_layer_error(model, sorted(missing)[0])
     return output, recorded

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
+import keras
+
+from . import layers as layer_tools
 from .forward import walk
 
 
@@ -17,8 +21,6 @@ class Geometry:
 
 def _spatial_parameters(layer):
     """(kernel, strides, padding) of a layer that moves the grid, or None for one that keeps it."""
-    import keras
-
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)):
         dilation = tuple(layer.dilation_rate)
         kernel = tuple((size - 1) * rate + 1 for size, rate in zip(layer.kernel_size, dilation))
@@ -63,6 +65,9 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
     return Geometry(tuple(s * k for s, k in zip(incoming.stride, strides)), tuple(offsets))
 
 
+_COMPUTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {layer name: (stride, offset)}
+
+
 def receptive_field(model, layer_name: str) -> tuple[float, float]:
     """(stride, offset) such that cell j of ``layer_name``'s output is centred at input pixel
     ``stride * j + offset``, derived from the strides, kernel sizes and padding on the way.
@@ -72,8 +77,13 @@ def receptive_field(model, layer_name: str) -> tuple[float, float]:
     Raises:
         ValueError: unknown layer, a layer after flattening, or different geometry per axis.
     """
-    from . import layers as layer_tools
+    known = _COMPUTED.setdefault(model, {})
+    if layer_name not in known:  # one walk per model and layer, however often the pictures ask
+        known[layer_name] = _walk_geometry(model, layer_name)
+    return known[layer_name]
 
+
+def _walk_geometry(model, layer_name: str) -> tuple[float, float]:
     target = layer_tools.find_layer(model, layer_name)
     sizes = {layer.name: tuple(layer.input.shape[1:3]) for layer in layer_tools.iter_layers(model)
              if _spatial_parameters(layer) not in (None,) and hasattr(layer, "input") and len(layer.input.shape) == 4}

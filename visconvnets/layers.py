@@ -10,12 +10,14 @@ import difflib
 import fnmatch
 from collections.abc import Iterator, Sequence
 
+import keras
+
+from . import keras_internals
+
 
 def iter_layers(model) -> Iterator:
     """Every layer of ``model`` in depth order, descending into nested models (which are yielded
     too, before their own layers)."""
-    import keras
-
     for layer in model.layers:
         yield layer
         if isinstance(layer, keras.Model):
@@ -31,7 +33,10 @@ def unknown_layer_error(model, name: str, what: str = "layer") -> ValueError:
     """A ValueError naming ``name`` and the nearest valid layer names."""
     names = layer_names(model)
     nearest = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = f"; nearest names: {', '.join(nearest)}" if nearest else f"; the model has {len(names)} layers, e.g. {', '.join(names[-5:])}"
+    if nearest:
+        hint = f"; nearest names: {', '.join(nearest)}"
+    else:
+        hint = f"; the model has {len(names)} layers, e.g. {', '.join(names[-5:])}"
     return ValueError(f"unknown {what} {name!r} in model {model.name!r}{hint}")
 
 
@@ -56,7 +61,9 @@ def has_4d_output(layer) -> bool:
     return len(shape) == 4
 
 
-def select_layers(model, patterns: Sequence[str] | None, default_types: Sequence[str] = ("Conv2D", "Activation")) -> list[str]:
+def select_layers(
+    model, patterns: Sequence[str] | None, default_types: Sequence[str] = ("Conv2D", "Activation")
+) -> list[str]:
     """Names of the layers matching any pattern, in depth order, only those with a 4-D output.
 
     A pattern is a layer name (``mixed7``), a glob (``conv2d_*``, ``mixed?``) or a layer type
@@ -79,27 +86,48 @@ def select_layers(model, patterns: Sequence[str] | None, default_types: Sequence
         four_d = [layer for layer in matched if has_4d_output(layer)]
         if not four_d:
             shape = tuple(matched[0].output.shape)
-            raise ValueError(f"layer {pattern!r} has output shape {shape}, not (batch, height, width, channels): it cannot be shown as a grid")
+            raise ValueError(
+                f"layer {pattern!r} has output shape {shape}, not (batch, height, width, channels): "
+                "it cannot be shown as a grid"
+            )
         chosen.update(layer.name for layer in four_d)
     return [layer.name for layer in layers if layer.name in chosen]
 
 
 def _is_model(layer) -> bool:
-    import keras
-
     return isinstance(layer, keras.Model)
+
+
+def conv_layers_by_position(model, positions: Sequence[int]) -> list[str]:
+    """Names of the Conv2D layers at 1-based ``positions`` in depth order (not Keras's auto-names).
+
+    Raises:
+        ValueError: a position beyond the model's number of convolutions.
+    """
+    convolutions = [layer.name for layer in iter_layers(model) if type(layer).__name__ == "Conv2D"]
+    for position in positions:
+        if not 1 <= position <= len(convolutions):
+            raise ValueError(
+                f"convolution position {position} is out of range: the model has {len(convolutions)} Conv2D layers"
+            )
+    return [convolutions[position - 1] for position in positions]
+
+
+def last_spatial_layer(model) -> str:
+    """The deepest layer (not a nested model) with a (batch, h, w, channels) output.
+
+    Raises:
+        ValueError: the model has none.
+    """
+    four_d = [layer.name for layer in iter_layers(model) if has_4d_output(layer) and not _is_model(layer)]
+    if not four_d:
+        raise ValueError(f"model {model.name!r} has no layer with a (batch, height, width, channels) output")
+    return four_d[-1]
 
 
 def parent_names(model) -> dict[str, list[str]]:
     """{layer name: names of the layers feeding it} for a flat functional model."""
-    parents = {}
-    for layer in model.layers:
-        names = set()
-        for node in layer._inbound_nodes:
-            for parent in node.parent_nodes:
-                names.add(parent.operation.name)
-        parents[layer.name] = sorted(names)
-    return parents
+    return {layer.name: keras_internals.parent_layer_names(layer) for layer in model.layers}
 
 
 def _ancestors(parents: dict[str, list[str]], name: str) -> set[str]:

@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import keras
+
 from . import layers as layer_tools
 
 MINIMUM_IMAGE_SIZE = 75  # InceptionV3's smallest input side
+# What the blog drew for InceptionV3, by name or by position (never by Keras's auto-numbered names):
+BLOG_GRADCAM_LAYER = "mixed10"  # the last inception block (8x8 at 299 px, 3x3 at 150 px)
+BLOG_FILTER_CONVOLUTIONS = (3, 8, 40)  # the 3rd, 8th and 40th Conv2D layers in depth order
 PREPROCESS_LAYER = "inception_preprocess"
 HEAD_LAYERS = ("head_pool", "head_dense", "head_dropout", "predictions")
 IMAGENET_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -48,15 +53,15 @@ def resolve_weights(weights: str) -> str | None:
         cached = keras_cache_dir() / IMAGENET_WEIGHTS_FILE
         if cached.is_file():
             return str(cached)
-        import keras
-
         try:
-            return keras.utils.get_file(IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL, cache_subdir="models", file_hash=IMAGENET_WEIGHTS_HASH)
+            return keras.utils.get_file(IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL, cache_subdir="models",
+                                        file_hash=IMAGENET_WEIGHTS_HASH)
         except Exception as error:  # any network or hash failure: say how to proceed offline
             raise RuntimeError(
                 f"could not download the ImageNet weights for InceptionV3 ({type(error).__name__}: {error}).\n"
                 f"To use them offline, download {IMAGENET_WEIGHTS_URL} on a machine with internet and put it at "
-                f"{cached} (Keras's cache; set KERAS_HOME to move it), or pass --weights /path/to/{IMAGENET_WEIGHTS_FILE}.\n"
+                f"{cached} (Keras's cache; set KERAS_HOME to move it), "
+                f"or pass --weights /path/to/{IMAGENET_WEIGHTS_FILE}.\n"
                 "Or train from scratch with --weights none."
             ) from error
     path = Path(weights)
@@ -70,7 +75,9 @@ def resolve_weights(weights: str) -> str | None:
 def check_image_size(image_size: int) -> None:
     """Raise ValueError below InceptionV3's 75-pixel minimum."""
     if int(image_size) < MINIMUM_IMAGE_SIZE:
-        raise ValueError(f"--image-size must be at least {MINIMUM_IMAGE_SIZE} (InceptionV3's minimum), got {image_size}")
+        raise ValueError(
+            f"--image-size must be at least {MINIMUM_IMAGE_SIZE} (InceptionV3's minimum), got {image_size}"
+        )
 
 
 def build_model(
@@ -98,8 +105,6 @@ def build_model(
     Returns:
         keras.Model: (batch, image_size, image_size, 3) raw RGB [0, 255] -> (batch, num_classes).
     """
-    import keras
-
     check_image_size(image_size)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
@@ -120,12 +125,8 @@ def build_model(
 
 def backbone_layers(model) -> list:
     """The InceptionV3 layers of a model from ``build_model`` (everything but input, scaling, head)."""
-    import keras
-
-    return [
-        layer for layer in model.layers
-        if layer.name not in HEAD_LAYERS and layer.name != PREPROCESS_LAYER and not isinstance(layer, keras.layers.InputLayer)
-    ]
+    skipped = (*HEAD_LAYERS, PREPROCESS_LAYER)
+    return [layer for layer in model.layers if layer.name not in skipped and not isinstance(layer, keras.layers.InputLayer)]
 
 
 def freeze_backbone(model) -> None:
@@ -145,8 +146,6 @@ def unfreeze_from(model, layer_name: str) -> list[str]:
     Raises:
         ValueError: unknown layer name (with the nearest names).
     """
-    import keras
-
     layer_tools.find_layer(model, layer_name)
     above = set(layer_tools.layers_from_block(model, layer_name))
     trainable = []
@@ -155,3 +154,15 @@ def unfreeze_from(model, layer_name: str) -> list[str]:
         if layer.trainable:
             trainable.append(layer.name)
     return trainable
+
+
+def default_gradcam_layer(model) -> str:
+    """The blog's ``mixed10`` when the model has it (InceptionV3), else the deepest layer with a 4-D output."""
+    if BLOG_GRADCAM_LAYER in layer_tools.layer_names(model):
+        return BLOG_GRADCAM_LAYER
+    return layer_tools.last_spatial_layer(model)
+
+
+def default_filter_layers(model) -> list[str]:
+    """The blog's filter-pattern layers: the 3rd, 8th and 40th convolutions in depth order."""
+    return layer_tools.conv_layers_by_position(model, BLOG_FILTER_CONVOLUTIONS)

@@ -6,6 +6,8 @@ import html
 import json
 from pathlib import Path
 
+from . import outputs
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -78,8 +80,9 @@ def _test_section(out_dir: Path, metrics: dict) -> list[str]:
     parts.append(_table(["class", "precision", "recall", "F1", "support"],
                         [[name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", row["support"]]
                          for name, row in test["per_class"].items()]))
-    if (out_dir / "confusion_matrix.png").exists():
-        parts.append("<div class='gallery'><figure>" + _image(out_dir, out_dir / "confusion_matrix.png", "confusion matrix", False)
+    if (out_dir / outputs.CONFUSION_MATRIX).exists():
+        picture = _image(out_dir, out_dir / outputs.CONFUSION_MATRIX, "confusion matrix", False)
+        parts.append("<div class='gallery'><figure>" + picture
                      + "<figcaption>Rows: true class; columns: predicted class.</figcaption></figure></div>")
     pointing = metrics.get("pointing_game")
     if pointing:
@@ -103,7 +106,7 @@ def _gallery(out_dir: Path, folder: str, title: str, anchor: str, note: str) -> 
 
 
 def _activation_section(out_dir: Path) -> list[str]:
-    root = out_dir / "activations"
+    root = out_dir / outputs.ACTIVATIONS
     parts = ["<h2 id='activations'>Activation grids</h2>",
              "<p>Every channel of every selected layer for one image; each channel standardised (mean 128, 64 per "
              "standard deviation). Dead channels (constant output) are dark tiles with a red cross.</p>"]
@@ -111,7 +114,7 @@ def _activation_section(out_dir: Path) -> list[str]:
     if not folders:
         parts.append("<p>None.</p>")
     for folder in folders:
-        index_path = folder / "index.json"
+        index_path = folder / outputs.GRID_INDEX
         entries = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else [
             {"file": path.name, "layer": path.stem, "shape": [], "dead": "?"} for path in sorted(folder.glob("*.jpg"))]
         figures = "".join(
@@ -125,8 +128,7 @@ def _activation_section(out_dir: Path) -> list[str]:
 def write_report(out_dir: Path) -> Path:
     """Write ``OUT/index.html`` from what the run left in ``out_dir`` (metrics.json, config.json, pictures)."""
     out_dir = Path(out_dir)
-    metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8")) if (out_dir / "metrics.json").exists() else {}
-    config = json.loads((out_dir / "config.json").read_text(encoding="utf-8")) if (out_dir / "config.json").exists() else {}
+    metrics, config = outputs.read_json(out_dir / outputs.METRICS), outputs.read_json(out_dir / outputs.CONFIG)
     visualizations = metrics.get("visualizations", {})
     cam = f"{visualizations.get('cam_method', 'gradcam')} at layer <code>{_escape(visualizations.get('gradcam_layer', '?'))}</code>"
     parts = [
@@ -138,22 +140,23 @@ def write_report(out_dir: Path) -> Path:
         *_summary(metrics, config),
         "<h2 id='curves'>Training curves</h2>",
     ]
-    if (out_dir / "training_curves.png").exists():
-        parts.append("<div class='gallery'><figure>" + _image(out_dir, out_dir / "training_curves.png", "training curves", False)
+    if (out_dir / outputs.TRAINING_CURVES).exists():
+        picture = _image(out_dir, out_dir / outputs.TRAINING_CURVES, "training curves", False)
+        parts.append("<div class='gallery'><figure>" + picture
                      + "<figcaption>Loss and accuracy per epoch, train vs validation; dotted lines mark phase changes.</figcaption></figure></div>")
     else:
         parts.append("<p>No training in this run (a saved model was loaded).</p>")
     parts += _test_section(out_dir, metrics)
-    parts += _gallery(out_dir, "gradcam", "Grad-CAM", "gradcam",
+    parts += _gallery(out_dir, outputs.GRADCAM, "Grad-CAM", "gradcam",
                       f"Input, heatmap ({cam}) and overlay at the photo's own resolution, each cell drawn at its receptive-field centre.")
-    parts += _gallery(out_dir, "misclassified", "Failure gallery", "misclassified",
+    parts += _gallery(out_dir, outputs.MISCLASSIFIED, "Failure gallery", "misclassified",
                       "Every misclassified test image (capped): the map for the predicted class beside the map for the true class.")
-    parts += _gallery(out_dir, "filters", "Filter patterns", "filters",
+    parts += _gallery(out_dir, outputs.FILTERS, "Filter patterns", "filters",
                       "Inputs that maximise each filter (gradient ascent with jitter, blur and octaves), first filters of each layer.")
     parts += _activation_section(out_dir)
     parts.append("<p><small>Written by visconvnets; every picture was made by this run.</small></p></body></html>")
-    path = out_dir / "index.html"
-    temporary = out_dir / "index.html.tmp"
+    path = out_dir / outputs.REPORT
+    temporary = out_dir / (outputs.REPORT + ".tmp")
     temporary.write_text("\n".join(parts), encoding="utf-8")
     temporary.replace(path)
     return path

@@ -21,8 +21,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
+
+from .workers import process_pool
 
 CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
+BOXES_FILE = "boxes.csv"  # beside the class folders: each flower's box (path,class,x0,y0,x1,y1)
 SUPERSAMPLE = 2  # drawn at twice the size, then downsampled: smooth edges
 
 
@@ -37,8 +41,6 @@ def _background(rng, size: int) -> np.ndarray:
     ramp = np.linspace(0, 1, size)[:, None, None]
     picture = top * (1 - ramp) + bottom * ramp + np.zeros((size, size, 3))
     coarse = rng.normal(0, 1, (size // 16 + 2, size // 16 + 2, 3))
-    from PIL import Image
-
     blotches = np.stack([np.asarray(Image.fromarray(coarse[..., c].astype(np.float32)).resize((size, size), Image.BICUBIC))
                          for c in range(3)], -1)
     picture += 14 * blotches + rng.normal(0, 9, (size, size, 3))
@@ -144,8 +146,6 @@ def draw_flower_photo(class_name: str, size: int, seed: int) -> tuple[np.ndarray
     Returns:
         (image (size, size, 3) uint8, box (x0, y0, x1, y1) in pixels, clipped to the image).
     """
-    from PIL import Image, ImageDraw
-
     rng = np.random.default_rng(seed)
     canvas_size = size * SUPERSAMPLE
     background = _background(rng, canvas_size)
@@ -166,8 +166,6 @@ def draw_flower_photo(class_name: str, size: int, seed: int) -> tuple[np.ndarray
 
 def _write_chunk(arguments) -> list[tuple[str, str, int, int, int, int]]:
     root, items, size = arguments
-    from PIL import Image
-
     rows = []
     for class_name, index, seed in items:
         picture, box = draw_flower_photo(class_name, size, seed)
@@ -204,11 +202,9 @@ def generate_flowers(root: Path, images_per_class: int = 92, size: int = 150, se
     if workers == 1:
         rows = _write_chunk((str(root), items, size))
     else:
-        from .split import process_pool
-
         with process_pool(workers) as pool:
             rows = [row for chunk in pool.map(_write_chunk, [(str(root), chunk, size) for chunk in chunks]) for row in chunk]
-    with (root / "boxes.csv").open("w", newline="", encoding="utf-8") as handle:
+    with (root / BOXES_FILE).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("path", "class", "x0", "y0", "x1", "y1"))
         writer.writerows(sorted(rows))

@@ -1,4 +1,4 @@
-"""Training: the two-phase fine-tuning recipe (or training from scratch), callbacks, resume, scale-out.
+"""Training: the two-phase fine-tuning recipe (or training from scratch), callbacks and resume.
 
 Phases:
     * pretrained weights: ``head`` (backbone frozen) then ``fine_tune`` (from ``--fine-tune-from``
@@ -12,17 +12,22 @@ command started again continues from the last finished epoch of the phase it was
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
-from . import model as model_tools
+import keras
+import tensorflow as tf
 
-HISTORY_COLUMNS = ("epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+from . import keras_internals, outputs
+from . import model as model_tools
+from .config import TRAINING_KEYS
+from .history import history_callback, read_history
+
+FINISHED_WEIGHTS = "after_previous_phase.weights.h5"  # in the state folder: weights after the last finished phase
+PROGRESS = "progress.json"  # in the state folder: finished phases, epochs so far, best validation accuracy
 
 
 @dataclasses.dataclass
@@ -34,97 +39,19 @@ class Phase:
     learning_rate: float
 
 
-def configure_devices(logical_cpus: int = 0, mixed_precision: bool = False) -> None:
-    """Split the CPU into ``logical_cpus`` devices (for MirroredStrategy on CPU; must run before
-    TensorFlow touches a device) and set the mixed-precision policy."""
-    import keras
-    import tensorflow as tf
+@dataclasses.dataclass
+class Recipe:
+    """How every phase trains: schedule, fine-tune boundary, early stopping, progress output."""
 
-    if logical_cpus and logical_cpus > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-
-
-def make_strategy(kind: str):
-    """``none``: the default strategy; ``mirrored``: all local GPUs, else all logical CPUs;
-    ``multiworker``: ``MultiWorkerMirroredStrategy`` configured by the ``TF_CONFIG`` variable."""
-    import tensorflow as tf
-
-    if kind == "none":
-        return tf.distribute.get_strategy()
-    if kind == "mirrored":
-        devices = [device.name for device in tf.config.list_logical_devices("GPU")]
-        devices = devices or [device.name for device in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if kind == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable (cluster and task)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"--distribute must be none, mirrored or multiworker, got {kind!r}")
-
-
-def is_chief() -> bool:
-    """True unless TF_CONFIG names this process as a non-chief worker (which must not write outputs)."""
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    task = config.get("task", {})
-    if not task:
-        return True
-    return task.get("type") == "chief" or (task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in config.get("cluster", {}))
-
-
-def history_callback(path: Path, phase: str):
-    """A Keras callback writing one CSV row per finished epoch, epochs counted on across phases and
-    resumes (1-based). Rows at or after a re-run epoch are replaced, never duplicated."""
-    import keras
-
-    class HistoryCallback(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            rows = [row for row in read_history(path) if int(row["epoch"]) < epoch + 1]
-            learning_rate = logs.get("learning_rate")
-            if learning_rate is None:
-                learning_rate = _current_learning_rate(self.model.optimizer)
-            rows.append({
-                "epoch": epoch + 1, "phase": phase,
-                **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
-                "learning_rate": learning_rate,
-            })
-            _write_csv_atomically(path, rows)
-
-    return HistoryCallback()
-
-
-def _current_learning_rate(optimizer) -> float:
-    try:
-        return float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else float(optimizer.learning_rate)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _write_csv_atomically(path: Path, rows: list[dict]) -> None:
-    temporary = path.with_suffix(".csv.tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({key: row.get(key, "") for key in HISTORY_COLUMNS})
-    temporary.replace(path)
-
-
-def read_history(path: Path) -> list[dict[str, str]]:
-    """Rows of ``history.csv`` (empty list when it does not exist yet)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    steps_per_epoch: int  # batches per epoch (for the cosine schedule)
+    fine_tune_from: str = "mixed9"  # layer whose block starts the trainable part in the fine_tune phase
+    lr_schedule: str = "constant"  # constant | cosine
+    patience: int = 5  # early-stopping patience in epochs (on validation accuracy)
+    verbose: int = 1  # Keras progress
 
 
 def make_optimizer(learning_rate: float, schedule: str, total_steps: int):
     """Adam at ``learning_rate``, constant or with cosine decay to 0 over ``total_steps``."""
-    import keras
-
     if schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
     elif schedule == "constant":
@@ -134,7 +61,8 @@ def make_optimizer(learning_rate: float, schedule: str, total_steps: int):
     return keras.optimizers.Adam(learning_rate=rate)
 
 
-def plan_phases(pretrained: bool, epochs: int, fine_tune_epochs: int, learning_rate: float, fine_tune_learning_rate: float) -> list[Phase]:
+def plan_phases(pretrained: bool, epochs: int, fine_tune_epochs: int, learning_rate: float,
+                fine_tune_learning_rate: float) -> list[Phase]:
     """The phases a run trains, in order (a phase with 0 epochs is left out)."""
     if not pretrained:
         phases = [Phase("scratch", epochs, learning_rate)]
@@ -143,20 +71,97 @@ def plan_phases(pretrained: bool, epochs: int, fine_tune_epochs: int, learning_r
     return [phase for phase in phases if phase.epochs > 0]
 
 
-def train(
-    model,
-    train_dataset,
-    validation_dataset,
-    phases: list[Phase],
-    state_dir: Path,
-    history_path: Path,
-    steps_per_epoch: int,
-    fine_tune_from: str = "mixed9",
-    lr_schedule: str = "constant",
-    patience: int = 5,
-    strategy=None,
-    verbose: int = 1,
-) -> dict:
+def check_resume(out_dir: Path, current_settings: dict, restart: bool) -> bool:
+    """True when ``out_dir`` holds an unfinished run with the same training settings to continue.
+
+    Raises:
+        ValueError: an unfinished run with other settings, or a finished run (nothing is overwritten).
+    """
+    out_dir = Path(out_dir)
+    state = out_dir / outputs.TRAINING_STATE
+    if restart:
+        for target in (state, out_dir / outputs.CHECKPOINTS, out_dir / outputs.HISTORY):
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        return False
+    if state.exists():
+        saved = outputs.read_json(out_dir / outputs.CONFIG).get("config", {})
+        changed = [key for key in TRAINING_KEYS if key in saved and saved[key] != current_settings[key]]
+        if changed:
+            differences = ", ".join(f"{key}: {saved[key]} -> {current_settings[key]}" for key in changed)
+            raise ValueError(
+                f"{str(out_dir)!r} holds an unfinished run with other settings ({differences}); rerun with the "
+                "same settings to resume, pass --restart to discard it, or choose another --output"
+            )
+        return True
+    if (out_dir / outputs.MODEL).exists():
+        raise ValueError(
+            f"{str(out_dir)!r} already holds a finished run; use --model {out_dir / outputs.MODEL} to evaluate "
+            "and visualise it again, --restart to train again (replacing it), or another --output"
+        )
+    return False
+
+
+def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path) -> None:
+    """Load the previous phase's weights, choose what trains, compile (call under the strategy's scope)."""
+    if finished_weights.exists():
+        model.load_weights(finished_weights)
+    if phase.name == "head":
+        model_tools.freeze_backbone(model)
+    elif phase.name == "fine_tune":
+        model_tools.freeze_backbone(model)
+        trainable = model_tools.unfreeze_from(model, recipe.fine_tune_from)
+        print(f"phase fine_tune: {len(trainable)} backbone layers train, from {trainable[0]} to {trainable[-1]}")
+    else:
+        for layer in model.layers:
+            layer.trainable = True
+    model.compile(
+        optimizer=make_optimizer(phase.learning_rate, recipe.lr_schedule, recipe.steps_per_epoch * phase.epochs),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def _callbacks(phase: Phase, recipe: Recipe, state_dir: Path, history_path: Path, validating: bool,
+               best_so_far: float | None) -> list:
+    """Backup (resume), history, NaN guard; with validation also the best checkpoint and early stopping."""
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{phase.name}"), double_checkpoint=True,
+                                         delete_checkpoint=False),
+        history_callback(history_path, phase.name),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if validating:
+        checkpoints = state_dir.parent / outputs.CHECKPOINTS
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(str(checkpoints / outputs.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
+                                            save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_so_far),
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=recipe.patience,
+                                          restore_best_weights=True),
+        ]
+    return callbacks
+
+
+def _phase_outcome(phase: Phase, history, model, history_path: Path, progress: dict, initial_epoch: int) -> str | None:
+    """Update ``progress`` from ``history.csv`` after a phase; the reason training stopped early, if any."""
+    rows = [row for row in read_history(history_path) if row["phase"] == phase.name]
+    stopped = None
+    if any(row["loss"] != "" and not math.isfinite(float(row["loss"])) for row in rows):
+        stopped = f"loss became NaN in phase {phase.name}"
+    values = [float(row["val_accuracy"]) for row in read_history(history_path) if row.get("val_accuracy")]
+    progress["best"] = max(values) if values else None
+    progress["epochs"] = int(rows[-1]["epoch"]) if rows else initial_epoch
+    progress["finished"].append(phase.name)
+    if history.history and model.stop_training and stopped is None and len(history.epoch) < phase.epochs:
+        stopped = f"early stopping in phase {phase.name}"
+    return stopped
+
+
+def train(model, train_dataset, validation_dataset, phases: list[Phase], state_dir: Path, history_path: Path,
+          recipe: Recipe, strategy=None) -> dict:
     """Run every phase with checkpoints, early stopping, NaN guard, history and resume.
 
     Args:
@@ -165,77 +170,36 @@ def train(
         phases: From ``plan_phases``.
         state_dir: Holds backups and finished-phase markers; removed by the caller when done.
         history_path: ``OUT/history.csv``.
-        steps_per_epoch: Batches per epoch (for the cosine schedule).
-        fine_tune_from: Layer whose block starts the trainable part in the ``fine_tune`` phase.
-        patience: Early-stopping patience in epochs (on validation accuracy).
+        recipe: Schedule, fine-tune boundary, patience, verbosity.
 
     Returns:
         {"epochs_run": total epochs, "best_val_accuracy": float or None, "stopped": reason or None}.
     """
-    import keras
-    import tensorflow as tf
-
     strategy = strategy or tf.distribute.get_strategy()
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
-    progress_path = state_dir / "progress.json"
-    progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"finished": [], "epochs": 0, "best": None}
+    (state_dir.parent / outputs.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    progress = outputs.read_json(state_dir / PROGRESS) or {"finished": [], "epochs": 0, "best": None}
     stopped = None
     for phase in phases:
         if phase.name in progress["finished"]:
             print(f"phase {phase.name}: already finished in an earlier run, skipped")
             continue
-        finished_weights = state_dir / "after_previous_phase.weights.h5"
         with strategy.scope():
-            if finished_weights.exists():
-                model.load_weights(finished_weights)
-            if phase.name == "head":
-                model_tools.freeze_backbone(model)
-            elif phase.name == "fine_tune":
-                model_tools.freeze_backbone(model)
-                trainable = model_tools.unfreeze_from(model, fine_tune_from)
-                print(f"phase fine_tune: {len(trainable)} backbone layers train, from {trainable[0]} to {trainable[-1]}")
-            else:
-                for layer in model.layers:
-                    layer.trainable = True
-            total_steps = steps_per_epoch * phase.epochs
-            model.compile(
-                optimizer=make_optimizer(phase.learning_rate, lr_schedule, total_steps),
-                loss=keras.losses.SparseCategoricalCrossentropy(),
-                metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            )
+            _prepare_phase(model, phase, recipe, state_dir / FINISHED_WEIGHTS)
         initial_epoch = progress["epochs"]
-        callbacks = [
-            keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False),
-            history_callback(history_path, phase.name),
-            keras.callbacks.TerminateOnNaN(),
-        ]
-        if validation_dataset is not None:
-            callbacks += [
-                keras.callbacks.ModelCheckpoint(
-                    str(state_dir.parent / "checkpoints" / "best.weights.h5"), monitor="val_accuracy", mode="max",
-                    save_best_only=True, save_weights_only=True, initial_value_threshold=progress["best"],
-                ),
-                keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True),
-            ]
-        (state_dir.parent / "checkpoints").mkdir(parents=True, exist_ok=True)
-        print(f"phase {phase.name}: epochs {initial_epoch + 1}-{initial_epoch + phase.epochs}, learning rate {phase.learning_rate:g} ({lr_schedule})")
-        history = model.fit(
-            train_dataset, validation_data=validation_dataset, epochs=initial_epoch + phase.epochs,
-            initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,  # shuffled in tf.data
-        )
-        model._initial_epoch = None  # set by BackupAndRestore; must not leak into the next phase
-        rows = [row for row in read_history(history_path) if row["phase"] == phase.name]
-        if any(not math.isfinite(float(value)) for row in rows for value in (row["loss"],) if value != ""):
-            stopped = f"loss became NaN in phase {phase.name}"
-        values = [float(row["val_accuracy"]) for row in read_history(history_path) if row.get("val_accuracy")]
-        progress["best"] = max(values) if values else None
-        progress["epochs"] = int(rows[-1]["epoch"]) if rows else initial_epoch
-        progress["finished"].append(phase.name)
-        if history.history and model.stop_training and stopped is None and len(history.epoch) < phase.epochs:
-            stopped = f"early stopping in phase {phase.name}"
-        model.save_weights(finished_weights)
-        progress_path.write_text(json.dumps(progress))
+        callbacks = _callbacks(phase, recipe, state_dir, history_path, validation_dataset is not None, progress["best"])
+        print(f"phase {phase.name}: epochs {initial_epoch + 1}-{initial_epoch + phase.epochs}, "
+              f"learning rate {phase.learning_rate:g} ({recipe.lr_schedule})")
+        history = model.fit(train_dataset, validation_data=validation_dataset, epochs=initial_epoch + phase.epochs,
+                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=recipe.verbose,
+                            shuffle=False)  # shuffled in tf.data
+        keras_internals.clear_restored_epoch(model)  # set by BackupAndRestore; must not leak into the next phase
+        outcome = _phase_outcome(phase, history, model, history_path, progress, initial_epoch)
+        if outcome and ("NaN" in outcome or stopped is None):  # a NaN is always told; else the first early stop
+            stopped = outcome
+        model.save_weights(state_dir / FINISHED_WEIGHTS)
+        (state_dir / PROGRESS).write_text(json.dumps(progress))
         shutil.rmtree(state_dir / f"backup_{phase.name}", ignore_errors=True)
         if stopped and "NaN" in stopped:
             break

@@ -6,27 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import tensorflow as tf
 
 from .. import layers as layer_tools
 from ..forward import forward
 
 
 def default_cam_layer(model) -> str:
-    """The blog's ``mixed10`` when the model has it (InceptionV3), else its last layer with a 4-D output."""
-    names = layer_tools.layer_names(model)
-    if "mixed10" in names:
-        return "mixed10"
-    four_d = [layer.name for layer in layer_tools.iter_layers(model) if layer_tools.has_4d_output(layer)
-              and not isinstance(layer, _model_class())]
-    if not four_d:
-        raise ValueError(f"model {model.name!r} has no layer with a 4-D output for Grad-CAM")
-    return four_d[-1]
-
-
-def _model_class():
-    import keras
-
-    return keras.Model
+    """The deepest layer with a (batch, h, w, channels) output: the usual CAM layer, the one feeding
+    the classifier's pooling (``mixed10`` in InceptionV3). Callers with model knowledge pass their own."""
+    return layer_tools.last_spatial_layer(model)
 
 
 def _class_indices(class_index, logits: np.ndarray) -> np.ndarray:
@@ -34,9 +23,13 @@ def _class_indices(class_index, logits: np.ndarray) -> np.ndarray:
     count, classes = logits.shape
     if class_index is None:
         return logits.argmax(axis=1)
-    indices = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (count,)) if np.ndim(class_index) == 0 else np.asarray(class_index, dtype=np.int64)
+    indices = np.asarray(class_index, dtype=np.int64)
+    if indices.ndim == 0:
+        indices = np.broadcast_to(indices, (count,))
     if indices.shape != (count,):
-        raise ValueError(f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values")
+        raise ValueError(
+            f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values"
+        )
     if indices.min() < 0 or indices.max() >= classes:
         raise ValueError(f"class_index must be in [0, {classes - 1}], got {indices.tolist()}")
     return indices
@@ -60,12 +53,12 @@ def activations_and_gradients(model, images, class_index=None, layer_name: str |
 
 def _forward_and_gradients(model, images, class_index_sets: list, layer_name: str | None):
     """One forward pass, one backward pass per entry of ``class_index_sets`` (persistent tape)."""
-    import tensorflow as tf
-
     layer_name = layer_name or default_cam_layer(model)
     layer = layer_tools.find_layer(model, layer_name)
     if not layer_tools.has_4d_output(layer):
-        raise ValueError(f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)")
+        raise ValueError(
+            f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)"
+        )
     images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
     with tf.GradientTape(persistent=len(class_index_sets) > 1) as tape:
         logits, recorded = forward(model, images, taps=[layer_name], logits=True)

@@ -1,0 +1,199 @@
+"""The house rules ARCHITECTURE.md states, checked: one-way imports by layer, no cycles, small modules
+and functions, Keras internals in one adapter, imports at the top, an installable package."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = PROJECT_ROOT / "visconvnets"
+
+# Lowest first; a module may import its own layer or lower ones, never a higher one (ARCHITECTURE.md).
+LAYERS = [
+    ("foundation", {"config", "outputs", "keras_internals", "workers"}),
+    ("files, graph, pictures", {"split", "layers", "forward", "rendering", "report"}),
+    ("data and model", {"data", "synthetic", "model", "saved_model", "devices", "history", "training"}),
+    ("methods", {"activations", "filters", "geometry", "cams", "evaluation"}),
+    ("orchestration", {"explain", "scoring", "demo"}),
+    ("workflow", {"workflow"}),
+]
+LAYER_OF = {component: rank for rank, (_, components) in enumerate(LAYERS) for component in components}
+MAX_MODULE_LINES = 250
+MAX_FUNCTION_LINES = 60
+
+
+def library_modules() -> dict[str, Path]:
+    """{dotted name: file} of every module in the package, the lazy ``__init__`` of the package left out."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+        if parts == ("visconvnets", "__init__"):
+            continue
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def project_imports(name: str, path: Path) -> set[str]:
+    """Dotted names of the project modules ``name`` imports, anywhere in the file."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("visconvnets"):
+                candidates = [f"{target}.{alias.name}" for alias in node.names] + [target]
+                imported.add(next(c for c in candidates if c in library_modules() or c == target))
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names if alias.name.startswith("visconvnets"))
+    return {module for module in imported if module != "visconvnets"}
+
+
+def component(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_every_module_has_a_layer():
+    assert {component(name) for name in library_modules()} == set(LAYER_OF)
+
+
+def test_imports_only_go_down_or_sideways():
+    upward = []
+    for name, path in library_modules().items():
+        for target in project_imports(name, path):
+            if LAYER_OF[component(target)] > LAYER_OF[component(name)]:
+                upward.append(f"{name} -> {target}")
+    assert upward == []
+
+
+def test_settings_and_layout_import_nothing_of_the_project():
+    modules = library_modules()
+    for name in ("visconvnets.config", "visconvnets.outputs", "visconvnets.keras_internals", "visconvnets.workers"):
+        assert project_imports(name, modules[name]) == set(), name
+
+
+def test_no_import_cycles():
+    modules = library_modules()
+    graph = {name: {target for target in project_imports(name, path) if target in modules} for name, path in modules.items()}
+    state: dict[str, str] = {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for child in sorted(graph[node]):
+            if state.get(child) == "open":
+                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(child):] + [child]))
+            if child not in state:
+                visit(child, trail + [child])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+
+
+def test_modules_and_functions_are_small():
+    too_long = []
+    for name, path in library_modules().items():
+        source = path.read_text(encoding="utf-8")
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"module {name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name}: {length} lines")
+    assert too_long == []
+
+
+def _own_private_names() -> set[str]:
+    """Underscore names the project defines itself (functions, classes, module constants, attributes)."""
+    names = set()
+    for path in [*PACKAGE.rglob("*.py"), *PROJECT_ROOT.glob("*.py"), *(PROJECT_ROOT / "tests").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+    return {name for name in names if name.startswith("_")}
+
+
+def test_private_keras_names_live_in_one_adapter():
+    own = _own_private_names()
+    adapter = PACKAGE / "keras_internals.py"
+    files = [*PACKAGE.rglob("*.py"), *PROJECT_ROOT.glob("*.py"), *(PROJECT_ROOT / "tests").glob("*.py"),
+             *(PROJECT_ROOT / "bench").glob("*.py"), PROJECT_ROOT / "Images" / "regenerate.py"]
+    found = []
+    for path in files:
+        if path in (adapter, Path(__file__).resolve()):  # the adapter, and this test that names the internals
+            continue
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                if node.attr not in own:
+                    found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: .{node.attr}")
+        if "keras.src" in source:
+            found.append(f"{path.relative_to(PROJECT_ROOT)}: keras.src")
+    assert found == []
+    adapter_source = adapter.read_text(encoding="utf-8")
+    for internal in ("_run_through_graph", "_keras_history", "_inbound_nodes", "_initial_epoch", "keras.src"):
+        assert internal in adapter_source
+
+
+def test_keras_internals_still_exist():
+    """Fails with what each internal is for when a Keras upgrade removes or renames one."""
+    from visconvnets import keras_internals
+
+    keras_internals.verify()
+
+
+def test_imports_inside_functions_say_why():
+    silent = []
+    for name, path in library_modules().items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    first = node.lineno - 1  # the first line of this block of imports
+                    while lines[first - 1].strip().startswith(("import ", "from ")):
+                        first -= 1
+                    if "#" not in lines[node.lineno - 1] and not lines[first - 1].strip().startswith("#"):
+                        silent.append(f"{name}:{node.lineno}")
+    assert silent == []
+
+
+def test_pyproject_declares_what_requirements_pin():
+    """``pip install -e .`` installs the same dependencies, with the same bounds, as requirements.txt."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pinned = [line.split("#")[0].strip() for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines()]
+    assert sorted(project["project"]["dependencies"]) == sorted(line for line in pinned if line)
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
+    floor = re.search(r"keras>=([\d.]+)", (PROJECT_ROOT / "requirements.txt").read_text()).group(1)
+    from visconvnets.keras_internals import CHECKED_KERAS_VERSIONS
+
+    assert floor == CHECKED_KERAS_VERSIONS[0].rsplit(".", 1)[0]  # the floor is the oldest Keras checked
+
+
+def test_package_imports_from_any_folder(tmp_path):
+    """Installed (``pip install -e .``, as .ci/run does), the package imports outside the repository."""
+    done = subprocess.run([sys.executable, "-c", "import visconvnets, sys; print(visconvnets.__file__)"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f".ci/run must install the package (pip install -e .): {done.stderr[-500:]}")
+        pytest.skip("visconvnets is not installed in this environment (pip install -e .)")
+    assert Path(done.stdout.strip()).resolve() == (PACKAGE / "__init__.py").resolve()

@@ -1,0 +1,25 @@
+"""The --demo's data: the built-in synthetic flowers, generated and split under OUT/data once."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from . import outputs, synthetic
+from .config import RunConfig, with_demo_settings
+from .split import split_dataset
+
+
+def prepare_demo(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
+    """Demo settings (except those given explicitly), and the synthetic data set generated and split
+    under OUT/data (reused when already there); the returned settings point at both."""
+    config = with_demo_settings(config, explicit)
+    data_root = Path(config.output) / outputs.DEMO_DATA
+    source, split = data_root / "flowers", data_root / "split"
+    if not (split / outputs.SPLIT_CSV).exists():
+        shutil.rmtree(data_root, ignore_errors=True)
+        print(f"generating {config.demo_images_per_class} synthetic flowers per class in {source}")
+        synthetic.generate_flowers(source, config.demo_images_per_class, size=config.image_size, seed=config.seed)
+        split_dataset(source, split)
+    return dataclasses.replace(config, data=split, boxes=source / synthetic.BOXES_FILE)

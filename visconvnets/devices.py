@@ -1,0 +1,47 @@
+"""Devices and scale-out: logical CPUs, the precision policy, the tf.distribute strategy, the chief."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from .config import STRATEGIES
+
+
+def configure_devices(logical_cpus: int = 0, mixed_precision: bool = False) -> None:
+    """Split the CPU into ``logical_cpus`` devices (for MirroredStrategy on CPU; must run before
+    TensorFlow touches a device) and set the mixed-precision policy."""
+    if logical_cpus and logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+
+
+def make_strategy(kind: str):
+    """``none``: the default strategy; ``mirrored``: all local GPUs, else all logical CPUs;
+    ``multiworker``: ``MultiWorkerMirroredStrategy`` configured by the ``TF_CONFIG`` variable."""
+    if kind == "none":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        devices = [device.name for device in tf.config.list_logical_devices("GPU")]
+        devices = devices or [device.name for device in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if kind == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable (cluster and task)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"--distribute must be one of {', '.join(STRATEGIES)}, got {kind!r}")
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG names this process as a non-chief worker (which must not write outputs)."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in config.get("cluster", {})

@@ -1,0 +1,183 @@
+"""The pictures of a model: choose images, compute activations, filter patterns and class activation
+maps (the methods return arrays), and hand them to ``rendering`` to write under OUT/."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import model as model_tools
+from . import outputs, rendering
+from .activations import layer_activations
+from .cams import CAM_METHODS, class_activation_maps, contrasting_maps
+from .config import PICTURE_BATCH_SIZE, VisualizationConfig
+from .data import load_images, load_original
+from .filters import ascend, to_display
+from .geometry import receptive_field
+from .layers import find_layer, has_4d_output, select_layers
+
+
+def choose_images(paths: Sequence[Path], labels: Sequence[int], per_class: int, seed: int) -> list[int]:
+    """Indices of up to ``per_class`` images per class, seeded and independent of listing order."""
+    per_label = []
+    for label in sorted(set(labels)):
+        members = sorted((str(paths[i]), i) for i in range(len(paths)) if labels[i] == label)
+        random.Random(f"{seed}:{label}").shuffle(members)
+        per_label.append([index for _, index in members[:per_class]])
+    # interleaved: the first image of every class, then the second of every class...
+    return [group[rank] for rank in range(per_class) for group in per_label if rank < len(group)]
+
+
+def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
+    for start in range(0, count, size):
+        yield slice(start, min(count, start + size))
+
+
+def cam_layer(model, config: VisualizationConfig) -> str:
+    """The layer the class activation maps explain: ``--gradcam-layer``, else the model's own choice."""
+    return config.gradcam_layer or model_tools.default_gradcam_layer(model)
+
+
+def filter_layers(model, config: VisualizationConfig) -> list[str]:
+    """The layers whose filter patterns are drawn: ``--filter-layers``, else the model's own choice."""
+    return config.filter_layers or model_tools.default_filter_layers(model)
+
+
+def check_layers(model, config: VisualizationConfig) -> None:
+    """Every layer name and setting the pictures will use, checked before any work (or training).
+
+    Raises:
+        ValueError: unknown names (with the nearest ones), layers without a 4-D output, bad settings.
+    """
+    if config.cam_method not in CAM_METHODS:
+        raise ValueError(f"--cam-method must be one of {', '.join(sorted(CAM_METHODS))}, got {config.cam_method!r}")
+    config.validate_pictures()
+    if config.activations and config.layers:
+        select_layers(model, config.layers)
+    if config.gradcam:
+        name = cam_layer(model, config)
+        if not has_4d_output(find_layer(model, name)):
+            raise ValueError(f"--gradcam-layer {name!r} has no (batch, h, w, channels) output")
+        receptive_field(model, name)
+    if config.filters:
+        for name in filter_layers(model, config):
+            if not has_4d_output(find_layer(model, name)):
+                raise ValueError(f"--filter-layers {name!r} has no (batch, h, w, channels) output")
+
+
+def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str] | None = None,
+                          images_per_row: int = 16, colormap: str = "viridis", workers: int = 2) -> list[Path]:
+    """One JPEG per layer for one image: ``NNN_<layer>.jpg`` in depth order, each with a header naming
+    the layer, its output shape and its dead channels. All layers from one forward pass.
+
+    Args:
+        image: (H, W, 3) or (1, H, W, 3) in the model's input scale.
+
+    Returns:
+        The written paths, in depth order.
+    """
+    batch = np.asarray(image, np.float32)
+    batch = batch[None] if batch.ndim == 3 else batch
+    activations = layer_activations(model, batch[:1], layer_names)
+    return rendering.write_activation_grids(activations, 0, out_dir, images_per_row, colormap, workers)
+
+
+def write_activation_pictures(model, images: np.ndarray, paths: Sequence[Path], layout: outputs.RunLayout,
+                              config: VisualizationConfig, progress: bool) -> dict[str, list[Path]]:
+    """Grids of the first ``activation_images`` images, all from one forward pass: {image stem: files}."""
+    count = min(config.activation_images, len(paths))
+    if not (config.activations and count):
+        return {}
+    activations = layer_activations(model, images[:count], config.layers)  # {layer: (count, h, w, c)}
+    return {
+        outputs.image_stem(paths[index]): rendering.write_activation_grids(
+            activations, index, layout.activation_folder(paths[index]), config.images_per_row, config.colormap)
+        for index in tqdm(range(count), desc="activation grids", disable=not progress)
+    }
+
+
+def write_filter_pictures(model, layout: outputs.RunLayout, config: VisualizationConfig, progress: bool) -> dict:
+    """One grid of filter patterns per layer: {layer name: file}."""
+    if not config.filters:
+        return {}
+    written = {}
+    for layer_name in tqdm(filter_layers(model, config), desc="filter patterns", disable=not progress):
+        channels = int(find_layer(model, layer_name).output.shape[-1])
+        indices = list(range(min(config.filter_count, channels)))
+        patterns = to_display(ascend(model, layer_name, indices, config.filter_size, config.ascent_settings(), config.seed))
+        title = f"{layer_name}: filters 0-{len(indices) - 1} ({channels} in all)"
+        written[layer_name] = rendering.save_filter_grid(patterns, layout.filter_grid(layer_name), title=title)
+    return written
+
+
+def write_cam_pictures(model, classes: list[str], images: np.ndarray, paths: Sequence[Path], labels: Sequence,
+                       layout: outputs.RunLayout, config: VisualizationConfig, progress: bool) -> list[Path]:
+    """Input | map | overlay for each image, the map for its predicted class, batched passes."""
+    if not (config.gradcam and len(paths)):
+        return []
+    layer = cam_layer(model, config)
+    geometry = receptive_field(model, layer)
+    parts = [class_activation_maps(model, images[part], None, layer, config.cam_method) for part in _batches(len(paths))]
+    maps, probabilities = np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+    written = []
+    items = list(zip(paths, labels, maps, probabilities))
+    for path, label, heatmap, probability in tqdm(items, desc="grad-cam", disable=not progress):
+        predicted = int(probability.argmax())
+        truth = f"true {classes[label]}, " if label is not None else ""
+        title = (f"{path.name}: {truth}predicted {classes[predicted]} ({probability[predicted]:.2f}); "
+                 f"{config.cam_method} at {layer}")
+        written.append(rendering.save_cam_panel(
+            load_original(path), [heatmap], [f"{config.cam_method} for {classes[predicted]}"], title,
+            layout.cam_panel(path), geometry, images.shape[1]))
+    return written
+
+
+def write_visualizations(model, classes: list[str], image_size: int, out_dir: Path, config: VisualizationConfig,
+                         test_paths: Sequence[Path] = (), test_labels: Sequence[int] = (), progress: bool = True) -> dict:
+    """Activation grids, filter patterns and CAM panels of the chosen images; returns what was written."""
+    layout = outputs.RunLayout(out_dir)
+    if config.images:
+        paths, labels = [Path(path) for path in config.images], [None] * len(config.images)
+    else:
+        picked = choose_images(test_paths, test_labels, config.images_per_class, config.seed)
+        paths, labels = [Path(test_paths[i]) for i in picked], [test_labels[i] for i in picked]
+    images = load_images(paths, image_size)  # (n, size, size, 3), raw 0-255
+    check_layers(model, config)
+    return {
+        "activations": write_activation_pictures(model, images, paths, layout, config, progress),
+        "filters": write_filter_pictures(model, layout, config, progress),
+        "gradcam": write_cam_pictures(model, classes, images, paths, labels, layout, config, progress),
+        "misclassified": [],
+    }
+
+
+def write_failure_gallery(model, classes: list[str], image_size: int, out_dir: Path, config: VisualizationConfig,
+                          test_paths: Sequence[Path], test_labels: Sequence[int], predicted: Sequence[int],
+                          progress: bool = True) -> list[Path]:
+    """Every misclassified test image (up to ``max_misclassified``): the map for the predicted class
+    beside the map for the true class, from one forward and two backward passes per batch."""
+    wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
+    if not wrong or not config.gradcam:
+        return []
+    layout, layer = outputs.RunLayout(out_dir), cam_layer(model, config)
+    geometry = receptive_field(model, layer)
+    written = []
+    for part in _batches(len(wrong)):
+        indices = wrong[part]
+        images = load_images([test_paths[i] for i in indices], image_size)
+        true_classes = [int(test_labels[i]) for i in indices]
+        predicted_maps, true_maps, probabilities, guesses = contrasting_maps(model, images, true_classes, layer,
+                                                                             config.cam_method)
+        for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
+            path, guess, truth = Path(test_paths[index]), int(guesses[offset]), true_classes[offset]
+            title = (f"{path.name}: true {classes[truth]} ({probabilities[offset][truth]:.2f}), "
+                     f"predicted {classes[guess]} ({probabilities[offset][guess]:.2f})")
+            written.append(rendering.save_cam_panel(
+                load_original(path), [predicted_maps[offset], true_maps[offset]],
+                [f"why {classes[guess]}", f"evidence for {classes[truth]}"], title,
+                layout.failure_panel(path), geometry, image_size))
+    return written

@@ -1,0 +1,108 @@
+"""Every use of Keras internals (names that start with an underscore), in one place.
+
+Checked on Keras 3.7.0 to 3.15.1 (the wheels' sources read, the tests run on 3.15.1). Each internal
+is here because the public API does not give what it gives:
+
+* ``Functional._run_through_graph(inputs, operation_fn, call_fn)``: Keras's own walk of a functional
+  model's graph, with ``call_fn`` called in place of each layer. ``keras.Model(model.inputs,
+  layer.output)`` gives a sub-model of a *flat* model, but fails with "Graph disconnected" for a layer
+  inside a nested backbone, cannot read a softmax layer as its logits, and cannot carry values that are
+  not tensors (``geometry.receptive_field`` pushes stride/offset pairs through the same walk). Every
+  technique (activations, filters, CAMs, receptive fields) depends on it.
+* ``KerasTensor._keras_history.operation``: the layer that produced a model's output (to read the
+  class scores before the softmax).
+* ``Layer._inbound_nodes[i].parent_nodes[j].operation``: the edges of the graph, to find where an
+  inception block starts (``--fine-tune-from``); Keras has no public "parents of a layer".
+* ``Trainer._initial_epoch``: ``BackupAndRestore`` stores the restored epoch there and ``fit`` uses it
+  in place of its ``initial_epoch`` argument. It is not reset after ``fit``, so the next phase's
+  ``fit`` would start at the wrong epoch; we reset it. If Keras renamed it, resume would silently
+  count epochs wrong, hence ``verify``.
+* ``keras.src.legacy.saving.legacy_h5_format``: writes weights in the legacy HDF5 layout of Keras's
+  ImageNet files (the tests make such a file; Keras 3's ``save_weights`` writes only ``.weights.h5``).
+
+``verify()`` checks all of them and raises ``KerasInternalsError`` with the explanation above when a
+Keras upgrade has removed or renamed one; the test suite calls it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import keras
+
+CHECKED_KERAS_VERSIONS = ("3.7.0", "3.15.1")  # oldest and newest Keras whose internals were checked
+
+
+class KerasInternalsError(RuntimeError):
+    """A Keras internal this project relies on is missing or changed."""
+
+
+def run_through_graph(model, value, call_fn: Callable):
+    """Push ``value`` through a functional ``model``'s graph, ``call_fn(layer, *args, **kwargs)``
+    standing in for every layer call. Returns the model's output structure."""
+    return model._run_through_graph(value, operation_fn=lambda operation: operation, call_fn=call_fn)
+
+
+def producing_layer(tensor):
+    """The layer (operation) that produced a symbolic Keras tensor."""
+    return tensor._keras_history.operation
+
+
+def parent_layer_names(layer) -> list[str]:
+    """Sorted names of the layers feeding ``layer`` in its (flat) functional model."""
+    return sorted({parent.operation.name for node in layer._inbound_nodes for parent in node.parent_nodes})
+
+
+def clear_restored_epoch(model) -> None:
+    """Forget the epoch ``BackupAndRestore`` restored, so the next ``fit`` starts where it is told."""
+    model._initial_epoch = None
+
+
+def save_legacy_h5_weights(model, path) -> None:
+    """Write ``model``'s weights in the legacy HDF5 layout (that of Keras's ImageNet weight files)."""
+    # Imported here, not at the top: only the tests write this format, and h5py need not load otherwise.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, model)
+
+
+def _fail(what: str, why: str) -> None:
+    raise KerasInternalsError(
+        f"Keras {keras.__version__} no longer has {what}, which visconvnets needs: {why} "
+        f"(checked on Keras {CHECKED_KERAS_VERSIONS[0]} to {CHECKED_KERAS_VERSIONS[1]}; "
+        "see visconvnets/keras_internals.py, or install a Keras in that range)"
+    )
+
+
+def verify() -> None:
+    """Check every internal above on a two-layer model.
+
+    Raises:
+        KerasInternalsError: one is missing or changed, with what it is needed for.
+    """
+    inputs = keras.Input((4, 4, 1))
+    hidden = keras.layers.Conv2D(2, 3, name="probe_conv")(inputs)
+    outputs = keras.layers.GlobalAveragePooling2D(name="probe_pool")(hidden)
+    model = keras.Model(inputs, outputs)
+    walk = getattr(model, "_run_through_graph", None)
+    if walk is None or "call_fn" not in inspect.signature(walk).parameters:
+        _fail("Functional._run_through_graph(..., call_fn=)", "the graph walk behind every picture")
+    seen = []
+    run_through_graph(model, keras.ops.zeros((1, 4, 4, 1)), lambda layer, *args, **kwargs: seen.append(layer.name) or layer(*args))
+    if seen != ["probe_conv", "probe_pool"]:
+        _fail("a call_fn called once per layer in graph order", f"the graph walk (it called {seen})")
+    if getattr(getattr(outputs, "_keras_history", None), "operation", None) is not model.get_layer("probe_pool"):
+        _fail("KerasTensor._keras_history.operation", "reading a softmax output as its logits")
+    try:
+        parents = parent_layer_names(model.get_layer("probe_pool"))
+    except AttributeError:
+        parents = None
+    if parents != ["probe_conv"]:
+        _fail("Layer._inbound_nodes[...].parent_nodes[...].operation", "finding where --fine-tune-from's block starts")
+    if not hasattr(model, "_initial_epoch") or "_initial_epoch" not in inspect.getsource(keras.callbacks.BackupAndRestore):
+        _fail("Trainer._initial_epoch set by BackupAndRestore", "resuming a killed run at the right epoch")
+    if "double_checkpoint" not in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
+        _fail("BackupAndRestore(double_checkpoint=)", "a backup that survives a kill while it is written")

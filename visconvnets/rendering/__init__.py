@@ -1,0 +1,20 @@
+"""Everything that turns arrays into pictures, and the only code (with ``report``) that writes image files.
+
+Array pictures (activation grids, filter grids, overlays) are built with NumPy and written with Pillow;
+plots with axes (training curves, confusion matrix, CAM panels) with matplotlib's object API, headless.
+Nothing here runs a model: callers pass the arrays.
+"""
+
+from __future__ import annotations
+
+from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, add_header, colormap_lut, header_band
+from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
+from .files import save_filter_grid, save_jpeg, write_activation_grids
+from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels
+from .overlays import overlay_heatmap, upsample_heatmap
+
+__all__ = [
+    "DEAD_TILE_VALUE", "HEADER_HEIGHT", "HEADER_MIN_WIDTH", "activation_grid", "add_header", "colormap_lut",
+    "dead_channels", "header_band", "overlay_heatmap", "save_cam_panel", "save_confusion_matrix", "save_filter_grid",
+    "save_jpeg", "save_training_curves", "standardise_channels", "upsample_heatmap", "write_activation_grids",
+]

@@ -1,0 +1,60 @@
+"""Writing array pictures as JPEG files (Pillow): activation grids with their index, filter grids."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .. import outputs
+from .common import add_header
+from .grids import activation_grid, dead_channels
+
+
+def save_jpeg(picture: np.ndarray, path: Path, quality: int = 90) -> Path:
+    """Write an (h, w, 3) uint8 array as JPEG with Pillow."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(picture, np.uint8)).save(path, "JPEG", quality=quality)
+    return path
+
+
+def write_activation_grids(activations: dict[str, np.ndarray], image_index: int, out_dir: Path,
+                           images_per_row: int = 16, colormap: str = "viridis", workers: int = 2) -> list[Path]:
+    """Grids of image ``image_index`` of a batch from ``layer_activations``, plus ``index.json``
+    (layer, output shape, dead channels of each file, for the report). Pictures are encoded on
+    ``workers`` threads (Pillow releases the GIL while encoding)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def render(item):
+        index, (name, activation) = item
+        one = activation[image_index]  # (h, w, channels)
+        dead = dead_channels(one)
+        shape = "x".join(str(size) for size in one.shape)
+        header = [f"{name}  ({shape})", f"{one.shape[-1]} channels, {dead} dead (constant, crossed)"]
+        picture = activation_grid(one, images_per_row, colormap, header=header)
+        path = save_jpeg(picture, out_dir / outputs.grid_file_name(index, name))
+        return path, {"file": path.name, "layer": name, "shape": list(one.shape), "dead": dead}
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        rendered = list(pool.map(render, enumerate(activations.items())))
+    (out_dir / outputs.GRID_INDEX).write_text(json.dumps([entry for _, entry in rendered], indent=1), encoding="utf-8")
+    return [path for path, _ in rendered]
+
+
+def save_filter_grid(patterns: np.ndarray, path: Path, columns: int = 8, margin: int = 5, title: str = "") -> Path:
+    """Tile (n, s, s, 3) uint8 patterns into a grid with margins (8 per row), titled, as JPEG."""
+    count, size = patterns.shape[0], patterns.shape[1]
+    rows = -(-count // columns)
+    canvas = np.full((rows * (size + margin) + margin, columns * (size + margin) + margin, 3), 255, np.uint8)
+    for index in range(count):  # at most 64 tiles: a copy each, not a per-pixel loop
+        row, column = divmod(index, columns)
+        top, left = margin + row * (size + margin), margin + column * (size + margin)
+        canvas[top:top + size, left:left + size] = patterns[index]
+    if title:
+        canvas = add_header(canvas, [title], height=20)
+    return save_jpeg(canvas, path)

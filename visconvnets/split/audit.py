@@ -1,0 +1,51 @@
+"""The audit trail: ``DEST/split.csv`` (every file's split or the reason it was skipped) and the printed report."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+from .plan import SPLIT_NAMES, SplitPlan
+
+CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason")
+
+
+def write_split_csv(plan: SplitPlan, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for item in plan.files:
+            writer.writerow((item.source, item.class_name, item.split, item.sha256, item.action, item.destination, item.reason))
+
+
+def read_split_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a ``split.csv`` written by ``write_split``, as dictionaries keyed by column name."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def format_report(plan: SplitPlan) -> str:
+    """A table of counts per class and split, then the skipped files with their reasons."""
+    counts = plan.counts()
+    width = max([len("class"), len("total")] + [len(name) for name in plan.classes])
+    header = f"{'class':<{width}}  " + "  ".join(f"{name:>10}" for name in SPLIT_NAMES) + f"  {'total':>7}"
+    lines = [header, "-" * len(header)]
+    for class_name in plan.classes:
+        row = counts[class_name]
+        lines.append(f"{class_name:<{width}}  " + "  ".join(f"{row[name]:>10}" for name in SPLIT_NAMES) + f"  {sum(row.values()):>7}")
+    totals = {name: sum(counts[class_name][name] for class_name in plan.classes) for name in SPLIT_NAMES}
+    lines.append(f"{'total':<{width}}  " + "  ".join(f"{totals[name]:>10}" for name in SPLIT_NAMES) + f"  {sum(totals.values()):>7}")
+    converted = sum(1 for item in plan.kept if item.action == "convert")
+    if converted:
+        lines.append(f"\n{converted} file(s) TensorFlow cannot read were converted to RGB PNG.")
+    skipped = plan.skipped
+    if skipped:
+        lines.append(f"\nSkipped {len(skipped)} file(s):")
+        reasons = Counter(item.reason.split(":")[0] for item in skipped)
+        for item in skipped:
+            lines.append(f"  {item.source}: {item.reason}")
+        lines.append("  by reason: " + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())))
+    else:
+        lines.append("\nNo files skipped.")
+    return "\n".join(lines)

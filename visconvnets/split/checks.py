@@ -1,0 +1,163 @@
+"""The image checks: every file read once, hashed (SHA-256) and fully decoded with Pillow, in parallel.
+
+Used by the split and, openly, by ``data.scan_split_folder`` for the split folder it trains on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from ..workers import process_pool, progress_bar
+from .discovery import IMAGE_EXTENSIONS
+
+# Pillow formats that TensorFlow's decode_image reads as they are (checked on TF 2.21). WEBP is read by
+# TF >= 2.18 only, and TIFF never, so both are converted to keep DEST readable by any TF 2.x.
+TF_READABLE_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP")
+
+# TF's BMP decoder rejects 1-bit and compressed BMPs; these Pillow modes are the ones it reads.
+TF_READABLE_BMP_MODES = ("RGB", "RGBA", "L", "P")
+
+# Pillow's own limit (about 89 megapixels); larger images are skipped as decompression bombs.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+
+@dataclasses.dataclass(frozen=True)
+class FileCheck:
+    """What checking one source file found.
+
+    Attributes:
+        relative_path: Path relative to the source root, with forward slashes.
+        class_name: Name of the class folder the file is in.
+        sha256: Hex digest of the file's bytes ("" when it could not be read).
+        problem: Why the file is unusable, or "" when it decoded fully.
+        needs_conversion: True when Pillow reads it but TensorFlow would not (written as RGB PNG).
+        size: (width, height) in pixels, (0, 0) when unusable.
+    """
+
+    relative_path: str
+    class_name: str
+    sha256: str
+    problem: str = ""
+    needs_conversion: bool = False
+    size: tuple[int, int] = (0, 0)
+
+
+def _decode_problem(data: bytes, max_pixels: int) -> tuple[str, bool, tuple[int, int]]:
+    """Fully decode ``data`` with Pillow. Returns (problem or "", needs_conversion, (width, height))."""
+    if not data:
+        return "empty file (0 bytes)", False, (0, 0)
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image_format, mode, size = image.format, image.mode, image.size
+                image.load()  # decodes every pixel; truncated or corrupt data raises here
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        return f"decompression bomb: {error}", False, (0, 0)
+    except Image.UnidentifiedImageError:
+        return "not an image Pillow can identify", False, (0, 0)
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        return f"corrupt or truncated image: {error}", False, (0, 0)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
+    if size[0] < 1 or size[1] < 1:
+        return f"image has no pixels ({size[0]}x{size[1]})", False, (0, 0)
+    readable = image_format in TF_READABLE_FORMATS and (
+        image_format != "BMP" or mode in TF_READABLE_BMP_MODES
+    )
+    return "", not readable, size
+
+
+def staged_name(relative_path: str) -> str:
+    """Name under which ``check_file`` stages a copy of a source file (unique per source path)."""
+    return hashlib.sha1(relative_path.encode("utf-8")).hexdigest()
+
+
+def check_file(
+    root: Path,
+    relative_path: str,
+    class_name: str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    stage_into: Path | None = None,
+) -> FileCheck:
+    """Read, hash and fully decode one file.
+
+    Args:
+        root: The source root.
+        relative_path: The file's path relative to ``root``.
+        class_name: Its class.
+        max_pixels: Images with more pixels are skipped as decompression bombs.
+        stage_into: When given, a usable TF-readable image's bytes (already in memory) are written
+            there as ``staged_name(relative_path)``, so copy mode never reads a file twice.
+
+    Returns:
+        A FileCheck; ``problem`` is "" for a usable image.
+    """
+    suffix = Path(relative_path).suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        shown = suffix or "(no extension)"
+        return FileCheck(relative_path, class_name, "", f"not an image file: extension {shown}")
+    try:
+        data = (root / relative_path).read_bytes()
+    except OSError as error:
+        return FileCheck(relative_path, class_name, "", f"cannot be read: {error}")
+    digest = hashlib.sha256(data).hexdigest()
+    problem, needs_conversion, size = _decode_problem(data, max_pixels)
+    if stage_into is not None and not problem and not needs_conversion:
+        (Path(stage_into) / staged_name(relative_path)).write_bytes(data)
+    return FileCheck(relative_path, class_name, digest, problem, needs_conversion, size)
+
+
+def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int, str | None]) -> list[FileCheck]:
+    root, items, max_pixels, stage_into = arguments
+    stage_path = Path(stage_into) if stage_into else None
+    return [check_file(Path(root), relative, class_name, max_pixels, stage_path) for relative, class_name in items]
+
+
+def check_files(
+    root: Path,
+    files: Sequence[tuple[str, str]],
+    workers: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool = False,
+    stage_into: Path | None = None,
+) -> list[FileCheck]:
+    """Check many files, in ``workers`` processes (default: every core), in input order.
+
+    Args:
+        root: The source root.
+        files: [(relative path, class name)] as from ``list_class_files``.
+        workers: Processes to use; 1 checks in this process.
+        max_pixels: Decompression-bomb limit in pixels.
+        progress: Show a progress bar on stderr.
+        stage_into: Folder to stage copies of usable images in (see ``check_file``).
+    """
+    workers = workers or os.cpu_count() or 1
+    chunk_size = 64
+    chunks = [list(files[start:start + chunk_size]) for start in range(0, len(files), chunk_size)]
+    jobs = [(str(root), chunk, max_pixels, str(stage_into) if stage_into else None) for chunk in chunks]
+    bar = progress_bar(len(files), "checking images", progress)
+    results: list[FileCheck] = []
+    try:
+        if workers == 1 or len(chunks) <= 1:
+            for job in jobs:
+                results.extend(_check_chunk(job))
+                bar.update(len(job[1]))
+        else:
+            with process_pool(workers) as pool:
+                for checked in pool.map(_check_chunk, jobs):
+                    results.extend(checked)
+                    bar.update(len(checked))
+    finally:
+        bar.close()
+    return results

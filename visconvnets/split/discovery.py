@@ -1,0 +1,75 @@
+"""Finding the classes and their files under a source folder (sorted, hidden entries skipped)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+# Extensions (lower case) that are looked at; anything else is skipped as "not an image file".
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+
+# Folder names that never hold a class.
+IGNORED_FOLDERS = ("__pycache__", ".ipynb_checkpoints")
+
+
+def _is_hidden_or_ignored(path: Path) -> bool:
+    return path.name.startswith(".") or path.name in IGNORED_FOLDERS
+
+
+def _has_image_files(folder: Path) -> bool:
+    return any(
+        entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS for entry in folder.iterdir()
+    )
+
+
+def find_class_folders(source: Path) -> tuple[Path, list[str]]:
+    """Find the class folders under ``source``.
+
+    Args:
+        source: Folder holding one sub-folder per class. When it holds exactly one folder and no
+            images (the Kaggle zip's ``flowers/flowers/daisy``), that folder is used as the root.
+
+    Returns:
+        (root, class names): the folder that holds the classes, and their names sorted.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: ``source`` is not a folder, or holds no class folders.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"source folder {str(source)!r} does not exist")
+    if not source.is_dir():
+        raise ValueError(f"source {str(source)!r} is a file; give the folder that holds one folder per class")
+    root = source
+    while True:
+        folders = sorted(entry for entry in root.iterdir() if entry.is_dir() and not _is_hidden_or_ignored(entry))
+        if len(folders) == 1 and not _has_image_files(root) and not _has_image_files(folders[0]):
+            root = folders[0]  # doubled root: descend one level
+            continue
+        break
+    if not folders:
+        raise ValueError(
+            f"no class folders in {str(source)!r}: expected one sub-folder per class "
+            "(for example daisy/ dandelion/ rose/ sunflower/ tulip/)"
+        )
+    return root, [folder.name for folder in folders]
+
+
+def list_class_files(root: Path, class_names: Sequence[str]) -> list[tuple[str, str]]:
+    """All files under each class folder (recursively, hidden entries skipped), sorted.
+
+    Returns:
+        [(relative path with forward slashes, class name)], sorted by path.
+    """
+    found = []
+    for class_name in class_names:
+        for directory, subfolders, file_names in os.walk(root / class_name):
+            subfolders[:] = [name for name in subfolders if not _is_hidden_or_ignored(Path(name))]
+            for file_name in file_names:
+                if file_name.startswith("."):
+                    continue
+                relative = (Path(directory) / file_name).relative_to(root).as_posix()
+                found.append((relative, class_name))
+    return sorted(found)
