@@ -41,26 +41,41 @@ How it works:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="folder with one sub-folder per class (read only)")
     parser.add_argument("destination", type=Path, help="output folder; must not exist or be empty (see --force)")
-    parser.add_argument("--val", type=float, default=0.15, help="fraction of each class for validation (default: 0.15, the blog's)")
-    parser.add_argument("--test", type=float, default=0.2, help="fraction of each class for test (default: 0.2, the blog's)")
+    parser.add_argument(
+        "--val", type=float, default=0.15, help="fraction of each class for validation (default: 0.15, the blog's)"
+    )
+    parser.add_argument(
+        "--test", type=float, default=0.2, help="fraction of each class for test (default: 0.2, the blog's)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed of the shuffle (default: 42)")
     parser.add_argument(
-        "--mode", choices=splitting.MODES, default="copy",
+        "--mode",
+        choices=splitting.MODES,
+        default="copy",
         help="how files reach DEST: copy (default, independent files), hardlink (no extra disk, same "
         "file system only) or symlink (absolute links to SOURCE)",
     )
-    parser.add_argument("--force", action="store_true", help="replace a non-empty DEST (only once the new split is complete)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and counts, write nothing")
-    parser.add_argument("--allow-small-classes", action="store_true", help="put classes with fewer than 3 images in train only instead of failing")
-    parser.add_argument("--workers", type=int, default=None, help="processes for checking and copying (default: all cores)")
     parser.add_argument(
-        "--max-pixels", type=int, default=splitting.DEFAULT_MAX_PIXELS,
-        help=f"images with more pixels are skipped as decompression bombs (default: {splitting.DEFAULT_MAX_PIXELS}, Pillow's)",
+        "--force", action="store_true", help="replace a non-empty DEST (only once the new split is complete)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and counts, write nothing")
+    parser.add_argument(
+        "--allow-small-classes",
+        action="store_true",
+        help="put classes with fewer than 3 images in train only instead of failing",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes for checking and copying (default: all cores)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=splitting.DEFAULT_MAX_PIXELS,
+        help="images with more pixels are skipped as decompression bombs "
+        f"(default: {splitting.DEFAULT_MAX_PIXELS}, Pillow's)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
@@ -75,10 +90,18 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)  # `kill` cleans up like Ctrl-C: no partial DEST
     try:
         plan = splitting.split_dataset(
-            args.source, args.destination, validation_fraction=args.val, test_fraction=args.test,
-            seed=args.seed, mode=args.mode, force=args.force, dry_run=args.dry_run,
-            allow_small_classes=args.allow_small_classes, workers=args.workers,
-            max_pixels=args.max_pixels, progress=not args.quiet,
+            args.source,
+            args.destination,
+            validation_fraction=args.val,
+            test_fraction=args.test,
+            seed=args.seed,
+            mode=args.mode,
+            force=args.force,
+            dry_run=args.dry_run,
+            allow_small_classes=args.allow_small_classes,
+            workers=args.workers,
+            max_pixels=args.max_pixels,
+            progress=not args.quiet,
         )
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -26,7 +26,9 @@ REAL_PHOTO = "sunflower/1297092593_e573c0a3d6.jpg"
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=Path("outputs/demo"), help="a finished --demo output folder")
-    parser.add_argument("--sample", type=Path, default=ROOT.parent / "shared" / "flowers-sample", help="the CC-BY sample photos")
+    parser.add_argument(
+        "--sample", type=Path, default=ROOT.parent / "shared" / "flowers-sample", help="the CC-BY sample photos"
+    )
     parser.add_argument("--photo", default=REAL_PHOTO, help="which sample photo to draw (relative to --sample)")
     parser.add_argument("--images", type=Path, default=ROOT / "Images", help="where the figures go")
     return parser.parse_args(argv)
@@ -63,10 +65,17 @@ def main(argv=None) -> int:
     grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])
     shutil.move(grids[0], args.images / "real_photo_mixed2.jpg")
     shutil.rmtree(args.images / "real_photo_grids")
-    credit = [line for line in (args.sample / "ATTRIBUTIONS.txt").read_text(encoding="utf-8").splitlines() if line.startswith(args.photo)]
+    credit = [
+        line
+        for line in (args.sample / "ATTRIBUTIONS.txt").read_text(encoding="utf-8").splitlines()
+        if line.startswith(args.photo)
+    ]
     (args.images / "ATTRIBUTIONS.txt").write_text(
-        "Real photo used in real_photo_mixed2.jpg (CC-BY 2.0, https://creativecommons.org/licenses/by/2.0/):\n" + "\n".join(credit) + "\n",
-        encoding="utf-8")
+        "Real photo used in real_photo_mixed2.jpg (CC-BY 2.0, https://creativecommons.org/licenses/by/2.0/):\n"
+        + "\n".join(credit)
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"figures written to {args.images}")
     return 0
 

@@ -46,9 +46,13 @@ def make_tree(root: Path, files_per_class: int) -> int:
         for index in range(files_per_class):
             phase = rng.uniform(0, 6.28, 3)
             frequency = rng.uniform(0.01, 0.08, 3)
-            pixels = np.stack([128 + 100 * np.sin(frequency[c] * (rows + columns * (c + 1)) + phase[c]) for c in range(3)], -1)
+            pixels = np.stack(
+                [128 + 100 * np.sin(frequency[c] * (rows + columns * (c + 1)) + phase[c]) for c in range(3)], -1
+            )
             pixels += rng.normal(0, 12, pixels.shape)
-            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(root / class_name / f"{class_name}_{index:05d}.jpg", quality=90)
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
+                root / class_name / f"{class_name}_{index:05d}.jpg", quality=90
+            )
     marker.touch()
     return files_per_class * len(CLASSES)
 
@@ -101,7 +105,10 @@ def main(argv=None) -> None:
     best = {name: statistics.median(values) for name, values in timings.items()}
     baseline = best["split-folders"]
     decode_seconds = one_core_decode_seconds(args.tree)
-    print(f"tree: {count} JPEGs 320x240 at {args.tree}; {os.cpu_count()} cores; {platform.processor() or platform.machine()}")
+    print(
+        f"tree: {count} JPEGs 320x240 at {args.tree}; {os.cpu_count()} cores; "
+        f"{platform.processor() or platform.machine()}"
+    )
     print(f"plain Pillow decode of every file on one core: {decode_seconds:.2f} s")
     print(f"{'method':<16}{'median s':>9}{'files/s':>10}{'x split-folders time':>23}")
     for name, seconds in best.items():

@@ -47,7 +47,9 @@ def time_our_pipeline(paths, labels, batch_size: int, image_size: int) -> dict:
     from visconvnets import data as data_tools
 
     augmenter = data_tools.make_augmenter(seed=0)
-    dataset = data_tools.make_dataset(paths, labels, image_size, batch_size, training=True, augmenter=augmenter, cache=True)
+    dataset = data_tools.make_dataset(
+        paths, labels, image_size, batch_size, training=True, augmenter=augmenter, cache=True
+    )
     results = {}
     for name in ("first pass (decode+augment)", "cached pass (augment)"):
         start, count = time.perf_counter(), 0
@@ -103,11 +105,17 @@ def train_once(args) -> float:
     paths = [args.source / relative for relative, _ in files]
     labels = [classes.index(name) for _, name in files]
     if args.only == "real pipeline":
-        dataset = data_tools.make_dataset(paths, labels, args.image_size, args.batch_size, training=True,
-                                          augmenter=data_tools.make_augmenter(seed=0))
+        dataset = data_tools.make_dataset(
+            paths, labels, args.image_size, args.batch_size, training=True, augmenter=data_tools.make_augmenter(seed=0)
+        )
     else:
         images = data_tools.load_images(paths, args.image_size)
-        dataset = tf.data.Dataset.from_tensor_slices((images, np.array(labels, "int32"))).shuffle(len(paths)).batch(args.batch_size).prefetch(2)
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((images, np.array(labels, "int32")))
+            .shuffle(len(paths))
+            .batch(args.batch_size)
+            .prefetch(2)
+        )
 
     def factory():
         return model_tools.build_model(len(classes), args.image_size, None)
@@ -150,8 +158,20 @@ def main(argv=None) -> None:
             measured: dict[str, list[float]] = {"pre-loaded tensors": [], "real pipeline": []}
             for _ in range(args.repeats):
                 for name in measured:
-                    command = [sys.executable, __file__, "--only", name, "--source", str(source), "--steps", str(args.steps),
-                               "--batch-size", str(args.batch_size), "--image-size", str(args.image_size)]
+                    command = [
+                        sys.executable,
+                        __file__,
+                        "--only",
+                        name,
+                        "--source",
+                        str(source),
+                        "--steps",
+                        str(args.steps),
+                        "--batch-size",
+                        str(args.batch_size),
+                        "--image-size",
+                        str(args.image_size),
+                    ]
                     done = subprocess.run(command, capture_output=True, text=True, check=True)
                     measured[name].append(json.loads(done.stdout.strip().splitlines()[-1])["images/s"])
             results["training images/s"] = measured

@@ -65,31 +65,44 @@ def main(argv=None) -> None:
         save_activation_grids(model, image[0], work / "warm", names[:2])  # trace/warm-up
         seed_seconds = seed_style_activation_grids(model, image, names, str(work / "seed"))
         ours_seconds = best_of(lambda: save_activation_grids(model, image[0], work / "ours", names))
-        results["grids"] = {"layers": len(names), "seed s": round(seed_seconds, 2), "ours s": round(ours_seconds, 2),
-                            "speed-up": round(seed_seconds / ours_seconds, 1)}
+        results["grids"] = {
+            "layers": len(names),
+            "seed s": round(seed_seconds, 2),
+            "ours s": round(ours_seconds, 2),
+            "speed-up": round(seed_seconds / ours_seconds, 1),
+        }
         print(json.dumps(results["grids"]))
 
     if "filters" not in args.skip:
         model = build_model(5, 150, None)  # the seed feeds 150-px images to a 150-px model
         layer = conv_layers_by_position(model, (5,))[0]  # the seed's conv2d_4: the 5th convolution
         start = time.perf_counter()
-        seed_finals = [seed_style_filter_pattern(model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)]
+        seed_finals = [
+            seed_style_filter_pattern(model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)
+        ]
         seed_per_filter = (time.perf_counter() - start) / args.seed_filters
         start = time.perf_counter()
         patterns = ascend(model, layer, list(range(64)), size=150)
         ours_seconds = time.perf_counter() - start
         ours_finals = filter_activations(model, layer, patterns[: args.seed_filters], range(args.seed_filters))
-        results["filters"] = {"layer": layer,
-            "seed s per filter": round(seed_per_filter, 2), "seed s for 64 (extrapolated)": round(64 * seed_per_filter, 1),
-            "ours s for 64": round(ours_seconds, 1), "speed-up": round(64 * seed_per_filter / ours_seconds, 1),
+        results["filters"] = {
+            "layer": layer,
+            "seed s per filter": round(seed_per_filter, 2),
+            "seed s for 64 (extrapolated)": round(64 * seed_per_filter, 1),
+            "ours s for 64": round(ours_seconds, 1),
+            "speed-up": round(64 * seed_per_filter / ours_seconds, 1),
             "seed mean final activation": round(float(np.mean(seed_finals)), 4),
             "ours mean final activation (same filters)": round(float(np.mean(ours_finals)), 4),
-            "ours mean final activation (64 filters)": round(float(filter_activations(model, layer, patterns, range(64)).mean()), 4),
+            "ours mean final activation (64 filters)": round(
+                float(filter_activations(model, layer, patterns, range(64)).mean()), 4
+            ),
         }
         print(json.dumps(results["filters"]))
 
     if "gradcam" not in args.skip:
-        batch = tf.constant(np.random.default_rng(1).uniform(0, 255, (args.cam_batch, args.size, args.size, 3)).astype("float32"))
+        batch = tf.constant(
+            np.random.default_rng(1).uniform(0, 255, (args.cam_batch, args.size, args.size, 3)).astype("float32")
+        )
 
         def forward_backward():
             with tf.GradientTape() as tape:
@@ -102,8 +115,12 @@ def main(argv=None) -> None:
         gradcam(model, batch[:2])
         plain = best_of(forward_backward)
         ours = best_of(lambda: gradcam(model, batch))
-        results["gradcam"] = {"batch": args.cam_batch, "forward+backward s": round(plain, 2), "gradcam s": round(ours, 2),
-                              "ratio": round(ours / plain, 2)}
+        results["gradcam"] = {
+            "batch": args.cam_batch,
+            "forward+backward s": round(plain, 2),
+            "gradcam s": round(ours, 2),
+            "ratio": round(ours / plain, 2),
+        }
         print(json.dumps(results["gradcam"]))
     print(json.dumps(results, indent=1))
 

@@ -34,7 +34,9 @@ def make_class_tree(root: Path, images_per_class: int = 10, size: int = 64, seed
             radius = rng.uniform(size * 0.15, size * 0.3)
             disc = (rows - centre[0]) ** 2 + (columns - centre[1]) ** 2 < radius**2
             pixels[disc] = np.asarray(CLASS_COLOURS[class_name]) + rng.normal(0, 10, (disc.sum(), 3))
-            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{class_name}_{index:03d}.jpg", quality=92)
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
+                folder / f"{class_name}_{index:03d}.jpg", quality=92
+            )
     return root
 
 
@@ -84,8 +86,19 @@ def tiny_config(data: Path, output: Path, **overrides):
     filters at 75 px in one octave (the drawing is tested in test_visualization.py)."""
     from visconvnets.config import RunConfig
 
-    settings = dict(data=data, output=output, weights="none", image_size=75, epochs=2, batch_size=8, verbose=0, seed=1,
-                    filter_count=8, filter_size=75, filter_octaves=1)
+    settings = dict(
+        data=data,
+        output=output,
+        weights="none",
+        image_size=75,
+        epochs=2,
+        batch_size=8,
+        verbose=0,
+        seed=1,
+        filter_count=8,
+        filter_size=75,
+        filter_octaves=1,
+    )
     settings.update(overrides)
     return RunConfig(**settings)
 
@@ -107,6 +120,8 @@ def demo_run(tmp_path_factory):
     from visconvnets.config import RunConfig
 
     output = tmp_path_factory.mktemp("demo")
-    overrides = dict(output=output, demo_images_per_class=8, image_size=75, epochs=1, activation_images=1, filter_count=4, verbose=0)
+    overrides = dict(
+        output=output, demo_images_per_class=8, image_size=75, epochs=1, activation_images=1, filter_count=4, verbose=0
+    )
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics

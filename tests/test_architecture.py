@@ -84,14 +84,16 @@ def test_settings_and_layout_import_nothing_of_the_project():
 
 def test_no_import_cycles():
     modules = library_modules()
-    graph = {name: {target for target in project_imports(name, path) if target in modules} for name, path in modules.items()}
+    graph = {
+        name: {target for target in project_imports(name, path) if target in modules} for name, path in modules.items()
+    }
     state: dict[str, str] = {}
 
     def visit(node, trail):
         state[node] = "open"
         for child in sorted(graph[node]):
             if state.get(child) == "open":
-                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(child):] + [child]))
+                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(child) :] + [child]))
             if child not in state:
                 visit(child, trail + [child])
         state[node] = "done"
@@ -132,17 +134,22 @@ def _own_private_names() -> set[str]:
 def test_private_keras_names_live_in_one_adapter():
     own = _own_private_names()
     adapter = PACKAGE / "keras_internals.py"
-    files = [*PACKAGE.rglob("*.py"), *PROJECT_ROOT.glob("*.py"), *(PROJECT_ROOT / "tests").glob("*.py"),
-             *(PROJECT_ROOT / "bench").glob("*.py"), PROJECT_ROOT / "Images" / "regenerate.py"]
+    files = [
+        *PACKAGE.rglob("*.py"),
+        *PROJECT_ROOT.glob("*.py"),
+        *(PROJECT_ROOT / "tests").glob("*.py"),
+        *(PROJECT_ROOT / "bench").glob("*.py"),
+        PROJECT_ROOT / "Images" / "regenerate.py",
+    ]
     found = []
     for path in files:
         if path in (adapter, Path(__file__).resolve()):  # the adapter, and this test that names the internals
             continue
         source = path.read_text(encoding="utf-8")
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                if node.attr not in own:
-                    found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: .{node.attr}")
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+            if private and node.attr not in own:
+                found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: .{node.attr}")
         if "keras.src" in source:
             found.append(f"{path.relative_to(PROJECT_ROOT)}: keras.src")
     assert found == []
@@ -190,10 +197,24 @@ def test_pyproject_declares_what_requirements_pin():
 
 def test_package_imports_from_any_folder(tmp_path):
     """Installed (``pip install -e .``, as .ci/run does), the package imports outside the repository."""
-    done = subprocess.run([sys.executable, "-c", "import visconvnets, sys; print(visconvnets.__file__)"],
-                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", "import visconvnets, sys; print(visconvnets.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail(f".ci/run must install the package (pip install -e .): {done.stderr[-500:]}")
         pytest.skip("visconvnets is not installed in this environment (pip install -e .)")
     assert Path(done.stdout.strip()).resolve() == (PACKAGE / "__init__.py").resolve()
+
+
+def test_lint_and_format_are_clean():
+    """``ruff check`` (line length 120 included) and ``ruff format --check`` pass on the whole tree."""
+    for command in (["check", "--quiet", "."], ["format", "--check", "--quiet", "."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

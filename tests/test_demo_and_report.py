@@ -59,22 +59,34 @@ def test_pointing_game_places_peaks_at_receptive_field_centres(small_model, monk
     result = pointing_game(small_model, images, [0, 1], boxes, "conv_c")
     assert result["hits"] == [True, False] and result["score"] == 0.5
     assert result["centre"] == 0.5  # (11.5, 11.5) is inside the second box only
-    doubled = pointing_game(small_model, images, [0, 1], [(16, 24, 24, 32), (0, 0, 4, 4)], "conv_c", original_sizes=[(48, 48)] * 2)
+    doubled = pointing_game(
+        small_model, images, [0, 1], [(16, 24, 24, 32), (0, 0, 4, 4)], "conv_c", original_sizes=[(48, 48)] * 2
+    )
     assert doubled["hits"] == [True, False]  # (10, 14) in model pixels -> (20.5, 28.5) in the 48-px original
 
 
 @pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_demo_run_writes_data_metrics_and_report(demo_run):
     output, metrics = demo_run
-    assert sorted(path.name for path in (output / "data" / "flowers").iterdir()) == ["README.txt", "boxes.csv", *synthetic.CLASSES]
+    assert sorted(path.name for path in (output / "data" / "flowers").iterdir()) == [
+        "README.txt",
+        "boxes.csv",
+        *synthetic.CLASSES,
+    ]
     counts = metrics["data"]["counts"]
-    assert {split: sum(per_class.values()) for split, per_class in counts.items()} == {"train": 25, "validation": 5, "test": 10}
+    assert {split: sum(per_class.values()) for split, per_class in counts.items()} == {
+        "train": 25,
+        "validation": 5,
+        "test": 10,
+    }
     pointing = metrics["pointing_game"]
     assert pointing["layer"] == "mixed7" and pointing["count"] == 10
     for key in ("trained", "untrained", "centre"):
         assert 0.0 <= pointing[key] <= 1.0
     assert len(pointing["trained_hits"]) == round(pointing["trained"] * pointing["count"])
-    assert all(path.startswith("test/") and (output / "data" / "split" / path).is_file() for path in pointing["trained_hits"])
+    assert all(
+        path.startswith("test/") and (output / "data" / "split" / path).is_file() for path in pointing["trained_hits"]
+    )
     assert metrics["trained_from_scratch"] is True
     config = json.loads((output / "config.json").read_text())["config"]
     assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False
@@ -121,14 +133,27 @@ def test_report_renders_in_headless_chromium(demo_run):
         sync_playwright = None
     if executable is None or sync_playwright is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: .ci/setup-browser installs chromium, requirements-dev.txt playwright")
-        pytest.skip("chromium or playwright not installed (bash .ci/setup-browser; pip install -r requirements-dev.txt)")
+            pytest.fail(
+                "CI must run the browser test: .ci/setup-browser installs chromium, requirements-dev.txt playwright"
+            )
+        pytest.skip(
+            "chromium or playwright not installed (bash .ci/setup-browser; pip install -r requirements-dev.txt)"
+        )
     output, _ = demo_run
     errors: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page()
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))

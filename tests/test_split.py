@@ -41,7 +41,8 @@ def tree_digest(root: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under root, the 'before/after' fingerprint."""
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*")) if path.is_file()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
     }
 
 
@@ -95,8 +96,12 @@ def test_exact_counts_and_report(messy_tree: Path, tmp_path: Path):
     assert counts["rose"] == {"train": 5, "validation": 1, "test": 1}
     reasons = {item.source: item.reason for item in plan.skipped}
     assert set(reasons) == {
-        "rose/flickr.py", "rose/empty.jpg", "rose/truncated.jpg", "rose/garbage.png",
-        "daisy/daisy 3.jpg", "tulip/looks like daisy.jpg",
+        "rose/flickr.py",
+        "rose/empty.jpg",
+        "rose/truncated.jpg",
+        "rose/garbage.png",
+        "daisy/daisy 3.jpg",
+        "tulip/looks like daisy.jpg",
     }
     assert reasons["rose/flickr.py"].startswith("not an image file: extension .py")
     assert reasons["rose/empty.jpg"].startswith("empty file")
@@ -298,13 +303,24 @@ def test_real_photos_and_csv(tmp_path: Path):
 
 
 def test_script_cli(messy_tree: Path, tmp_path: Path):
-    command = [sys.executable, str(PROJECT_ROOT / "create_train_val_test.py"), str(messy_tree), str(tmp_path / "out"), "--quiet"]
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "create_train_val_test.py"),
+        str(messy_tree),
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "Skipped 6 file(s)" in done.stdout and "total" in done.stdout
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "--force" in again.stderr
-    helped = subprocess.run([sys.executable, str(PROJECT_ROOT / "create_train_val_test.py"), "--help"], capture_output=True, text=True, check=False)
+    helped = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "create_train_val_test.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "CONVERTED to RGB PNG" in helped.stdout and "--dry-run" in helped.stdout
 
 
@@ -319,8 +335,19 @@ def test_killed_run_leaves_no_destination(tmp_path: Path):
     source = tmp_path / "src"
     for class_name in ("a", "b"):
         for index in range(400):
-            write(source / class_name / f"{index}.png", image_bytes(index + (0 if class_name == "a" else 10_000), "PNG", size=(64, 64)))
-    command = [sys.executable, str(PROJECT_ROOT / "create_train_val_test.py"), str(source), str(tmp_path / "out"), "--quiet", "--workers", "1"]
+            write(
+                source / class_name / f"{index}.png",
+                image_bytes(index + (0 if class_name == "a" else 10_000), "PNG", size=(64, 64)),
+            )
+    command = [
+        sys.executable,
+        str(PROJECT_ROOT / "create_train_val_test.py"),
+        str(source),
+        str(tmp_path / "out"),
+        "--quiet",
+        "--workers",
+        "1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*")) and process.poll() is None and time.monotonic() < deadline:

@@ -174,10 +174,30 @@ def test_imagenet_without_network_fails_fast_with_instructions(tiny_split, tmp_p
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
     command = [
-        sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
-        "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1",
-        "--batch-size", "8", "--distribute", "mirrored", "--logical-cpus", "2", "--verbose", "2", "--no-validation",
-        "--no-activations", "--no-filters", "--no-gradcam",
+        sys.executable,
+        str(PROJECT_ROOT / "model_training_and_visualization.py"),
+        "--data",
+        str(tiny_split),
+        "--output",
+        str(tmp_path / "out"),
+        "--weights",
+        "none",
+        "--image-size",
+        "75",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--distribute",
+        "mirrored",
+        "--logical-cpus",
+        "2",
+        "--verbose",
+        "2",
+        "--no-validation",
+        "--no-activations",
+        "--no-filters",
+        "--no-gradcam",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -210,8 +230,17 @@ def _weighted_backbone_layers(model):
 
 def test_weights_file_is_used_and_head_phase_leaves_backbone_unchanged(tiny_split, tmp_path):
     expected = _plain_backbone_weights(tmp_path / "backbone.weights.h5", legacy=False)
-    workflow.run(tiny_config(tiny_split, tmp_path / "run", weights=str(tmp_path / "backbone.weights.h5"),
-                             epochs=1, fine_tune_epochs=0, validation=False, **NO_PICTURES))
+    workflow.run(
+        tiny_config(
+            tiny_split,
+            tmp_path / "run",
+            weights=str(tmp_path / "backbone.weights.h5"),
+            epochs=1,
+            fine_tune_epochs=0,
+            validation=False,
+            **NO_PICTURES,
+        )
+    )
     model, _ = load_trained_model(tmp_path / "run" / "model.keras")
     layers = _weighted_backbone_layers(model)
     assert len(layers) == len(expected) == 188  # 94 conv + 94 batch norm
@@ -232,8 +261,18 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
     cache.mkdir(parents=True)
     expected = _plain_backbone_weights(cache / model_tools.IMAGENET_WEIGHTS_FILE, legacy=True)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    workflow.run(tiny_config(tiny_split, tmp_path / "run", weights="imagenet", epochs=1, fine_tune_epochs=1,
-                             validation=False, fine_tune_learning_rate=1e-2, **NO_PICTURES))
+    workflow.run(
+        tiny_config(
+            tiny_split,
+            tmp_path / "run",
+            weights="imagenet",
+            epochs=1,
+            fine_tune_epochs=1,
+            validation=False,
+            fine_tune_learning_rate=1e-2,
+            **NO_PICTURES,
+        )
+    )
     model, _ = load_trained_model(tmp_path / "run" / "model.keras")
     top = set(layer_tools.layers_from_block(model, "mixed9"))
     changed_top, unchanged_bottom, top_convolutions = 0, 0, 0
@@ -263,10 +302,14 @@ def test_visualizations_of_the_run_decode(trained_run):
     assert {folder.name.split("_")[0] for folder in folders} == {"daisy", "rose", "tulip"}
     for folder in folders:
         assert len(list(folder.glob("*.jpg"))) == 188  # 94 Conv2D + 94 Activation
-    assert sorted(path.name for path in (output / "filters").glob("*.jpg")) == sorted(f"{name}.jpg" for name in metrics["visualizations"]["filters"])
+    assert sorted(path.name for path in (output / "filters").glob("*.jpg")) == sorted(
+        f"{name}.jpg" for name in metrics["visualizations"]["filters"]
+    )
     assert len(metrics["visualizations"]["filters"]) == 3
     assert len(list((output / "gradcam").glob("*.jpg"))) == 6
-    wrong = sum(row["true"] != row["predicted"] for row in outputs.read_predictions_csv(output / "test_predictions.csv"))
+    wrong = sum(
+        row["true"] != row["predicted"] for row in outputs.read_predictions_csv(output / "test_predictions.csv")
+    )
     assert len(list((output / "misclassified").glob("*.jpg"))) == wrong == metrics["visualizations"]["misclassified"]
     for path in output.rglob("*.jpg"):
         with Image.open(path) as picture:
@@ -276,15 +319,27 @@ def test_visualizations_of_the_run_decode(trained_run):
 @pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_visualise_a_saved_model_and_bad_visualization_input(trained_run, tiny_split, tmp_path):
     output, _ = trained_run
-    again = workflow.run(RunConfig(model=output / "model.keras", data=tiny_split, output=tmp_path / "again", verbose=0,
-                                   activations=False, filters=False, cam_method="gradcam++", gradcam_layer="mixed7"))
+    again = workflow.run(
+        RunConfig(
+            model=output / "model.keras",
+            data=tiny_split,
+            output=tmp_path / "again",
+            verbose=0,
+            activations=False,
+            filters=False,
+            cam_method="gradcam++",
+            gradcam_layer="mixed7",
+        )
+    )
     assert again["visualizations"]["gradcam"] == 6 and again["visualizations"]["gradcam_layer"] == "mixed7"
     assert again["test"]["count"] == 6 and "training" not in again
     with pytest.raises(ValueError, match="unknown layer 'mixed77'.*nearest names: mixed7"):
         workflow.run(tiny_config(tiny_split, tmp_path / "fresh", gradcam_layer="mixed77"))
     assert not (tmp_path / "fresh" / "history.csv").exists()  # rejected before training
     with pytest.raises(FileNotFoundError, match="nowhere.jpg"):
-        workflow.run(RunConfig(model=output / "model.keras", output=tmp_path / "x", images=[tmp_path / "nowhere.jpg"], verbose=0))
+        workflow.run(
+            RunConfig(model=output / "model.keras", output=tmp_path / "x", images=[tmp_path / "nowhere.jpg"], verbose=0)
+        )
 
 
 def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
@@ -295,11 +350,33 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    environment = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}))
+    environment = dict(
+        os.environ,
+        TF_CONFIG=json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}),
+    )
     command = [
-        sys.executable, str(PROJECT_ROOT / "model_training_and_visualization.py"), "--data", str(tiny_split),
-        "--output", str(tmp_path / "out"), "--weights", "none", "--image-size", "75", "--epochs", "1", "--batch-size", "8",
-        "--distribute", "multiworker", "--verbose", "2", "--no-validation", "--no-activations", "--no-filters", "--no-gradcam",
+        sys.executable,
+        str(PROJECT_ROOT / "model_training_and_visualization.py"),
+        "--data",
+        str(tiny_split),
+        "--output",
+        str(tmp_path / "out"),
+        "--weights",
+        "none",
+        "--image-size",
+        "75",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--distribute",
+        "multiworker",
+        "--verbose",
+        "2",
+        "--no-validation",
+        "--no-activations",
+        "--no-filters",
+        "--no-gradcam",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -40,17 +40,30 @@ def test_default_layers_are_every_conv_and_activation(inception_flat):
     names = select_layers(inception_flat, None)
     assert len(names) == 188
     assert sum(name.startswith("conv2d") for name in names) == 94
-    assert [type(inception_flat.get_layer(name)).__name__ for name in names[:3]] == ["Conv2D", "Activation", "Conv2D"]  # depth order
+    assert [type(inception_flat.get_layer(name)).__name__ for name in names[:3]] == [
+        "Conv2D",
+        "Activation",
+        "Conv2D",
+    ]  # depth order
     assert select_layers(inception_flat, ["mixed?"]) == [f"mixed{index}" for index in range(10)]
-    assert [type(inception_flat.get_layer(name)).__name__ for name in select_layers(inception_flat, ["MaxPooling2D"])] == ["MaxPooling2D"] * 4
+    assert [
+        type(inception_flat.get_layer(name)).__name__ for name in select_layers(inception_flat, ["MaxPooling2D"])
+    ] == ["MaxPooling2D"] * 4
 
 
 def test_nested_backbone_layers_are_reachable(inception_flat):
     import keras
 
     backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
-    nested = keras.Sequential([keras.Input((75, 75, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1), backbone,
-                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    nested = keras.Sequential(
+        [
+            keras.Input((75, 75, 3)),
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
+            backbone,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     images = random_images(2, 75, seed=1)
     got = layer_activations(nested, images, ["mixed7", "mixed2"])
     inner = keras.Model(backbone.inputs, [backbone.get_layer("mixed7").output, backbone.get_layer("mixed2").output])
@@ -73,9 +86,9 @@ def test_grid_size_shows_every_channel():
     activation = np.random.default_rng(0).normal(size=(37, 37, 20)).astype("float32")
     grid = activation_grid(activation, images_per_row=16)
     assert grid.shape == (2 * 38 - 1, 16 * 38 - 1, 3) and grid.dtype == np.uint8
-    last_tile = grid[38:38 + 37, 3 * 38:3 * 38 + 37]  # channel 19: the 4th tile of row 2
+    last_tile = grid[38 : 38 + 37, 3 * 38 : 3 * 38 + 37]  # channel 19: the 4th tile of row 2
     assert last_tile.std() > 10  # a real, varied tile, not a blank
-    blank_tile = grid[38:38 + 37, 4 * 38:4 * 38 + 37]
+    blank_tile = grid[38 : 38 + 37, 4 * 38 : 4 * 38 + 37]
     assert (blank_tile == 255).all()  # padding after the last channel
     assert (grid[37, :] == 255).all() and (grid[:, 37] == 255).all()  # one-pixel separators
 
@@ -86,7 +99,7 @@ def test_dead_channel_is_flat_marked_and_never_nan():
     with np.errstate(all="raise"):  # any 0/0 would raise here
         grid = activation_grid(activation, images_per_row=4, colormap="viridis")
     assert dead_channels(activation) == 1
-    tile = grid[:, 2 * 10:2 * 10 + 9]
+    tile = grid[:, 2 * 10 : 2 * 10 + 9]
     cross = np.zeros((9, 9), bool)
     cross[np.arange(9), np.arange(9)] = cross[8 - np.arange(9), np.arange(9)] = True
     assert (tile[cross] == (220, 30, 30)).all()
@@ -94,10 +107,19 @@ def test_dead_channel_is_flat_marked_and_never_nan():
 
 
 def test_save_activation_grids_writes_every_layer_in_depth_order(inception_flat, tmp_path):
-    first_conv, first_activation, second_activation = select_layers(inception_flat, ["Conv2D"])[0], *select_layers(inception_flat, ["Activation"])[:2]
-    paths = save_activation_grids(inception_flat, random_images(1, 75)[0], tmp_path, [first_conv, "mixed0", "Activation"])
+    first_conv, first_activation, second_activation = (
+        select_layers(inception_flat, ["Conv2D"])[0],
+        *select_layers(inception_flat, ["Activation"])[:2],
+    )
+    paths = save_activation_grids(
+        inception_flat, random_images(1, 75)[0], tmp_path, [first_conv, "mixed0", "Activation"]
+    )
     assert len(paths) == 96  # first conv + mixed0 + 94 activations
-    assert [path.name for path in paths[:3]] == [f"000_{first_conv}.jpg", f"001_{first_activation}.jpg", f"002_{second_activation}.jpg"]
+    assert [path.name for path in paths[:3]] == [
+        f"000_{first_conv}.jpg",
+        f"001_{first_activation}.jpg",
+        f"002_{second_activation}.jpg",
+    ]
     assert "mixed0" in paths[[path.name.endswith("mixed0.jpg") for path in paths].index(True)].name
     with Image.open(paths[0]) as picture:
         picture.load()
@@ -130,7 +152,9 @@ def test_filter_patterns_raise_their_own_filter(inception_flat):
 
 def test_filter_errors(inception_flat):
     first_conv = conv_layers_by_position(inception_flat, (1,))[0]
-    with pytest.raises(ValueError, match=f"filter index 32 is out of range for layer '{first_conv}', which has 32 filters"):
+    with pytest.raises(
+        ValueError, match=f"filter index 32 is out of range for layer '{first_conv}', which has 32 filters"
+    ):
         ascend(inception_flat, first_conv, [0, 32], size=75)
     with pytest.raises(ValueError, match="position 95 is out of range"):
         conv_layers_by_position(inception_flat, (95,))
@@ -243,8 +267,14 @@ def test_flat_and_nested_models_give_the_same_maps():
 
     keras.utils.set_random_seed(11)
     backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=(75, 75, 3))
-    nested = keras.Sequential([keras.Input((75, 75, 3)), backbone, keras.layers.GlobalAveragePooling2D(),
-                               keras.layers.Dense(3, activation="softmax")])
+    nested = keras.Sequential(
+        [
+            keras.Input((75, 75, 3)),
+            backbone,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     inputs = keras.Input((75, 75, 3))
     flat_backbone = keras.applications.InceptionV3(include_top=False, weights=None, input_tensor=inputs)
     outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(flat_backbone.output))

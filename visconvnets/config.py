@@ -58,19 +58,28 @@ class VisualizationConfig:
 
     def ascent_settings(self) -> AscentSettings:
         """The gradient-ascent settings these flags describe."""
-        return AscentSettings(steps=self.filter_steps, step_size=self.filter_step_size, jitter=self.filter_jitter,
-                              blur_every=self.filter_blur_every, octaves=self.filter_octaves)
+        return AscentSettings(
+            steps=self.filter_steps,
+            step_size=self.filter_step_size,
+            jitter=self.filter_jitter,
+            blur_every=self.filter_blur_every,
+            octaves=self.filter_octaves,
+        )
 
     def validate_pictures(self) -> None:
         """Every check on picture settings that needs no model, with the received value."""
         if self.images_per_row < 1:
             raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
         if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:
-            raise ValueError(f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
-                             f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}")
+            raise ValueError(
+                f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
+                f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}"
+            )
         if self.filter_count < 1 or self.filter_size < 16 or self.filter_steps < 0:
-            raise ValueError(f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
-                             f"{self.filter_count}, {self.filter_size}, {self.filter_steps}")
+            raise ValueError(
+                f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
+                f"{self.filter_count}, {self.filter_size}, {self.filter_steps}"
+            )
         for path in self.images or []:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"--images: {str(path)!r} does not exist")
@@ -118,7 +127,9 @@ class RunConfig(VisualizationConfig):
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
 
     def to_json(self) -> dict:
-        return {key: (str(value) if isinstance(value, Path) else value) for key, value in dataclasses.asdict(self).items()}
+        return {
+            key: (str(value) if isinstance(value, Path) else value) for key, value in dataclasses.asdict(self).items()
+        }
 
     def batch_norm_momentum_for(self, pretrained: bool) -> float | None:
         """The momentum to build with: the given one, else 0.9 from scratch, else None (Keras's 0.99)."""
@@ -147,8 +158,10 @@ class RunConfig(VisualizationConfig):
         if self.distribute not in STRATEGIES:
             raise ValueError(f"--distribute must be none, mirrored or multiworker, got {self.distribute!r}")
         if self.model is None and self.data is None:
-            raise ValueError("give --data (a split folder) to train, --model (a saved model.keras) to visualise, "
-                             "or --demo to run everything on built-in synthetic flowers")
+            raise ValueError(
+                "give --data (a split folder) to train, --model (a saved model.keras) to visualise, "
+                "or --demo to run everything on built-in synthetic flowers"
+            )
         if self.model is not None and not Path(self.model).is_file():
             raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
         self.validate_pictures()
@@ -156,8 +169,20 @@ class RunConfig(VisualizationConfig):
 
 # Settings that decide what training computes: a run may resume only when none of them changed.
 TRAINING_KEYS = (
-    "data", "weights", "image_size", "dense_units", "dropout", "batch_norm_momentum", "epochs", "fine_tune_epochs",
-    "batch_size", "learning_rate", "fine_tune_learning_rate", "lr_schedule", "fine_tune_from", "seed",
+    "data",
+    "weights",
+    "image_size",
+    "dense_units",
+    "dropout",
+    "batch_norm_momentum",
+    "epochs",
+    "fine_tune_epochs",
+    "batch_size",
+    "learning_rate",
+    "fine_tune_learning_rate",
+    "lr_schedule",
+    "fine_tune_from",
+    "seed",
 )
 
 DEMO_OUTPUT = Path("outputs/demo")
@@ -165,9 +190,16 @@ DEMO_OUTPUT = Path("outputs/demo")
 # with cosine decay over 6 epochs, no validation pass, BatchNormalization momentum 0.9, Grad-CAM at
 # mixed7 (7x7; mixed10 is 3x3 at 150 px), 48 ascent steps per filter pattern.
 DEMO_SETTINGS = {
-    "weights": "none", "image_size": 150, "epochs": 6, "batch_size": 16, "lr_schedule": "cosine",
-    "validation": False, "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM, "gradcam_layer": "mixed7",
-    "output": DEMO_OUTPUT, "filter_steps": 48,
+    "weights": "none",
+    "image_size": 150,
+    "epochs": 6,
+    "batch_size": 16,
+    "lr_schedule": "cosine",
+    "validation": False,
+    "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM,
+    "gradcam_layer": "mixed7",
+    "output": DEMO_OUTPUT,
+    "filter_steps": 48,
 }
 
 

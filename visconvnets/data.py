@@ -50,7 +50,8 @@ class SplitFiles:
 
 def _class_folders(folder: Path) -> list[str]:
     return sorted(
-        entry.name for entry in folder.iterdir()
+        entry.name
+        for entry in folder.iterdir()
         if entry.is_dir() and not entry.name.startswith(".") and entry.name not in IGNORED_FOLDERS
     )
 
@@ -73,8 +74,11 @@ def scan_split_folder(
     """
     data_dir = Path(data_dir)
     classes = _check_layout(data_dir, splits)
-    files = [(f"{split}/{relative}", class_name)
-             for split in splits for relative, class_name in list_class_files(data_dir / split, classes)]
+    files = [
+        (f"{split}/{relative}", class_name)
+        for split in splits
+        for relative, class_name in list_class_files(data_dir / split, classes)
+    ]
     usable, skipped = _usable_files(data_dir, files, check_images, workers)
     index = {name: position for position, name in enumerate(classes)}
     paths: dict[str, list[Path]] = {split: [] for split in splits}
@@ -205,7 +209,9 @@ def make_dataset(
     dataset = dataset.batch(batch_size)
     dataset = dataset.map(lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=autotune)
     if training and augmenter is not None:
-        dataset = dataset.map(lambda images, labels: (augmenter(images, training=True), labels), num_parallel_calls=autotune)
+        dataset = dataset.map(
+            lambda images, labels: (augmenter(images, training=True), labels), num_parallel_calls=autotune
+        )
     return dataset.prefetch(autotune)
 
 

@@ -25,7 +25,9 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     if probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0] or probabilities.shape[1] != len(classes):
-        raise ValueError(f"probabilities {probabilities.shape} do not match {labels.shape[0]} labels and {len(classes)} classes")
+        raise ValueError(
+            f"probabilities {probabilities.shape} do not match {labels.shape[0]} labels and {len(classes)} classes"
+        )
     predicted = probabilities.argmax(axis=1)
     count = len(classes)
     confusion = np.zeros((count, count), dtype=np.int64)
@@ -44,7 +46,12 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
         "loss": float(-np.log(picked).mean()) if labels.size else float("nan"),
         "confusion_matrix": confusion.tolist(),
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(actual_total[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(actual_total[i]),
+            }
             for i, name in enumerate(classes)
         },
         "macro_f1": float(f1.mean()),
@@ -73,11 +80,17 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
     stride, offset = receptive_field(model, layer_name)
     count, side = images.shape[0], images.shape[1]
     class_indices = np.asarray(class_indices)
-    maps = np.concatenate([
-        cams.gradcam(model, images[start:start + PICTURE_BATCH_SIZE], class_indices[start:start + PICTURE_BATCH_SIZE],
-                     layer_name)
-        for start in range(0, count, PICTURE_BATCH_SIZE)
-    ])
+    maps = np.concatenate(
+        [
+            cams.gradcam(
+                model,
+                images[start : start + PICTURE_BATCH_SIZE],
+                class_indices[start : start + PICTURE_BATCH_SIZE],
+                layer_name,
+            )
+            for start in range(0, count, PICTURE_BATCH_SIZE)
+        ]
+    )
     flat = maps.reshape(count, -1).argmax(axis=1)
     rows, columns = np.unravel_index(flat, maps.shape[1:])
     sizes = np.asarray(original_sizes if original_sizes is not None else [(side, side)] * count, dtype=np.float64)
@@ -86,5 +99,7 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
     boxes = np.asarray(boxes, dtype=np.float64)
     hits = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
     centre_x, centre_y = (sizes[:, 0] - 1) / 2, (sizes[:, 1] - 1) / 2
-    centre = (boxes[:, 0] <= centre_x) & (centre_x <= boxes[:, 2]) & (boxes[:, 1] <= centre_y) & (centre_y <= boxes[:, 3])
+    centre = (
+        (boxes[:, 0] <= centre_x) & (centre_x <= boxes[:, 2]) & (boxes[:, 1] <= centre_y) & (centre_y <= boxes[:, 3])
+    )
     return {"hits": hits.tolist(), "score": float(hits.mean()), "centre": float(centre.mean())}

@@ -69,8 +69,15 @@ def check_layers(model, config: VisualizationConfig) -> None:
                 raise ValueError(f"--filter-layers {name!r} has no (batch, h, w, channels) output")
 
 
-def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str] | None = None,
-                          images_per_row: int = 16, colormap: str = "viridis", workers: int = 2) -> list[Path]:
+def save_activation_grids(
+    model,
+    image,
+    out_dir: Path,
+    layer_names: Sequence[str] | None = None,
+    images_per_row: int = 16,
+    colormap: str = "viridis",
+    workers: int = 2,
+) -> list[Path]:
     """One JPEG per layer for one image: ``NNN_<layer>.jpg`` in depth order, each with a header naming
     the layer, its output shape and its dead channels. All layers from one forward pass.
 
@@ -86,8 +93,14 @@ def save_activation_grids(model, image, out_dir: Path, layer_names: Sequence[str
     return rendering.write_activation_grids(activations, 0, out_dir, images_per_row, colormap, workers)
 
 
-def write_activation_pictures(model, images: np.ndarray, paths: Sequence[Path], layout: outputs.RunLayout,
-                              config: VisualizationConfig, progress: bool) -> dict[str, list[Path]]:
+def write_activation_pictures(
+    model,
+    images: np.ndarray,
+    paths: Sequence[Path],
+    layout: outputs.RunLayout,
+    config: VisualizationConfig,
+    progress: bool,
+) -> dict[str, list[Path]]:
     """Grids of the first ``activation_images`` images, all from one forward pass: {image stem: files}."""
     count = min(config.activation_images, len(paths))
     if not (config.activations and count):
@@ -95,7 +108,8 @@ def write_activation_pictures(model, images: np.ndarray, paths: Sequence[Path], 
     activations = layer_activations(model, images[:count], config.layers)  # {layer: (count, h, w, c)}
     return {
         outputs.image_stem(paths[index]): rendering.write_activation_grids(
-            activations, index, layout.activation_folder(paths[index]), config.images_per_row, config.colormap)
+            activations, index, layout.activation_folder(paths[index]), config.images_per_row, config.colormap
+        )
         for index in tqdm(range(count), desc="activation grids", disable=not progress)
     }
 
@@ -108,36 +122,66 @@ def write_filter_pictures(model, layout: outputs.RunLayout, config: Visualizatio
     for layer_name in tqdm(filter_layers(model, config), desc="filter patterns", disable=not progress):
         channels = int(find_layer(model, layer_name).output.shape[-1])
         indices = list(range(min(config.filter_count, channels)))
-        patterns = to_display(ascend(model, layer_name, indices, config.filter_size, config.ascent_settings(), config.seed))
+        patterns = to_display(
+            ascend(model, layer_name, indices, config.filter_size, config.ascent_settings(), config.seed)
+        )
         title = f"{layer_name}: filters 0-{len(indices) - 1} ({channels} in all)"
         written[layer_name] = rendering.save_filter_grid(patterns, layout.filter_grid(layer_name), title=title)
     return written
 
 
-def write_cam_pictures(model, classes: list[str], images: np.ndarray, paths: Sequence[Path], labels: Sequence,
-                       layout: outputs.RunLayout, config: VisualizationConfig, progress: bool) -> list[Path]:
+def write_cam_pictures(
+    model,
+    classes: list[str],
+    images: np.ndarray,
+    paths: Sequence[Path],
+    labels: Sequence,
+    layout: outputs.RunLayout,
+    config: VisualizationConfig,
+    progress: bool,
+) -> list[Path]:
     """Input | map | overlay for each image, the map for its predicted class, batched passes."""
     if not (config.gradcam and len(paths)):
         return []
     layer = cam_layer(model, config)
     geometry = receptive_field(model, layer)
-    parts = [class_activation_maps(model, images[part], None, layer, config.cam_method) for part in _batches(len(paths))]
+    parts = [
+        class_activation_maps(model, images[part], None, layer, config.cam_method) for part in _batches(len(paths))
+    ]
     maps, probabilities = np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
     written = []
     items = list(zip(paths, labels, maps, probabilities))
     for path, label, heatmap, probability in tqdm(items, desc="grad-cam", disable=not progress):
         predicted = int(probability.argmax())
         truth = f"true {classes[label]}, " if label is not None else ""
-        title = (f"{path.name}: {truth}predicted {classes[predicted]} ({probability[predicted]:.2f}); "
-                 f"{config.cam_method} at {layer}")
-        written.append(rendering.save_cam_panel(
-            load_original(path), [heatmap], [f"{config.cam_method} for {classes[predicted]}"], title,
-            layout.cam_panel(path), geometry, images.shape[1]))
+        title = (
+            f"{path.name}: {truth}predicted {classes[predicted]} ({probability[predicted]:.2f}); "
+            f"{config.cam_method} at {layer}"
+        )
+        written.append(
+            rendering.save_cam_panel(
+                load_original(path),
+                [heatmap],
+                [f"{config.cam_method} for {classes[predicted]}"],
+                title,
+                layout.cam_panel(path),
+                geometry,
+                images.shape[1],
+            )
+        )
     return written
 
 
-def write_visualizations(model, classes: list[str], image_size: int, out_dir: Path, config: VisualizationConfig,
-                         test_paths: Sequence[Path] = (), test_labels: Sequence[int] = (), progress: bool = True) -> dict:
+def write_visualizations(
+    model,
+    classes: list[str],
+    image_size: int,
+    out_dir: Path,
+    config: VisualizationConfig,
+    test_paths: Sequence[Path] = (),
+    test_labels: Sequence[int] = (),
+    progress: bool = True,
+) -> dict:
     """Activation grids, filter patterns and CAM panels of the chosen images; returns what was written."""
     layout = outputs.RunLayout(out_dir)
     if config.images:
@@ -155,9 +199,17 @@ def write_visualizations(model, classes: list[str], image_size: int, out_dir: Pa
     }
 
 
-def write_failure_gallery(model, classes: list[str], image_size: int, out_dir: Path, config: VisualizationConfig,
-                          test_paths: Sequence[Path], test_labels: Sequence[int], predicted: Sequence[int],
-                          progress: bool = True) -> list[Path]:
+def write_failure_gallery(
+    model,
+    classes: list[str],
+    image_size: int,
+    out_dir: Path,
+    config: VisualizationConfig,
+    test_paths: Sequence[Path],
+    test_labels: Sequence[int],
+    predicted: Sequence[int],
+    progress: bool = True,
+) -> list[Path]:
     """Every misclassified test image (up to ``max_misclassified``): the map for the predicted class
     beside the map for the true class, from one forward and two backward passes per batch."""
     wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
@@ -170,14 +222,24 @@ def write_failure_gallery(model, classes: list[str], image_size: int, out_dir: P
         indices = wrong[part]
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
-        predicted_maps, true_maps, probabilities, guesses = contrasting_maps(model, images, true_classes, layer,
-                                                                             config.cam_method)
+        predicted_maps, true_maps, probabilities, guesses = contrasting_maps(
+            model, images, true_classes, layer, config.cam_method
+        )
         for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
             path, guess, truth = Path(test_paths[index]), int(guesses[offset]), true_classes[offset]
-            title = (f"{path.name}: true {classes[truth]} ({probabilities[offset][truth]:.2f}), "
-                     f"predicted {classes[guess]} ({probabilities[offset][guess]:.2f})")
-            written.append(rendering.save_cam_panel(
-                load_original(path), [predicted_maps[offset], true_maps[offset]],
-                [f"why {classes[guess]}", f"evidence for {classes[truth]}"], title,
-                layout.failure_panel(path), geometry, image_size))
+            title = (
+                f"{path.name}: true {classes[truth]} ({probabilities[offset][truth]:.2f}), "
+                f"predicted {classes[guess]} ({probabilities[offset][guess]:.2f})"
+            )
+            written.append(
+                rendering.save_cam_panel(
+                    load_original(path),
+                    [predicted_maps[offset], true_maps[offset]],
+                    [f"why {classes[guess]}", f"evidence for {classes[truth]}"],
+                    title,
+                    layout.failure_panel(path),
+                    geometry,
+                    image_size,
+                )
+            )
     return written

@@ -42,13 +42,14 @@ def _filter_scores(activation, filter_indices, border: float):
     """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c)."""
     height, width = activation.shape[1], activation.shape[2]
     top, left = int(height * border), int(width * border)
-    cropped = activation[:, top:height - top or None, left:width - left or None, :]
+    cropped = activation[:, top : height - top or None, left : width - left or None, :]
     chosen = tf.gather(cropped, filter_indices, axis=3, batch_dims=1)  # (n, h', w')
     return tf.reduce_mean(tf.cast(chosen, tf.float32), axis=(1, 2))
 
 
-def filter_activations(model, layer_name: str, images, filter_indices: Sequence[int],
-                       border: float = 0.0) -> np.ndarray:
+def filter_activations(
+    model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0
+) -> np.ndarray:
     """(n,) mean activation of filter ``filter_indices[i]`` for ``images[i]`` (border excluded if > 0)."""
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     return _filter_scores(recorded[layer_name], tf.constant(list(filter_indices), tf.int32), border).numpy()
@@ -71,8 +72,14 @@ def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> Non
         raise ValueError("filter_indices is empty")
 
 
-def ascend(model, layer_name: str, filter_indices: Sequence[int], size: int = 150,
-           settings: AscentSettings | None = None, seed: int = 0) -> np.ndarray:
+def ascend(
+    model,
+    layer_name: str,
+    filter_indices: Sequence[int],
+    size: int = 150,
+    settings: AscentSettings | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
     settings = settings or AscentSettings()
     _check_filters(model, layer_name, filter_indices)
@@ -122,8 +129,15 @@ def to_display(patterns: np.ndarray) -> np.ndarray:
     return np.clip(128 + 42.5 * (patterns - mean) / std, 0, 255).astype(np.uint8)
 
 
-def filter_patterns(model, layer_name: str, filter_indices: Sequence[int], size: int = 150,
-                    steps: int = AscentSettings.steps, seed: int = 0, **settings) -> np.ndarray:
+def filter_patterns(
+    model,
+    layer_name: str,
+    filter_indices: Sequence[int],
+    size: int = 150,
+    steps: int = AscentSettings.steps,
+    seed: int = 0,
+    **settings,
+) -> np.ndarray:
     """The input that maximises each filter, all filters optimised together.
 
     Args:

@@ -70,8 +70,10 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
     last = final_layer(model) if logits else None
 
     def run_layer(layer, *args, **kwargs):
-        if layer is last and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) and (
-            isinstance(layer, keras.layers.Softmax) or _is_softmax(layer.activation)
+        if (
+            layer is last
+            and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation))
+            and (isinstance(layer, keras.layers.Softmax) or _is_softmax(layer.activation))
         ):
             output = args[0]  # a separate softmax layer: its input are the logits
         elif layer is last and _is_softmax(getattr(layer, "activation", None)):

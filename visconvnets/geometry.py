@@ -30,8 +30,16 @@ def _spatial_parameters(layer):
     if isinstance(layer, keras.layers.ZeroPadding2D):
         (top, _), (left, _) = layer.padding
         return "pad", (top, left), None
-    if isinstance(layer, (keras.layers.Flatten, keras.layers.Dense, keras.layers.GlobalAveragePooling2D,
-                          keras.layers.GlobalMaxPooling2D, keras.layers.Reshape)):
+    if isinstance(
+        layer,
+        (
+            keras.layers.Flatten,
+            keras.layers.Dense,
+            keras.layers.GlobalAveragePooling2D,
+            keras.layers.GlobalMaxPooling2D,
+            keras.layers.Reshape,
+        ),
+    ):
         return "flat", None, None
     return None
 
@@ -85,8 +93,11 @@ def receptive_field(model, layer_name: str) -> tuple[float, float]:
 
 def _walk_geometry(model, layer_name: str) -> tuple[float, float]:
     target = layer_tools.find_layer(model, layer_name)
-    sizes = {layer.name: tuple(layer.input.shape[1:3]) for layer in layer_tools.iter_layers(model)
-             if _spatial_parameters(layer) not in (None,) and hasattr(layer, "input") and len(layer.input.shape) == 4}
+    sizes = {
+        layer.name: tuple(layer.input.shape[1:3])
+        for layer in layer_tools.iter_layers(model)
+        if _spatial_parameters(layer) not in (None,) and hasattr(layer, "input") and len(layer.input.shape) == 4
+    }
     found: dict = {}
 
     def step(layer, *args, **kwargs):

@@ -26,8 +26,14 @@ class HistoryCallback(keras.callbacks.Callback):
         learning_rate = logs.get("learning_rate")
         if learning_rate is None:
             learning_rate = current_learning_rate(self.model.optimizer)
-        rows.append({"epoch": epoch + 1, "phase": self.phase, **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
-                     "learning_rate": learning_rate})
+        rows.append(
+            {
+                "epoch": epoch + 1,
+                "phase": self.phase,
+                **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
+                "learning_rate": learning_rate,
+            }
+        )
         _write_rows(self.path, rows)
 
 

@@ -91,7 +91,9 @@ def verify() -> None:
     if walk is None or "call_fn" not in inspect.signature(walk).parameters:
         _fail("Functional._run_through_graph(..., call_fn=)", "the graph walk behind every picture")
     seen = []
-    run_through_graph(model, keras.ops.zeros((1, 4, 4, 1)), lambda layer, *args, **kwargs: seen.append(layer.name) or layer(*args))
+    run_through_graph(
+        model, keras.ops.zeros((1, 4, 4, 1)), lambda layer, *args, **kwargs: seen.append(layer.name) or layer(*args)
+    )
     if seen != ["probe_conv", "probe_pool"]:
         _fail("a call_fn called once per layer in graph order", f"the graph walk (it called {seen})")
     if getattr(getattr(outputs, "_keras_history", None), "operation", None) is not model.get_layer("probe_pool"):
@@ -102,7 +104,9 @@ def verify() -> None:
         parents = None
     if parents != ["probe_conv"]:
         _fail("Layer._inbound_nodes[...].parent_nodes[...].operation", "finding where --fine-tune-from's block starts")
-    if not hasattr(model, "_initial_epoch") or "_initial_epoch" not in inspect.getsource(keras.callbacks.BackupAndRestore):
+    if not hasattr(model, "_initial_epoch") or "_initial_epoch" not in inspect.getsource(
+        keras.callbacks.BackupAndRestore
+    ):
         _fail("Trainer._initial_epoch set by BackupAndRestore", "resuming a killed run at the right epoch")
     if "double_checkpoint" not in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
         _fail("BackupAndRestore(double_checkpoint=)", "a backup that survives a kill while it is written")

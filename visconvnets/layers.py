@@ -78,7 +78,8 @@ def select_layers(
     chosen: set[str] = set()
     for pattern in patterns:
         matched = [
-            layer for layer in layers
+            layer
+            for layer in layers
             if layer.name == pattern or fnmatch.fnmatchcase(layer.name, pattern) or type(layer).__name__ == pattern
         ]
         if not matched:

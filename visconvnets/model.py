@@ -20,7 +20,9 @@ BLOG_FILTER_CONVOLUTIONS = (3, 8, 40)  # the 3rd, 8th and 40th Conv2D layers in 
 PREPROCESS_LAYER = "inception_preprocess"
 HEAD_LAYERS = ("head_pool", "head_dense", "head_dropout", "predictions")
 IMAGENET_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-IMAGENET_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + IMAGENET_WEIGHTS_FILE
+IMAGENET_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + IMAGENET_WEIGHTS_FILE
+)
 IMAGENET_WEIGHTS_HASH = "bcbd6486424b2319ff4ef7d526e38f63"  # md5, as Keras checks it
 
 
@@ -54,8 +56,9 @@ def resolve_weights(weights: str) -> str | None:
         if cached.is_file():
             return str(cached)
         try:
-            return keras.utils.get_file(IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL, cache_subdir="models",
-                                        file_hash=IMAGENET_WEIGHTS_HASH)
+            return keras.utils.get_file(
+                IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL, cache_subdir="models", file_hash=IMAGENET_WEIGHTS_HASH
+            )
         except Exception as error:  # any network or hash failure: say how to proceed offline
             raise RuntimeError(
                 f"could not download the ImageNet weights for InceptionV3 ({type(error).__name__}: {error}).\n"
@@ -126,7 +129,9 @@ def build_model(
 def backbone_layers(model) -> list:
     """The InceptionV3 layers of a model from ``build_model`` (everything but input, scaling, head)."""
     skipped = (*HEAD_LAYERS, PREPROCESS_LAYER)
-    return [layer for layer in model.layers if layer.name not in skipped and not isinstance(layer, keras.layers.InputLayer)]
+    return [
+        layer for layer in model.layers if layer.name not in skipped and not isinstance(layer, keras.layers.InputLayer)
+    ]
 
 
 def freeze_backbone(model) -> None:

@@ -89,8 +89,9 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def write_predictions_csv(path: Path, relative_paths: Sequence[str], labels: Sequence[int], probabilities,
-                          classes: Sequence[str]) -> Path:
+def write_predictions_csv(
+    path: Path, relative_paths: Sequence[str], labels: Sequence[int], probabilities, classes: Sequence[str]
+) -> Path:
     """One row per test image: path (relative to the data folder), true and predicted class, and
     every class probability (``probabilities`` is (n, classes))."""
     with Path(path).open("w", newline="", encoding="utf-8") as handle:

@@ -52,7 +52,11 @@ def load_trained_model(path: Path):
 def library_versions() -> dict[str, str]:
     """Versions that decide what a run computes (saved in ``config.json``)."""
     return {
-        "python": sys.version.split()[0], "platform": platform.platform(), "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__, "numpy": numpy.__version__, "pillow": PIL.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "pillow": PIL.__version__,
         "matplotlib": matplotlib.__version__,
     }

@@ -18,8 +18,9 @@ from .split.audit import read_split_csv
 from .synthetic import read_boxes
 
 
-def evaluate_test_split(model, split_files: data_tools.SplitFiles, classes: list[str], image_size: int,
-                        batch_size: int, out_dir: Path) -> tuple[dict, np.ndarray]:
+def evaluate_test_split(
+    model, split_files: data_tools.SplitFiles, classes: list[str], image_size: int, batch_size: int, out_dir: Path
+) -> tuple[dict, np.ndarray]:
     """Metrics on the test split and the (n, classes) probabilities they came from; writes the
     predictions CSV, the confusion matrix and (when there is a history) the training curves."""
     layout = outputs.RunLayout(out_dir)
@@ -58,19 +59,34 @@ def _boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
     return tuple(list(column) for column in zip(*found))
 
 
-def score_pointing_game(model, split_files: data_tools.SplitFiles, config: RunConfig, image_size: int,
-                        classes: list[str], layer: str) -> dict:
+def score_pointing_game(
+    model, split_files: data_tools.SplitFiles, config: RunConfig, image_size: int, classes: list[str], layer: str
+) -> dict:
     """Pointing game at ``layer`` on the test split, for the model and for the same architecture untrained."""
     paths, labels, image_boxes, sizes = _boxed_test_images(split_files, config.boxes)
     images = data_tools.load_images(paths, image_size)
     trained = evaluation.pointing_game(model, images, labels, image_boxes, layer, sizes)
     keras.utils.set_random_seed(config.seed + 1)
-    untrained_model = model_tools.build_model(len(classes), image_size, None, config.dense_units, config.dropout,
-                                              config.batch_norm_momentum_for(pretrained=False))
+    untrained_model = model_tools.build_model(
+        len(classes),
+        image_size,
+        None,
+        config.dense_units,
+        config.dropout,
+        config.batch_norm_momentum_for(pretrained=False),
+    )
     untrained = evaluation.pointing_game(untrained_model, images, labels, image_boxes, layer, sizes)
     hits = [path for path, hit in zip(data_tools.relative_paths(paths, split_files.root), trained["hits"]) if hit]
-    result = {"layer": layer, "count": len(paths), "trained": trained["score"], "untrained": untrained["score"],
-              "centre": trained["centre"], "trained_hits": hits}
-    print(f"pointing game at {layer}: trained {result['trained']:.2f}, untrained {result['untrained']:.2f}, "
-          f"image centre {result['centre']:.2f}")
+    result = {
+        "layer": layer,
+        "count": len(paths),
+        "trained": trained["score"],
+        "untrained": untrained["score"],
+        "centre": trained["centre"],
+        "trained_hits": hits,
+    }
+    print(
+        f"pointing game at {layer}: trained {result['trained']:.2f}, untrained {result['untrained']:.2f}, "
+        f"image centre {result['centre']:.2f}"
+    )
     return result

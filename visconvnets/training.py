@@ -61,8 +61,9 @@ def make_optimizer(learning_rate: float, schedule: str, total_steps: int):
     return keras.optimizers.Adam(learning_rate=rate)
 
 
-def plan_phases(pretrained: bool, epochs: int, fine_tune_epochs: int, learning_rate: float,
-                fine_tune_learning_rate: float) -> list[Phase]:
+def plan_phases(
+    pretrained: bool, epochs: int, fine_tune_epochs: int, learning_rate: float, fine_tune_learning_rate: float
+) -> list[Phase]:
     """The phases a run trains, in order (a phase with 0 epochs is left out)."""
     if not pretrained:
         phases = [Phase("scratch", epochs, learning_rate)]
@@ -124,23 +125,31 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path) 
     )
 
 
-def _callbacks(phase: Phase, recipe: Recipe, state_dir: Path, history_path: Path, validating: bool,
-               best_so_far: float | None) -> list:
+def _callbacks(
+    phase: Phase, recipe: Recipe, state_dir: Path, history_path: Path, validating: bool, best_so_far: float | None
+) -> list:
     """Backup (resume), history, NaN guard; with validation also the best checkpoint and early stopping."""
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(state_dir / f"backup_{phase.name}"), double_checkpoint=True,
-                                         delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(
+            str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False
+        ),
         history_callback(history_path, phase.name),
         keras.callbacks.TerminateOnNaN(),
     ]
     if validating:
         checkpoints = state_dir.parent / outputs.CHECKPOINTS
         callbacks += [
-            keras.callbacks.ModelCheckpoint(str(checkpoints / outputs.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
-                                            save_best_only=True, save_weights_only=True,
-                                            initial_value_threshold=best_so_far),
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=recipe.patience,
-                                          restore_best_weights=True),
+            keras.callbacks.ModelCheckpoint(
+                str(checkpoints / outputs.BEST_WEIGHTS),
+                monitor="val_accuracy",
+                mode="max",
+                save_best_only=True,
+                save_weights_only=True,
+                initial_value_threshold=best_so_far,
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy", mode="max", patience=recipe.patience, restore_best_weights=True
+            ),
         ]
     return callbacks
 
@@ -160,8 +169,16 @@ def _phase_outcome(phase: Phase, history, model, history_path: Path, progress: d
     return stopped
 
 
-def train(model, train_dataset, validation_dataset, phases: list[Phase], state_dir: Path, history_path: Path,
-          recipe: Recipe, strategy=None) -> dict:
+def train(
+    model,
+    train_dataset,
+    validation_dataset,
+    phases: list[Phase],
+    state_dir: Path,
+    history_path: Path,
+    recipe: Recipe,
+    strategy=None,
+) -> dict:
     """Run every phase with checkpoints, early stopping, NaN guard, history and resume.
 
     Args:
@@ -189,11 +206,19 @@ def train(model, train_dataset, validation_dataset, phases: list[Phase], state_d
             _prepare_phase(model, phase, recipe, state_dir / FINISHED_WEIGHTS)
         initial_epoch = progress["epochs"]
         callbacks = _callbacks(phase, recipe, state_dir, history_path, validation_dataset is not None, progress["best"])
-        print(f"phase {phase.name}: epochs {initial_epoch + 1}-{initial_epoch + phase.epochs}, "
-              f"learning rate {phase.learning_rate:g} ({recipe.lr_schedule})")
-        history = model.fit(train_dataset, validation_data=validation_dataset, epochs=initial_epoch + phase.epochs,
-                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=recipe.verbose,
-                            shuffle=False)  # shuffled in tf.data
+        print(
+            f"phase {phase.name}: epochs {initial_epoch + 1}-{initial_epoch + phase.epochs}, "
+            f"learning rate {phase.learning_rate:g} ({recipe.lr_schedule})"
+        )
+        history = model.fit(
+            train_dataset,
+            validation_data=validation_dataset,
+            epochs=initial_epoch + phase.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=recipe.verbose,
+            shuffle=False,
+        )  # shuffled in tf.data
         keras_internals.clear_restored_epoch(model)  # set by BackupAndRestore; must not leak into the next phase
         outcome = _phase_outcome(phase, history, model, history_path, progress, initial_epoch)
         if outcome and ("NaN" in outcome or stopped is None):  # a NaN is always told; else the first early stop

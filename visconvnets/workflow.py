@@ -37,8 +37,13 @@ class Job:
     @property
     def phases(self) -> list[training.Phase]:
         config = self.config
-        return training.plan_phases(self.weights_path is not None, config.epochs, config.fine_tune_epochs,
-                                    config.learning_rate, config.fine_tune_learning_rate)
+        return training.plan_phases(
+            self.weights_path is not None,
+            config.epochs,
+            config.fine_tune_epochs,
+            config.learning_rate,
+            config.fine_tune_learning_rate,
+        )
 
 
 def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
@@ -92,12 +97,20 @@ def build_or_load_model(job: Job):
         explain.check_layers(model, config)
         return model, classes, int(model.input_shape[1])
     classes = job.split_files.classes
-    outputs.write_json(job.layout / outputs.CONFIG, {"config": config.to_json(), "versions": saved_model.library_versions(),
-                                                     "weights_file": job.weights_path, "classes": classes})
+    outputs.write_json(
+        job.layout / outputs.CONFIG,
+        {
+            "config": config.to_json(),
+            "versions": saved_model.library_versions(),
+            "weights_file": job.weights_path,
+            "classes": classes,
+        },
+    )
     momentum = config.batch_norm_momentum_for(pretrained=job.weights_path is not None)
     with job.strategy.scope():
-        model = model_tools.build_model(len(classes), config.image_size, job.weights_path, config.dense_units,
-                                        config.dropout, momentum)
+        model = model_tools.build_model(
+            len(classes), config.image_size, job.weights_path, config.dense_units, config.dropout, momentum
+        )
     if any(phase.name == "fine_tune" for phase in job.phases):
         model_tools.unfreeze_from(model, config.fine_tune_from)  # unknown name: error before training
     explain.check_layers(model, config)
@@ -109,33 +122,55 @@ def _datasets(job: Job):
     config, files = job.config, job.split_files
     count = len(files.paths["train"]) + len(files.paths["validation"])
     cache = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
-    augmenter = data_tools.make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip,
-                                          seed=config.seed)
-    train = data_tools.make_dataset(files.paths["train"], files.labels["train"], config.image_size, config.batch_size,
-                                    training=True, augmenter=augmenter, seed=config.seed, cache=cache)
+    augmenter = data_tools.make_augmenter(
+        config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
+    )
+    train = data_tools.make_dataset(
+        files.paths["train"],
+        files.labels["train"],
+        config.image_size,
+        config.batch_size,
+        training=True,
+        augmenter=augmenter,
+        seed=config.seed,
+        cache=cache,
+    )
     validation = None
     if config.validation:
-        validation = data_tools.make_dataset(files.paths["validation"], files.labels["validation"], config.image_size,
-                                             config.batch_size, cache=cache)
+        validation = data_tools.make_dataset(
+            files.paths["validation"], files.labels["validation"], config.image_size, config.batch_size, cache=cache
+        )
     return train, validation
 
 
 def train_model(job: Job, model, classes: list[str]) -> dict:
     """Train (nothing for a loaded model), save ``model.keras``, drop the resume state; the summary."""
     config = job.config
-    summary = {"weights": "loaded model" if config.model else config.weights,
-               "trained_from_scratch": job.weights_path is None and config.model is None}
+    summary = {
+        "weights": "loaded model" if config.model else config.weights,
+        "trained_from_scratch": job.weights_path is None and config.model is None,
+    }
     if config.model is not None:
         return summary
     train_count = len(job.split_files.paths["train"])
     weights = "ImageNet" if config.weights == "imagenet" else config.weights
-    print(f"training on {train_count} images of {len(classes)} classes at {config.image_size}px"
-          f"{' (resuming)' if job.resuming else ''}; {weights} weights; "
-          f"{job.strategy.num_replicas_in_sync} replica(s)")
-    recipe = training.Recipe(-(-train_count // config.batch_size), config.fine_tune_from, config.lr_schedule,
-                             config.patience, config.verbose)
-    summary["training"] = training.train(model, *_datasets(job), job.phases, job.layout / outputs.TRAINING_STATE,
-                                         job.layout / outputs.HISTORY, recipe, job.strategy)
+    print(
+        f"training on {train_count} images of {len(classes)} classes at {config.image_size}px"
+        f"{' (resuming)' if job.resuming else ''}; {weights} weights; "
+        f"{job.strategy.num_replicas_in_sync} replica(s)"
+    )
+    recipe = training.Recipe(
+        -(-train_count // config.batch_size), config.fine_tune_from, config.lr_schedule, config.patience, config.verbose
+    )
+    summary["training"] = training.train(
+        model,
+        *_datasets(job),
+        job.phases,
+        job.layout / outputs.TRAINING_STATE,
+        job.layout / outputs.HISTORY,
+        recipe,
+        job.strategy,
+    )
     if devices.is_chief():
         saved_model.save_trained_model(model, classes, job.layout.root)
     shutil.rmtree(job.layout / outputs.TRAINING_STATE, ignore_errors=True)
@@ -150,12 +185,14 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
     predicted = []
     if files is not None:
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
-        metrics["test"], probabilities = scoring.evaluate_test_split(model, files, classes, image_size,
-                                                                     config.batch_size, job.layout.root)
+        metrics["test"], probabilities = scoring.evaluate_test_split(
+            model, files, classes, image_size, config.batch_size, job.layout.root
+        )
         predicted = probabilities.argmax(axis=1)
         if config.boxes:
-            metrics["pointing_game"] = scoring.score_pointing_game(model, files, config, image_size, classes,
-                                                                   explain.cam_layer(model, config))
+            metrics["pointing_game"] = scoring.score_pointing_game(
+                model, files, config, image_size, classes, explain.cam_layer(model, config)
+            )
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predicted
 
@@ -165,14 +202,18 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
     config, files = job.config, job.split_files
     test_paths, test_labels = (files.paths["test"], files.labels["test"]) if files is not None else ([], [])
     progress = config.verbose > 0
-    written = explain.write_visualizations(model, classes, image_size, job.layout.root, config, test_paths,
-                                           test_labels, progress=progress)
-    written["misclassified"] = explain.write_failure_gallery(model, classes, image_size, job.layout.root, config,
-                                                             test_paths, test_labels, predicted, progress=progress)
+    written = explain.write_visualizations(
+        model, classes, image_size, job.layout.root, config, test_paths, test_labels, progress=progress
+    )
+    written["misclassified"] = explain.write_failure_gallery(
+        model, classes, image_size, job.layout.root, config, test_paths, test_labels, predicted, progress=progress
+    )
     metrics["visualizations"] = {
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
-        "filters": sorted(written["filters"]), "gradcam": len(written["gradcam"]),
-        "misclassified": len(written["misclassified"]), "cam_method": config.cam_method,
+        "filters": sorted(written["filters"]),
+        "gradcam": len(written["gradcam"]),
+        "misclassified": len(written["misclassified"]),
+        "cam_method": config.cam_method,
         "gradcam_layer": explain.cam_layer(model, config),
     }
     outputs.write_json(job.layout / outputs.METRICS, metrics)

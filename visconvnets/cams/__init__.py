@@ -4,4 +4,11 @@ from .base import CAM_METHODS, class_activation_maps, contrasting_maps, default_
 from .gradcam import gradcam
 from .gradcam_plus_plus import gradcam_plus_plus
 
-__all__ = ["CAM_METHODS", "class_activation_maps", "contrasting_maps", "default_cam_layer", "gradcam", "gradcam_plus_plus"]
+__all__ = [
+    "CAM_METHODS",
+    "class_activation_maps",
+    "contrasting_maps",
+    "default_cam_layer",
+    "gradcam",
+    "gradcam_plus_plus",
+]

@@ -27,9 +27,7 @@ def _class_indices(class_index, logits: np.ndarray) -> np.ndarray:
     if indices.ndim == 0:
         indices = np.broadcast_to(indices, (count,))
     if indices.shape != (count,):
-        raise ValueError(
-            f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values"
-        )
+        raise ValueError(f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values")
     if indices.min() < 0 or indices.max() >= classes:
         raise ValueError(f"class_index must be in [0, {classes - 1}], got {indices.tolist()}")
     return indices
@@ -109,9 +107,15 @@ def contrasting_maps(model, images, other_class_index, layer_name: str | None = 
     """
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
-    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [None, other_class_index], layer_name)
-    return (CAM_METHODS[method](activations, gradients[0]), CAM_METHODS[method](activations, gradients[1]),
-            _softmax(logits), index_sets[0])
+    activations, gradients, logits, index_sets = _forward_and_gradients(
+        model, images, [None, other_class_index], layer_name
+    )
+    return (
+        CAM_METHODS[method](activations, gradients[0]),
+        CAM_METHODS[method](activations, gradients[1]),
+        _softmax(logits),
+        index_sets[0],
+    )
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -125,5 +129,3 @@ def register(name: str) -> Callable:
         return function
 
     return decorate
-
-

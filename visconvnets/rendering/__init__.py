@@ -14,7 +14,21 @@ from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_
 from .overlays import overlay_heatmap, upsample_heatmap
 
 __all__ = [
-    "DEAD_TILE_VALUE", "HEADER_HEIGHT", "HEADER_MIN_WIDTH", "activation_grid", "add_header", "colormap_lut",
-    "dead_channels", "header_band", "overlay_heatmap", "save_cam_panel", "save_confusion_matrix", "save_filter_grid",
-    "save_jpeg", "save_training_curves", "standardise_channels", "upsample_heatmap", "write_activation_grids",
+    "DEAD_TILE_VALUE",
+    "HEADER_HEIGHT",
+    "HEADER_MIN_WIDTH",
+    "activation_grid",
+    "add_header",
+    "colormap_lut",
+    "dead_channels",
+    "header_band",
+    "overlay_heatmap",
+    "save_cam_panel",
+    "save_confusion_matrix",
+    "save_filter_grid",
+    "save_jpeg",
+    "save_training_curves",
+    "standardise_channels",
+    "upsample_heatmap",
+    "write_activation_grids",
 ]

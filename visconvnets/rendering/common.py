@@ -30,8 +30,9 @@ HEADER_HEIGHT = 34  # pixels of the text band above a picture
 HEADER_MIN_WIDTH = 360  # a picture with a header is at least this wide, so the text fits
 
 
-def header_band(lines: Sequence[str], width: int, height: int = HEADER_HEIGHT, background=(20, 20, 20),
-                colour=(240, 240, 240)) -> np.ndarray:
+def header_band(
+    lines: Sequence[str], width: int, height: int = HEADER_HEIGHT, background=(20, 20, 20), colour=(240, 240, 240)
+) -> np.ndarray:
     """(height, width, 3) uint8: lines of light text on a dark band."""
     band = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(band)

@@ -29,7 +29,10 @@ def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = 
     axes = figure.subplots(1, 2)
     for axis, metric in zip(axes, ("loss", "accuracy")):
         for prefix, style in (("", "o-"), ("val_", "s--")):
-            values = [float(row[prefix + metric]) if row.get(prefix + metric) not in ("", None) else np.nan for row in history_rows]
+            values = [
+                float(row[prefix + metric]) if row.get(prefix + metric) not in ("", None) else np.nan
+                for row in history_rows
+            ]
             if not all(np.isnan(values)):
                 axis.plot(epochs, values, style, label=("validation " if prefix else "train ") + metric)
         phases = [row["phase"] for row in history_rows]
@@ -46,7 +49,9 @@ def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = 
     return _save_figure(figure, path)
 
 
-def save_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str = "") -> Path:
+def save_confusion_matrix(
+    confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str = ""
+) -> Path:
     """Confusion matrix (rows = true, columns = predicted) with the count in every cell. PNG."""
     matrix = np.asarray(confusion)
     size = max(4.0, 0.9 * len(classes) + 2)
@@ -65,8 +70,16 @@ def save_confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[
     return _save_figure(figure, path)
 
 
-def save_cam_panel(image: np.ndarray, heatmaps: Sequence[np.ndarray], titles: Sequence[str], suptitle: str, path: Path,
-                   geometry=None, input_size: int | None = None, alpha: float = 0.4) -> Path:
+def save_cam_panel(
+    image: np.ndarray,
+    heatmaps: Sequence[np.ndarray],
+    titles: Sequence[str],
+    suptitle: str,
+    path: Path,
+    geometry=None,
+    input_size: int | None = None,
+    alpha: float = 0.4,
+) -> Path:
     """A row of panels: the input, then for each heatmap the map itself and its overlay. JPEG.
 
     ``image`` is the original-resolution RGB image; overlays are drawn at that resolution.

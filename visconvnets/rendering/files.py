@@ -22,8 +22,14 @@ def save_jpeg(picture: np.ndarray, path: Path, quality: int = 90) -> Path:
     return path
 
 
-def write_activation_grids(activations: dict[str, np.ndarray], image_index: int, out_dir: Path,
-                           images_per_row: int = 16, colormap: str = "viridis", workers: int = 2) -> list[Path]:
+def write_activation_grids(
+    activations: dict[str, np.ndarray],
+    image_index: int,
+    out_dir: Path,
+    images_per_row: int = 16,
+    colormap: str = "viridis",
+    workers: int = 2,
+) -> list[Path]:
     """Grids of image ``image_index`` of a batch from ``layer_activations``, plus ``index.json``
     (layer, output shape, dead channels of each file, for the report). Pictures are encoded on
     ``workers`` threads (Pillow releases the GIL while encoding)."""
@@ -54,7 +60,7 @@ def save_filter_grid(patterns: np.ndarray, path: Path, columns: int = 8, margin:
     for index in range(count):  # at most 64 tiles: a copy each, not a per-pixel loop
         row, column = divmod(index, columns)
         top, left = margin + row * (size + margin), margin + column * (size + margin)
-        canvas[top:top + size, left:left + size] = patterns[index]
+        canvas[top : top + size, left : left + size] = patterns[index]
     if title:
         canvas = add_header(canvas, [title], height=20)
     return save_jpeg(canvas, path)

@@ -37,12 +37,20 @@ def upsample_heatmap(heatmap: np.ndarray, output_shape: tuple[int, int], geometr
         stride, offset = float(geometry[0]), float(geometry[1])
         size_rows, size_columns = (input_size, input_size) if input_size else (rows, columns)
         row_matrix = _interpolation_matrix(rows, height, lambda j: (stride * j + offset + 0.5) * rows / size_rows - 0.5)
-        column_matrix = _interpolation_matrix(columns, width, lambda j: (stride * j + offset + 0.5) * columns / size_columns - 0.5)
+        column_matrix = _interpolation_matrix(
+            columns, width, lambda j: (stride * j + offset + 0.5) * columns / size_columns - 0.5
+        )
     return (row_matrix @ np.asarray(heatmap, np.float64) @ column_matrix.T).astype(np.float32)
 
 
-def overlay_heatmap(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap: str = "jet", geometry=None,
-                    input_size: int | None = None) -> np.ndarray:
+def overlay_heatmap(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    alpha: float = 0.4,
+    colormap: str = "jet",
+    geometry=None,
+    input_size: int | None = None,
+) -> np.ndarray:
     """Blend a heatmap over an image at the image's own resolution.
 
     Args:

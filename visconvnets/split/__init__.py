@@ -25,10 +25,30 @@ from .plan import MODES, SPLIT_NAMES, PlannedFile, SplitPlan, plan_split, split_
 from .writing import INCOMING, check_destination, make_staging_folder, signals_deferred, write_split
 
 __all__ = [
-    "CSV_COLUMNS", "DEFAULT_MAX_PIXELS", "IGNORED_FOLDERS", "IMAGE_EXTENSIONS", "MODES", "SPLIT_NAMES", "FileCheck",
-    "PlannedFile", "SplitPlan", "check_destination", "check_file", "check_files", "find_class_folders", "format_report",
-    "list_class_files", "make_staging_folder", "plan_split", "read_split_csv", "signals_deferred", "split_counts",
-    "split_dataset", "validate_fractions", "write_split", "write_split_csv",
+    "CSV_COLUMNS",
+    "DEFAULT_MAX_PIXELS",
+    "IGNORED_FOLDERS",
+    "IMAGE_EXTENSIONS",
+    "MODES",
+    "SPLIT_NAMES",
+    "FileCheck",
+    "PlannedFile",
+    "SplitPlan",
+    "check_destination",
+    "check_file",
+    "check_files",
+    "find_class_folders",
+    "format_report",
+    "list_class_files",
+    "make_staging_folder",
+    "plan_split",
+    "read_split_csv",
+    "signals_deferred",
+    "split_counts",
+    "split_dataset",
+    "validate_fractions",
+    "write_split",
+    "write_split_csv",
 ]
 
 
@@ -69,10 +89,16 @@ def split_dataset(
             with signals_deferred():
                 staging = make_staging_folder(Path(destination))
         checks = check_files(
-            root, files, workers=workers, max_pixels=max_pixels, progress=progress,
+            root,
+            files,
+            workers=workers,
+            max_pixels=max_pixels,
+            progress=progress,
             stage_into=staging / INCOMING if staging else None,
         )
-        plan = plan_split(root, class_names, checks, validation_fraction, test_fraction, seed, mode, allow_small_classes)
+        plan = plan_split(
+            root, class_names, checks, validation_fraction, test_fraction, seed, mode, allow_small_classes
+        )
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

@@ -16,7 +16,9 @@ def write_split_csv(plan: SplitPlan, path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for item in plan.files:
-            writer.writerow((item.source, item.class_name, item.split, item.sha256, item.action, item.destination, item.reason))
+            writer.writerow(
+                (item.source, item.class_name, item.split, item.sha256, item.action, item.destination, item.reason)
+            )
 
 
 def read_split_csv(path: Path) -> list[dict[str, str]]:
@@ -33,9 +35,17 @@ def format_report(plan: SplitPlan) -> str:
     lines = [header, "-" * len(header)]
     for class_name in plan.classes:
         row = counts[class_name]
-        lines.append(f"{class_name:<{width}}  " + "  ".join(f"{row[name]:>10}" for name in SPLIT_NAMES) + f"  {sum(row.values()):>7}")
+        lines.append(
+            f"{class_name:<{width}}  "
+            + "  ".join(f"{row[name]:>10}" for name in SPLIT_NAMES)
+            + f"  {sum(row.values()):>7}"
+        )
     totals = {name: sum(counts[class_name][name] for class_name in plan.classes) for name in SPLIT_NAMES}
-    lines.append(f"{'total':<{width}}  " + "  ".join(f"{totals[name]:>10}" for name in SPLIT_NAMES) + f"  {sum(totals.values()):>7}")
+    lines.append(
+        f"{'total':<{width}}  "
+        + "  ".join(f"{totals[name]:>10}" for name in SPLIT_NAMES)
+        + f"  {sum(totals.values()):>7}"
+    )
     converted = sum(1 for item in plan.kept if item.action == "convert")
     if converted:
         lines.append(f"\n{converted} file(s) TensorFlow cannot read were converted to RGB PNG.")

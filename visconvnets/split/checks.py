@@ -72,9 +72,7 @@ def _decode_problem(data: bytes, max_pixels: int) -> tuple[str, bool, tuple[int,
         Image.MAX_IMAGE_PIXELS = previous_limit
     if size[0] < 1 or size[1] < 1:
         return f"image has no pixels ({size[0]}x{size[1]})", False, (0, 0)
-    readable = image_format in TF_READABLE_FORMATS and (
-        image_format != "BMP" or mode in TF_READABLE_BMP_MODES
-    )
+    readable = image_format in TF_READABLE_FORMATS and (image_format != "BMP" or mode in TF_READABLE_BMP_MODES)
     return "", not readable, size
 
 
@@ -144,7 +142,7 @@ def check_files(
     """
     workers = workers or os.cpu_count() or 1
     chunk_size = 64
-    chunks = [list(files[start:start + chunk_size]) for start in range(0, len(files), chunk_size)]
+    chunks = [list(files[start : start + chunk_size]) for start in range(0, len(files), chunk_size)]
     jobs = [(str(root), chunk, max_pixels, str(stage_into) if stage_into else None) for chunk in chunks]
     bar = progress_bar(len(files), "checking images", progress)
     results: list[FileCheck] = []

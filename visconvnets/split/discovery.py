@@ -18,9 +18,7 @@ def _is_hidden_or_ignored(path: Path) -> bool:
 
 
 def _has_image_files(folder: Path) -> bool:
-    return any(
-        entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS for entry in folder.iterdir()
-    )
+    return any(entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS for entry in folder.iterdir())
 
 
 def find_class_folders(source: Path) -> tuple[Path, list[str]]:

@@ -113,8 +113,9 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str]):
     usable = [check for check in checks if not check.problem]
     for check in checks:
         if check.problem:
-            excluded.append(PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "",
-                                        check.problem))
+            excluded.append(
+                PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", check.problem)
+            )
     classes_by_digest: dict[str, set[str]] = defaultdict(set)
     for check in usable:
         classes_by_digest[check.sha256].add(check.class_name)
@@ -124,8 +125,9 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str]):
         if len(conflicting) > 1:
             others = ", ".join(sorted(conflicting - {check.class_name}))
             reason = f"label conflict: the same image is also under class {others}"
-            excluded.append(PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "",
-                                        reason))
+            excluded.append(
+                PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", reason)
+            )
         else:
             groups[check.class_name][check.sha256].append(check)
     return excluded, groups
@@ -174,7 +176,6 @@ def plan_split(
                 action = "convert" if check.needs_conversion else mode
                 name = _destination_name(check.relative_path, check.needs_conversion, taken)
                 destination = f"{split}/{class_name}/{name}"
-                planned.append(PlannedFile(check.relative_path, class_name, split, check.sha256, action,
-                                           destination))
+                planned.append(PlannedFile(check.relative_path, class_name, split, check.sha256, action, destination))
     planned.sort(key=lambda item: item.source)
     return SplitPlan(Path(root), list(class_names), planned)

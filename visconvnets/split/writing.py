@@ -162,8 +162,10 @@ def _fill_staging(plan: SplitPlan, staging: Path, workers: int, progress: bool) 
                 bar.update(1)
         else:
             chunk_size = 128
-            jobs = [(str(plan.source_root), str(staging), kept[start:start + chunk_size])
-                    for start in range(0, len(kept), chunk_size)]
+            jobs = [
+                (str(plan.source_root), str(staging), kept[start : start + chunk_size])
+                for start in range(0, len(kept), chunk_size)
+            ]
             with process_pool(workers) as pool:
                 for count in pool.map(_materialise_chunk, jobs):
                     bar.update(count)
