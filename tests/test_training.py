@@ -172,33 +172,25 @@ def test_imagenet_without_network_fails_fast_with_instructions(tiny_split, tmp_p
     assert not (tmp_path / "out" / "config.json").exists()  # failed before any work
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
-    command = [
+def tiny_script_command(data: Path, output: Path, *extra: str) -> list[str]:
+    """The training script on the tiny split: 75 px, one epoch from scratch, batch 8, no pictures."""
+    flags = "--weights none --image-size 75 --epochs 1 --batch-size 8 --verbose 2 --no-validation --no-activations"
+    return [
         sys.executable,
         str(PROJECT_ROOT / "model_training_and_visualization.py"),
         "--data",
-        str(tiny_split),
+        str(data),
         "--output",
-        str(tmp_path / "out"),
-        "--weights",
-        "none",
-        "--image-size",
-        "75",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--distribute",
-        "mirrored",
-        "--logical-cpus",
-        "2",
-        "--verbose",
-        "2",
-        "--no-validation",
-        "--no-activations",
+        str(output),
+        *flags.split(),
         "--no-filters",
         "--no-gradcam",
+        *extra,
     ]
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
+    command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "mirrored", "--logical-cpus", "2")
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 replica(s)" in done.stdout
@@ -354,30 +346,7 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
         os.environ,
         TF_CONFIG=json.dumps({"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}),
     )
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "model_training_and_visualization.py"),
-        "--data",
-        str(tiny_split),
-        "--output",
-        str(tmp_path / "out"),
-        "--weights",
-        "none",
-        "--image-size",
-        "75",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--distribute",
-        "multiworker",
-        "--verbose",
-        "2",
-        "--no-validation",
-        "--no-activations",
-        "--no-filters",
-        "--no-gradcam",
-    ]
+    command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "multiworker")
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]
     history = (tmp_path / "out" / "history.csv").read_text().splitlines()

@@ -33,6 +33,12 @@ def _image(out_dir: Path, path: Path, alt: str, lazy: bool = True) -> str:
     return f'<a href="{_escape(relative)}"><img src="{_escape(relative)}" alt="{_escape(alt)}"{loading}></a>'
 
 
+def _figure(out_dir: Path, name: str, alt: str, caption: str) -> str:
+    """One picture of OUT (loaded at once, not lazily) with its caption, in a gallery row."""
+    picture = _image(out_dir, out_dir / name, alt, lazy=False)
+    return f"<div class='gallery'><figure>{picture}<figcaption>{_escape(caption)}</figcaption></figure></div>"
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{_escape(cell)}</th>" for cell in header)
     body = "".join("<tr>" + "".join(f"<td>{_escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
@@ -105,11 +111,10 @@ def _test_section(out_dir: Path, metrics: dict) -> list[str]:
         )
     )
     if (out_dir / outputs.CONFUSION_MATRIX).exists():
-        picture = _image(out_dir, out_dir / outputs.CONFUSION_MATRIX, "confusion matrix", False)
         parts.append(
-            "<div class='gallery'><figure>"
-            + picture
-            + "<figcaption>Rows: true class; columns: predicted class.</figcaption></figure></div>"
+            _figure(
+                out_dir, outputs.CONFUSION_MATRIX, "confusion matrix", "Rows: true class; columns: predicted class."
+            )
         )
     pointing = metrics.get("pointing_game")
     if pointing:
@@ -196,13 +201,8 @@ def write_report(out_dir: Path) -> Path:
         "<h2 id='curves'>Training curves</h2>",
     ]
     if (out_dir / outputs.TRAINING_CURVES).exists():
-        picture = _image(out_dir, out_dir / outputs.TRAINING_CURVES, "training curves", False)
-        parts.append(
-            "<div class='gallery'><figure>"
-            + picture
-            + "<figcaption>Loss and accuracy per epoch, train vs validation; dotted lines mark phase changes."
-            "</figcaption></figure></div>"
-        )
+        caption = "Loss and accuracy per epoch, train vs validation; dotted lines mark phase changes."
+        parts.append(_figure(out_dir, outputs.TRAINING_CURVES, "training curves", caption))
     else:
         parts.append("<p>No training in this run (a saved model was loaded).</p>")
     parts += _test_section(out_dir, metrics)

@@ -1,0 +1,35 @@
+"""The training script's command line: defaults from RunConfig, explicit flags detected without argparse internals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import model_training_and_visualization as script
+from visconvnets.config import DEMO_SETTINGS, RunConfig, config_from_mapping, with_demo_settings
+
+
+def test_parsed_defaults_are_the_run_config_defaults():
+    assert config_from_mapping(vars(script.parse_args([]))) == RunConfig()
+    assert set(vars(script.parse_args([]))) <= {field.name for field in dataclasses.fields(RunConfig)}
+
+
+def test_explicit_settings_are_only_the_flags_given():
+    argv = ["--demo", "--epochs", "3", "--no-filters", "--filters=4", "--no-flip", "--output", "elsewhere"]
+    assert script.explicit_settings(argv) == {"demo", "epochs", "filters", "filter_count", "horizontal_flip", "output"}
+    assert script.explicit_settings([]) == set()
+    config = with_demo_settings(config_from_mapping(vars(script.parse_args(argv))), script.explicit_settings(argv))
+    assert config.epochs == 3 and str(config.output) == "elsewhere"  # given: kept
+    assert config.image_size == DEMO_SETTINGS["image_size"] and config.weights == "none"  # not given: the demo's
+
+
+def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
+    output = ["--output", str(tmp_path / "out")]
+    assert script.main(["--data", str(tmp_path / "nowhere"), "--batch-size", "0", *output]) == 2
+    assert "--batch-size must be at least 1, got 0" in capsys.readouterr().err
+    assert script.main(["--data", str(tmp_path), "--images-per-row", "0", *output]) == 2
+    assert "--images-per-row must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before OUT was made
+    with pytest.raises(SystemExit):
+        script.parse_args(["--epochs", "-1"])
