@@ -236,7 +236,6 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"outputs in {args.output}")
     if "test" in metrics:
         print(f"test accuracy: {metrics['test']['accuracy']:.3f}")
     return 0

@@ -44,9 +44,9 @@ class Recipe:
     """How every phase trains: schedule, fine-tune boundary, early stopping, progress output."""
 
     steps_per_epoch: int  # batches per epoch (for the cosine schedule)
-    fine_tune_from: str = "mixed9"  # layer whose block starts the trainable part in the fine_tune phase
-    lr_schedule: str = "constant"  # constant | cosine
-    patience: int = 5  # early-stopping patience in epochs (on validation accuracy)
+    fine_tune_from: str  # layer whose block starts the trainable part in the fine_tune phase
+    lr_schedule: str  # constant | cosine
+    patience: int  # early-stopping patience in epochs (on validation accuracy)
     verbose: int = 1  # Keras progress
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from .. import outputs
 from ..workers import process_pool, progress_bar
 from .audit import write_split_csv
 from .checks import staged_name
 from .plan import SPLIT_NAMES, PlannedFile, SplitPlan
-
-SPLIT_CSV = "split.csv"  # the audit trail inside DEST (the same name as outputs.SPLIT_CSV)
 
 INCOMING = ".incoming"  # folder inside the staging folder for copies made while checking
 
@@ -128,7 +127,7 @@ def write_split(
             staging = staging or make_staging_folder(destination)
         _fill_staging(plan, staging, workers or os.cpu_count() or 1, progress)
         shutil.rmtree(staging / INCOMING)  # copies of files that were skipped after all
-        write_split_csv(plan, staging / SPLIT_CSV)
+        write_split_csv(plan, staging / outputs.SPLIT_CSV)
         retired = None
         with signals_deferred():  # the swap is all or nothing
             if destination.exists():
