@@ -74,17 +74,17 @@ def main(argv=None) -> None:
         print(json.dumps(results["grids"]))
 
     if "filters" not in args.skip:
-        model = build_model(5, 150, None)  # the seed feeds 150-px images to a 150-px model
-        layer = conv_layers_by_position(model, (5,))[0]  # the seed's conv2d_4: the 5th convolution
+        filter_model = build_model(5, 150, None)  # the seed feeds 150-px images to a 150-px model
+        layer = conv_layers_by_position(filter_model, (5,))[0]  # the seed's conv2d_4: the 5th convolution
         start = time.perf_counter()
         seed_finals = [
-            seed_style_filter_pattern(model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)
+            seed_style_filter_pattern(filter_model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)
         ]
         seed_per_filter = (time.perf_counter() - start) / args.seed_filters
         start = time.perf_counter()
-        patterns = ascend(model, layer, list(range(64)), size=150)
+        patterns = ascend(filter_model, layer, list(range(64)), size=150)
         ours_seconds = time.perf_counter() - start
-        ours_finals = filter_activations(model, layer, patterns[: args.seed_filters], range(args.seed_filters))
+        ours_finals = filter_activations(filter_model, layer, patterns[: args.seed_filters], range(args.seed_filters))
         results["filters"] = {
             "layer": layer,
             "seed s per filter": round(seed_per_filter, 2),
@@ -94,7 +94,7 @@ def main(argv=None) -> None:
             "seed mean final activation": round(float(np.mean(seed_finals)), 4),
             "ours mean final activation (same filters)": round(float(np.mean(ours_finals)), 4),
             "ours mean final activation (64 filters)": round(
-                float(filter_activations(model, layer, patterns, range(64)).mean()), 4
+                float(filter_activations(filter_model, layer, patterns, range(64)).mean()), 4
             ),
         }
         print(json.dumps(results["filters"]))

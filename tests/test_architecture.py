@@ -218,3 +218,17 @@ def test_lint_and_format_are_clean():
             [sys.executable, "-m", "ruff", *command], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_a_broken_internal_fails_loudly_with_its_reason(monkeypatch):
+    import keras
+
+    from visconvnets import keras_internals
+
+    class RenamedBackup:  # a Keras whose BackupAndRestore no longer sets the epoch where fit reads it
+        def __init__(self, backup_dir, double_checkpoint=False):
+            self.backup_dir = backup_dir
+
+    monkeypatch.setattr(keras.callbacks, "BackupAndRestore", RenamedBackup)
+    with pytest.raises(keras_internals.KerasInternalsError, match="resuming a killed run at the right epoch"):
+        keras_internals.verify()

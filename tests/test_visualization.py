@@ -308,3 +308,15 @@ def test_overlay_puts_cells_on_receptive_field_centres():
     assert overlay[106, 202].tolist() != overlay[0, 0].tolist()
     with pytest.raises(ValueError, match="heatmap must be"):
         rendering.overlay_heatmap(image, np.zeros((2, 2, 2)))
+
+
+def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeypatch):
+    from visconvnets import geometry
+
+    walks = []
+    real_walk = geometry._walk_geometry
+    monkeypatch.setattr(geometry, "_walk_geometry", lambda model, name: walks.append(name) or real_walk(model, name))
+    monkeypatch.setattr(geometry, "_COMPUTED", type(geometry._COMPUTED)())  # start with nothing known
+    assert [receptive_field(small_model, "conv_c") for _ in range(3)] == [(4.0, 6.0)] * 3
+    assert receptive_field(small_model, "conv_b") == (2.0, 1.0)
+    assert walks == ["conv_c", "conv_b"]
