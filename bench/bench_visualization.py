@@ -78,7 +78,8 @@ def main(argv=None) -> None:
         layer = conv_layers_by_position(filter_model, (5,))[0]  # the seed's conv2d_4: the 5th convolution
         start = time.perf_counter()
         seed_finals = [
-            seed_style_filter_pattern(filter_model, layer, index, size=150, steps=80)[1] for index in range(args.seed_filters)
+            seed_style_filter_pattern(filter_model, layer, index, size=150, steps=80)[1]
+            for index in range(args.seed_filters)
         ]
         seed_per_filter = (time.perf_counter() - start) / args.seed_filters
         start = time.perf_counter()
