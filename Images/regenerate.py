@@ -38,8 +38,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from visconvnets import model as model_tools
     from visconvnets import outputs
-    from visconvnets.data import load_images
     from visconvnets.explain import save_activation_grids
+    from visconvnets.images import load_images
     from visconvnets.saved_model import load_trained_model
 
     run = outputs.RunLayout(args.run)

@@ -98,6 +98,7 @@ def train_once(args) -> float:
 
     from visconvnets import data as data_tools
     from visconvnets import model as model_tools
+    from visconvnets.images import load_images
     from visconvnets.split import list_class_files
 
     classes = sorted(path.name for path in args.source.iterdir() if path.is_dir())
@@ -109,7 +110,7 @@ def train_once(args) -> float:
             paths, labels, args.image_size, args.batch_size, training=True, augmenter=data_tools.make_augmenter(seed=0)
         )
     else:
-        images = data_tools.load_images(paths, args.image_size)
+        images = load_images(paths, args.image_size)
         dataset = (
             tf.data.Dataset.from_tensor_slices((images, np.array(labels, "int32")))
             .shuffle(len(paths))

@@ -19,7 +19,7 @@ PACKAGE = PROJECT_ROOT / "visconvnets"
 LAYERS = [
     ("foundation", {"config", "outputs", "keras_internals", "workers"}),
     ("files, graph, pictures", {"split", "layers", "forward", "rendering", "report"}),
-    ("data and model", {"data", "synthetic", "model", "saved_model", "devices", "history", "training"}),
+    ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation"}),
     ("orchestration", {"explain", "scoring", "demo"}),
     ("workflow", {"workflow"}),

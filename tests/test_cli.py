@@ -33,3 +33,15 @@ def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "out").exists()  # refused before OUT was made
     with pytest.raises(SystemExit):
         script.parse_args(["--epochs", "-1"])
+
+
+def test_nothing_to_train_and_a_file_as_data_are_refused(tmp_path, capsys):
+    output = ["--output", str(tmp_path / "out")]
+    assert script.main(["--data", str(tmp_path), "--weights", "none", "--epochs", "0", *output]) == 2
+    assert "--epochs 0 trains nothing" in capsys.readouterr().err
+    assert script.main(["--data", str(tmp_path), "--epochs", "0", "--fine-tune-epochs", "0", *output]) == 2
+    assert "--epochs 0 --fine-tune-epochs 0 trains nothing" in capsys.readouterr().err
+    listing = tmp_path / "some_file.txt"
+    listing.write_text("not a folder")
+    assert script.main(["--data", str(listing), "--weights", "none", *output]) == 2
+    assert f"--data {str(listing)!r} is a file" in capsys.readouterr().err

@@ -266,6 +266,8 @@ def test_decompression_bomb_is_skipped(tmp_path: Path):
     for index in range(3):
         write(tmp_path / "src" / "daisy" / f"{index}.png", image_bytes(index, "PNG"))
     write(tmp_path / "src" / "daisy" / "bomb.png", image_bytes(9, "PNG", size=(200, 200)))
+    for index in range(3):
+        write(tmp_path / "src" / "rose" / f"{index}.png", image_bytes(20 + index, "PNG"))
     plan = run_split(tmp_path / "src", tmp_path / "out", max_pixels=10_000, dry_run=True)
     assert [item.source for item in plan.skipped] == ["daisy/bomb.png"]
     assert plan.skipped[0].reason.startswith("decompression bomb")
@@ -287,6 +289,11 @@ def test_missing_and_bad_arguments(tmp_path: Path, messy_tree: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no class folders"):
         run_split(tmp_path / "empty", tmp_path / "out")
+    for index in range(4):
+        write(tmp_path / "single" / "daisy" / f"{index}.jpg", image_bytes(index))
+    with pytest.raises(ValueError, match="one class folder \\('daisy'\\): a classifier needs at least 2 classes"):
+        run_split(tmp_path / "single", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_real_photos_and_csv(tmp_path: Path):

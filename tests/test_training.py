@@ -15,6 +15,7 @@ from PIL import Image
 from visconvnets import data as data_tools
 from visconvnets import keras_internals, outputs, workflow
 from visconvnets.config import RunConfig
+from visconvnets.images import load_images
 from visconvnets.saved_model import load_trained_model
 
 from .conftest import tiny_config
@@ -30,7 +31,7 @@ def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_spl
     assert classes == ["daisy", "rose", "tulip"] == metrics["classes"]
     rows = outputs.read_predictions_csv(output / "test_predictions.csv")
     assert len(rows) == 6
-    images = data_tools.load_images([tiny_split / row["path"] for row in rows], 75)
+    images = load_images([tiny_split / row["path"] for row in rows], 75)
     reloaded = model.predict(images, verbose=0)
     before_saving = np.array([[float(row[name]) for name in classes] for row in rows])
     np.testing.assert_allclose(reloaded, before_saving, atol=1e-5)
@@ -43,7 +44,7 @@ def test_metrics_match_a_recomputation(trained_run, tiny_split):
     metrics = json.loads((output / "metrics.json").read_text())
     model, classes = load_trained_model(output / "model.keras")
     split_files = data_tools.scan_split_folder(tiny_split)
-    images = data_tools.load_images(split_files.paths["test"], 75)
+    images = load_images(split_files.paths["test"], 75)
     labels = np.array(split_files.labels["test"])
     probabilities = model.predict(images, verbose=0)
     accuracy = float((probabilities.argmax(1) == labels).mean())

@@ -18,7 +18,7 @@ _EXPORTS = {
     "read_split_csv": "split",
     "find_class_folders": "split",
     "generate_flowers": "synthetic",
-    "load_images": "data",
+    "load_images": "images",
     "scan_split_folder": "data",
     "build_model": "model",
     "load_trained_model": "saved_model",

@@ -162,6 +162,12 @@ class RunConfig(VisualizationConfig):
                 "give --data (a split folder) to train, --model (a saved model.keras) to visualise, "
                 "or --demo to run everything on built-in synthetic flowers"
             )
+        pretrained = str(self.weights).lower() != "none"
+        if self.model is None and self.epochs == 0 and not (pretrained and self.fine_tune_epochs > 0):
+            raise ValueError(
+                f"--epochs 0{' --fine-tune-epochs 0' if pretrained else ''} trains nothing; give --epochs 1 or more, "
+                "or --model OUT/model.keras to evaluate and visualise a saved model"
+            )
         if self.model is not None and not Path(self.model).is_file():
             raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
         self.validate_pictures()

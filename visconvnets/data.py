@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from .images import load_image
 from .split.checks import check_files
 from .split.discovery import IGNORED_FOLDERS, IMAGE_EXTENSIONS, list_class_files
 from .split.plan import SPLIT_NAMES
@@ -101,6 +100,11 @@ def scan_split_folder(
 
 def _check_layout(data_dir: Path, splits: Sequence[str]) -> list[str]:
     """The class names, after checking the folder, its split folders and that every split has the same classes."""
+    if data_dir.is_file():
+        raise ValueError(
+            f"--data {str(data_dir)!r} is a file; give the split folder (with train/ validation/ test/) that "
+            f"`python create_train_val_test.py SOURCE DEST` writes"
+        )
     if not data_dir.is_dir():
         raise FileNotFoundError(
             f"data folder {str(data_dir)!r} does not exist; create it with "
@@ -162,15 +166,6 @@ def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=T
     return keras.Sequential(layers, name="augmentation")
 
 
-def load_image(path, image_size: int):
-    """Read and decode one image file as uint8 (image_size, image_size, 3), resized like the blog's
-    ``target_size`` (bilinear, aspect not kept). GIFs give their first frame."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    image = tf.image.resize(image, (image_size, image_size), method="bilinear")
-    return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-
 def make_dataset(
     paths: Sequence[Path],
     labels: Sequence[int],
@@ -218,31 +213,6 @@ def make_dataset(
 def cache_fits(count: int, image_size: int, limit_megabytes: float) -> bool:
     """Whether ``count`` uint8 images of ``image_size``² fit in ``limit_megabytes`` of cache."""
     return count * image_size * image_size * 3 <= limit_megabytes * 1024 * 1024
-
-
-def load_images(paths: Sequence[Path], image_size: int):
-    """Decode files into one array (n, image_size, image_size, 3) float32 in [0, 255] for visualization.
-
-    Raises:
-        FileNotFoundError: a path does not exist (named).
-        ValueError: a file cannot be decoded (named).
-    """
-    images = []
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"image {str(path)!r} does not exist")
-        try:
-            images.append(load_image(str(path), image_size).numpy())
-        except tf.errors.InvalidArgumentError as error:
-            raise ValueError(f"cannot decode image {str(path)!r}: {error.message.splitlines()[0]}") from error
-    return np.stack(images).astype("float32") if images else np.zeros((0, image_size, image_size, 3), "float32")
-
-
-def load_original(path: Path) -> np.ndarray:
-    """An image file at its own resolution: (height, width, 3) uint8 RGB (for overlays on the photo)."""
-    with Image.open(path) as picture:
-        return np.asarray(picture.convert("RGB"))
 
 
 def relative_paths(paths: Sequence[Path], root: Path) -> list[str]:

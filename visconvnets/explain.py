@@ -15,9 +15,9 @@ from . import outputs, rendering
 from .activations import layer_activations
 from .cams import CAM_METHODS, class_activation_maps, contrasting_maps
 from .config import PICTURE_BATCH_SIZE, VisualizationConfig
-from .data import load_images, load_original
 from .filters import ascend, to_display
 from .geometry import receptive_field
+from .images import load_images, load_original
 from .layers import find_layer, has_4d_output, select_layers
 
 

@@ -14,6 +14,7 @@ from . import evaluation, outputs, rendering
 from . import model as model_tools
 from .config import RunConfig
 from .history import read_history
+from .images import load_images
 from .split.audit import read_split_csv
 from .synthetic import read_boxes
 
@@ -64,7 +65,7 @@ def score_pointing_game(
 ) -> dict:
     """Pointing game at ``layer`` on the test split, for the model and for the same architecture untrained."""
     paths, labels, image_boxes, sizes = _boxed_test_images(split_files, config.boxes)
-    images = data_tools.load_images(paths, image_size)
+    images = load_images(paths, image_size)
     trained = evaluation.pointing_game(model, images, labels, image_boxes, layer, sizes)
     keras.utils.set_random_seed(config.seed + 1)
     untrained_model = model_tools.build_model(

@@ -79,6 +79,11 @@ def split_dataset(
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
     root, class_names = find_class_folders(Path(source))
+    if len(class_names) < 2:
+        raise ValueError(
+            f"{str(root)!r} holds one class folder ({class_names[0]!r}): a classifier needs at least 2 classes; "
+            "give the folder that holds one sub-folder per class"
+        )
     check_destination(root, Path(destination), force)
     files = list_class_files(root, class_names)
     # In copy mode the checking workers stage each usable file's bytes as they go, overlapping the
