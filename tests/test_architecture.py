@@ -18,7 +18,7 @@ PACKAGE = PROJECT_ROOT / "visconvnets"
 # Lowest first; a module may import its own layer or lower ones, never a higher one (ARCHITECTURE.md).
 LAYERS = [
     ("foundation", {"config", "outputs", "keras_internals", "workers"}),
-    ("files, graph, pictures", {"split", "layers", "forward", "rendering", "report"}),
+    ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
     ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation"}),
     ("orchestration", {"explain", "scoring", "demo"}),

@@ -7,6 +7,7 @@ Augmentation (the blog's settings, as Keras preprocessing layers) runs in the tr
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -218,3 +219,14 @@ def cache_fits(count: int, image_size: int, limit_megabytes: float) -> bool:
 def relative_paths(paths: Sequence[Path], root: Path) -> list[str]:
     """``paths`` relative to ``root``, with forward slashes (the form split.csv and the CSVs use)."""
     return [Path(path).relative_to(root).as_posix() for path in paths]
+
+
+def choose_images(paths: Sequence[Path], labels: Sequence[int], per_class: int, seed: int) -> list[int]:
+    """Indices of up to ``per_class`` images per class, seeded and independent of listing order."""
+    per_label = []
+    for label in sorted(set(labels)):
+        members = sorted((str(paths[i]), i) for i in range(len(paths)) if labels[i] == label)
+        random.Random(f"{seed}:{label}").shuffle(members)
+        per_label.append([index for _, index in members[:per_class]])
+    # interleaved: the first image of every class, then the second of every class...
+    return [group[rank] for rank in range(per_class) for group in per_label if rank < len(group)]

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import cams
 from .config import PICTURE_BATCH_SIZE
+from .forward import outputs_probabilities
 from .geometry import receptive_field
 
 
@@ -59,8 +60,13 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 
 
 def predict(model, dataset) -> np.ndarray:
-    """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order."""
-    return np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0))
+    """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order; a
+    model that outputs logits has them turned into probabilities by a softmax."""
+    outputs = np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0), np.float64)
+    if outputs_probabilities(model):
+        return outputs
+    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: str, original_sizes=None) -> dict:

@@ -3,33 +3,22 @@ maps (the methods return arrays), and hand them to ``rendering`` to write under 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from . import layer_choice, outputs, rendering
 from . import model as model_tools
-from . import outputs, rendering
 from .activations import layer_activations
 from .cams import CAM_METHODS, class_activation_maps, contrasting_maps
 from .config import PICTURE_BATCH_SIZE, VisualizationConfig
+from .data import choose_images
 from .filters import ascend, to_display
 from .geometry import receptive_field
 from .images import load_images, load_original
 from .layers import find_layer, has_4d_output, select_layers
-
-
-def choose_images(paths: Sequence[Path], labels: Sequence[int], per_class: int, seed: int) -> list[int]:
-    """Indices of up to ``per_class`` images per class, seeded and independent of listing order."""
-    per_label = []
-    for label in sorted(set(labels)):
-        members = sorted((str(paths[i]), i) for i in range(len(paths)) if labels[i] == label)
-        random.Random(f"{seed}:{label}").shuffle(members)
-        per_label.append([index for _, index in members[:per_class]])
-    # interleaved: the first image of every class, then the second of every class...
-    return [group[rank] for rank in range(per_class) for group in per_label if rank < len(group)]
 
 
 def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
@@ -37,9 +26,16 @@ def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
         yield slice(start, min(count, start + size))
 
 
+def cam_layer_choice(model, config: VisualizationConfig) -> tuple[str, str]:
+    """(layer, why): ``--gradcam-layer``, else the deepest block output with enough cells (``layer_choice``)."""
+    if config.gradcam_layer:
+        return config.gradcam_layer, "given with --gradcam-layer"
+    return layer_choice.choose_cam_layer(model)
+
+
 def cam_layer(model, config: VisualizationConfig) -> str:
-    """The layer the class activation maps explain: ``--gradcam-layer``, else the model's own choice."""
-    return config.gradcam_layer or model_tools.default_gradcam_layer(model)
+    """The layer the class activation maps explain."""
+    return cam_layer_choice(model, config)[0]
 
 
 def filter_layers(model, config: VisualizationConfig) -> list[str]:

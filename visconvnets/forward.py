@@ -51,6 +51,13 @@ def _is_softmax(function) -> bool:
     return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
 
 
+def outputs_probabilities(model) -> bool:
+    """True when the model ends in a softmax (a Softmax layer, or a layer with a softmax activation);
+    False when it outputs logits (e.g. a plain Dense)."""
+    last = final_layer(model)
+    return isinstance(last, keras.layers.Softmax) or _is_softmax(getattr(last, "activation", None))
+
+
 def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_after_taps: bool = False):
     """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
 

@@ -6,6 +6,7 @@ import dataclasses
 import weakref
 
 import keras
+import numpy as np
 
 from . import layers as layer_tools
 from .forward import walk
@@ -46,11 +47,16 @@ def _spatial_parameters(layer):
 
 def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
     """Geometry of a layer's output from its input's (InceptionV3 uses 'same' only at stride 1)."""
-    if isinstance(incoming, list):  # Concatenate, Add...: every branch must agree
-        distinct = {item for item in incoming if isinstance(item, Geometry)}
-        if len(distinct) != 1:
-            raise ValueError(f"layer {layer.name!r} merges feature maps with different geometry {distinct}")
-        incoming = distinct.pop()
+    if isinstance(incoming, list):  # Concatenate, Add, Multiply...: branches must share the stride
+        distinct = {item for item in incoming if isinstance(item, Geometry)}  # a globally pooled branch has none
+        if not distinct:
+            return "flat"
+        if len({item.stride for item in distinct}) != 1:
+            raise ValueError(f"layer {layer.name!r} merges feature maps with different strides {distinct}")
+        # 'same' padding at stride 2 on an even size shifts a branch by a few pixels (Xception's
+        # residuals: 3 vs 11 px at stride 16): the merged cell's centre is taken as their mean.
+        offsets = np.mean([item.offset for item in distinct], axis=0)
+        incoming = Geometry(distinct.pop().stride, (float(offsets[0]), float(offsets[1])))
     if not isinstance(incoming, Geometry):
         return incoming
     parameters = _spatial_parameters(layer)

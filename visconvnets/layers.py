@@ -61,20 +61,31 @@ def has_4d_output(layer) -> bool:
     return len(shape) == 4
 
 
-def select_layers(
-    model, patterns: Sequence[str] | None, default_types: Sequence[str] = ("Conv2D", "Activation")
-) -> list[str]:
+# What the grids show by default: every convolution (activations fused into it included) and activation.
+DEFAULT_GRID_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Activation", "ReLU")
+CONVOLUTION_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")  # what "a convolution" means here
+
+
+def select_layers(model, patterns: Sequence[str] | None) -> list[str]:
     """Names of the layers matching any pattern, in depth order, only those with a 4-D output.
 
     A pattern is a layer name (``mixed7``), a glob (``conv2d_*``, ``mixed?``) or a layer type
-    (``Conv2D``, ``Activation``: a class name). None selects ``default_types``.
+    (``Conv2D``, ``Activation``: a class name). None selects every layer of ``DEFAULT_GRID_TYPES``
+    with a 4-D output (a model need not have all those types).
 
     Raises:
-        ValueError: a pattern matches nothing (with the nearest names), or an exact name has no
-            4-D output.
+        ValueError: a pattern matches nothing (with the nearest names), an exact name has no 4-D
+            output, or (no patterns) the model has no such layer.
     """
     layers = [layer for layer in iter_layers(model) if not _is_model(layer)]
-    patterns = list(patterns) if patterns else list(default_types)
+    if not patterns:
+        names = [layer.name for layer in layers if type(layer).__name__ in DEFAULT_GRID_TYPES and has_4d_output(layer)]
+        if not names:
+            raise ValueError(
+                f"model {model.name!r} has no {', '.join(DEFAULT_GRID_TYPES)} layer with a (batch, height, width, "
+                "channels) output; choose layers to show with --layers (names, globs or types)"
+            )
+        return names
     chosen: set[str] = set()
     for pattern in patterns:
         matched = [
@@ -99,17 +110,22 @@ def _is_model(layer) -> bool:
     return isinstance(layer, keras.Model)
 
 
+def convolution_names(model) -> list[str]:
+    """Names of every convolution (``CONVOLUTION_TYPES``), nested ones included, in depth order."""
+    return [layer.name for layer in iter_layers(model) if type(layer).__name__ in CONVOLUTION_TYPES]
+
+
 def conv_layers_by_position(model, positions: Sequence[int]) -> list[str]:
     """Names of the Conv2D layers at 1-based ``positions`` in depth order (not Keras's auto-names).
 
     Raises:
         ValueError: a position beyond the model's number of convolutions.
     """
-    convolutions = [layer.name for layer in iter_layers(model) if type(layer).__name__ == "Conv2D"]
+    convolutions = convolution_names(model)
     for position in positions:
         if not 1 <= position <= len(convolutions):
             raise ValueError(
-                f"convolution position {position} is out of range: the model has {len(convolutions)} Conv2D layers"
+                f"convolution position {position} is out of range: the model has {len(convolutions)} convolutions"
             )
     return [convolutions[position - 1] for position in positions]
 
@@ -127,8 +143,14 @@ def last_spatial_layer(model) -> str:
 
 
 def parent_names(model) -> dict[str, list[str]]:
-    """{layer name: names of the layers feeding it} for a flat functional model."""
-    return {layer.name: keras_internals.parent_layer_names(layer) for layer in model.layers}
+    """{layer or operation name: names of those feeding it} for a flat functional model."""
+    return {operation.name: keras_internals.parent_layer_names(operation) for operation in graph_operations(model)}
+
+
+def graph_operations(model) -> list:
+    """Every node of a functional model's graph in depth order: its layers and the bare operations
+    (``x + y``, ``keras.ops...``) between them, which ``model.layers`` leaves out."""
+    return list(getattr(model, "operations", model.layers))
 
 
 def _ancestors(parents: dict[str, list[str]], name: str) -> set[str]:
@@ -156,7 +178,7 @@ def block_start(model, name: str) -> str | None:
         for parent in child_parents:
             children[parent].append(child)
     sources = [layer for layer in ancestors if not parents[layer]]
-    order = {layer.name: position for position, layer in enumerate(model.layers)}
+    order = {operation.name: position for position, operation in enumerate(graph_operations(model))}
     for candidate in sorted(ancestors, key=order.__getitem__, reverse=True):
         # is `name` still reachable from the inputs without passing through `candidate`?
         seen = {candidate} | set(sources)

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import keras
 
+from . import layer_choice
 from . import layers as layer_tools
 
 MINIMUM_IMAGE_SIZE = 75  # InceptionV3's smallest input side
-# What the blog drew for InceptionV3, by name or by position (never by Keras's auto-numbered names):
-BLOG_GRADCAM_LAYER = "mixed10"  # the last inception block (8x8 at 299 px, 3x3 at 150 px)
-BLOG_FILTER_CONVOLUTIONS = (3, 8, 40)  # the 3rd, 8th and 40th Conv2D layers in depth order
+# The blog's filter-pattern layers: InceptionV3's 3rd, 8th and 40th of its 94 convolutions, by position
+# (never by Keras's auto-numbered names); other models get the same fractions of their own convolutions.
+BLOG_FILTER_CONVOLUTIONS = (3, 8, 40)
+INCEPTION_V3_CONVOLUTIONS = 94
 PREPROCESS_LAYER = "inception_preprocess"
 HEAD_LAYERS = ("head_pool", "head_dense", "head_dropout", "predictions")
 IMAGENET_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -161,13 +163,8 @@ def unfreeze_from(model, layer_name: str) -> list[str]:
     return trainable
 
 
-def default_gradcam_layer(model) -> str:
-    """The blog's ``mixed10`` when the model has it (InceptionV3), else the deepest layer with a 4-D output."""
-    if BLOG_GRADCAM_LAYER in layer_tools.layer_names(model):
-        return BLOG_GRADCAM_LAYER
-    return layer_tools.last_spatial_layer(model)
-
-
 def default_filter_layers(model) -> list[str]:
-    """The blog's filter-pattern layers: the 3rd, 8th and 40th convolutions in depth order."""
-    return layer_tools.conv_layers_by_position(model, BLOG_FILTER_CONVOLUTIONS)
+    """The blog's filter-pattern layers: the 3rd, 8th and 40th convolutions of InceptionV3, the same
+    fractions of the depth in any other model."""
+    fractions = [position / INCEPTION_V3_CONVOLUTIONS for position in BLOG_FILTER_CONVOLUTIONS]
+    return layer_choice.spread_convolutions(model, fractions)

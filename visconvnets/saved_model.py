@@ -26,27 +26,60 @@ def save_trained_model(model, classes: list[str], out_dir: Path) -> Path:
     return path
 
 
-def load_trained_model(path: Path):
-    """A saved model and its class names (from ``classes.json`` beside it).
+def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
+    """A saved single-input image classifier (``.keras``, or legacy ``.h5``) and its class names.
+
+    Class names come from ``classes.json`` beside the model, else ``fallback_classes`` (the class
+    folders of ``--data``), else ``class_0``, ``class_1``...
 
     Raises:
-        FileNotFoundError: the model or its classes.json is missing.
-        ValueError: the class count does not match the model's output.
+        FileNotFoundError: the model file is missing.
+        ValueError: the class count differs from the model's outputs; the model has several inputs,
+            or is not an image classifier ((batch, height, width, channels) in, (batch, classes) out);
+            it needs custom objects to load.
     """
     path = Path(path)
-    classes_path = path.parent / outputs.CLASSES
-    if not classes_path.is_file():
-        raise FileNotFoundError(
-            f"{str(classes_path)!r} not found: class names travel beside the model; copy the classes.json "
-            "written with it into the same folder"
-        )
-    model = keras.models.load_model(path)
-    classes = json.loads(classes_path.read_text(encoding="utf-8"))["classes"]
-    if model.output_shape[-1] != len(classes):
+    if not path.is_file():
+        raise FileNotFoundError(f"--model {str(path)!r} does not exist")
+    try:
+        model = keras.models.load_model(path)
+    except (TypeError, ValueError) as error:
+        if "custom" not in str(error).lower() and "Unknown" not in str(error):
+            raise
         raise ValueError(
-            f"{str(classes_path)!r} lists {len(classes)} classes but the model outputs {model.output_shape[-1]}"
+            f"{str(path)!r} uses a layer or function Keras does not know ({str(error).splitlines()[0]}); load it "
+            "yourself with keras.models.load_model(path, custom_objects={...}) and pass the model to "
+            "visconvnets.explain.write_visualizations, or register the classes with "
+            "@keras.saving.register_keras_serializable()"
+        ) from error
+    _check_classifier(model, path)
+    return model, _class_names(path, int(model.output_shape[-1]), fallback_classes)
+
+
+def _check_classifier(model, path: Path) -> None:
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"{str(path)!r} has {len(model.inputs)} input(s) and {len(model.outputs)} output(s); only single-input, "
+            "single-output image classifiers can be explained"
         )
-    return model, classes
+    if len(model.input_shape) != 4 or len(model.output_shape) != 2:
+        raise ValueError(
+            f"{str(path)!r} maps {model.input_shape} to {model.output_shape}; an image classifier maps "
+            "(batch, height, width, channels) to (batch, classes)"
+        )
+
+
+def _class_names(path: Path, count: int, fallback_classes: list[str] | None) -> list[str]:
+    classes_path = path.parent / outputs.CLASSES
+    if classes_path.is_file():
+        classes, source = json.loads(classes_path.read_text(encoding="utf-8"))["classes"], repr(str(classes_path))
+    elif fallback_classes is not None:
+        classes, source = list(fallback_classes), "--data's class folders"
+    else:
+        return [f"class_{index}" for index in range(count)]
+    if len(classes) != count:
+        raise ValueError(f"{source} lists {len(classes)} classes but the model outputs {count}")
+    return classes
 
 
 def library_versions() -> dict[str, str]:

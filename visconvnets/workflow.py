@@ -91,7 +91,8 @@ def build_or_load_model(job: Job):
     Every layer name the run will use is checked here, before any training."""
     config = job.config
     if config.model is not None:
-        model, classes = saved_model.load_trained_model(config.model)
+        data_classes = job.split_files.classes if job.split_files else None
+        model, classes = saved_model.load_trained_model(config.model, data_classes)
         if job.split_files and job.split_files.classes != classes:
             raise ValueError(f"the model's classes {classes} differ from the data's {job.split_files.classes}")
         explain.check_layers(model, config)
@@ -202,6 +203,9 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
     config, files = job.config, job.split_files
     test_paths, test_labels = (files.paths["test"], files.labels["test"]) if files is not None else ([], [])
     progress = config.verbose > 0
+    layer, reason = explain.cam_layer_choice(model, config)
+    if config.gradcam:
+        print(f"class activation maps at {layer}: {reason}")
     written = explain.write_visualizations(
         model, classes, image_size, job.layout.root, config, test_paths, test_labels, progress=progress
     )
@@ -214,7 +218,8 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "gradcam": len(written["gradcam"]),
         "misclassified": len(written["misclassified"]),
         "cam_method": config.cam_method,
-        "gradcam_layer": explain.cam_layer(model, config),
+        "gradcam_layer": layer,
+        "gradcam_layer_reason": reason,
     }
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     page = report.write_report(job.layout.root)
