@@ -91,7 +91,13 @@ DEMO_HELP = (
 def _add_data_options(option: _Options) -> None:
     option("--data", "split folder with train/ validation/ test/ (from create_train_val_test.py)", type=Path)
     option("--output", "output folder (default: {default})", type=Path)
-    option("--model", "a saved model.keras: skip training, evaluate (with --data) and visualise it", type=Path)
+    option(
+        "--model",
+        "a saved single-input image classifier (.keras or legacy .h5; ours or any Keras model): skip training, "
+        "evaluate it (with --data) and visualise it; class names from classes.json beside it, else --data's class "
+        "folders, else class_0...",
+        type=Path,
+    )
     option(
         "--boxes",
         "boxes.csv (path,class,x0,y0,x1,y1 per source image): score Grad-CAM with the pointing game",
@@ -174,7 +180,8 @@ def _add_picture_options(option: _Options) -> None:
     option("--no-filters", "no filter patterns", action="store_false")
     option(
         "--filter-layers",
-        "layers for filter patterns (default: the 3rd, 8th and 40th Conv2D layers, as the blog)",
+        "layers for filter patterns (default: three convolutions at the blog's fractions of the depth: "
+        "InceptionV3's 3rd, 8th and 40th)",
         nargs="+",
     )
     option("--filters", "first N filters per layer (default: {default}, an 8x8 grid)", dest="filter_count", type=int)
@@ -196,7 +203,8 @@ def _add_picture_options(option: _Options) -> None:
     option("--cam-method", "class activation map method (default: {default})", choices=("gradcam", "gradcam++"))
     option(
         "--gradcam-layer",
-        "layer to explain (default: mixed10 for InceptionV3, as the blog; mixed7 localises better at small sizes)",
+        "layer to explain (default: the deepest block output with at least 5x5 cells: mixed10 for InceptionV3 at "
+        "299 px, as the blog; mixed7 at 150 px); the report says which and why",
     )
     option("--max-misclassified", "cap on the failure gallery (default: {default})", type=_positive_int)
 

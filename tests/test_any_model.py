@@ -163,3 +163,22 @@ def test_receptive_field_of_the_chosen_layer_matches_the_gradient_centre(name):
     for profile in (magnitude.sum(axis=1), magnitude.sum(axis=0)):  # rows, then columns
         centre = float((profile * positions).sum() / profile.sum())
         assert abs(centre - (stride * cell + offset)) <= stride, (layer, centre, stride * cell + offset)
+
+
+def test_legacy_h5_and_unknown_custom_layers(tmp_path):
+    import keras
+
+    model = tutorial_cnn()
+    model.save(tmp_path / "legacy.h5")  # the old HDF5 format
+    loaded, classes = load_trained_model(tmp_path / "legacy.h5")
+    assert classes == ["class_0", "class_1", "class_2"] and loaded.output_shape == (None, 3)
+
+    class Doubling(keras.layers.Layer):  # not registered: Keras cannot rebuild it from the file
+        def call(self, inputs):
+            return inputs * 2
+
+    inputs = keras.Input((16, 16, 3))
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv2D(4, 3)(Doubling()(inputs))))
+    keras.Model(inputs, outputs).save(tmp_path / "custom.keras")
+    with pytest.raises(ValueError, match="custom_objects=.*register_keras_serializable"):
+        load_trained_model(tmp_path / "custom.keras")

@@ -189,7 +189,9 @@ def write_report(out_dir: Path) -> Path:
     metrics, config = outputs.read_json(out_dir / outputs.METRICS), outputs.read_json(out_dir / outputs.CONFIG)
     visualizations = metrics.get("visualizations", {})
     layer = _escape(visualizations.get("gradcam_layer", "?"))
+    reason = visualizations.get("gradcam_layer_reason")
     cam = f"{visualizations.get('cam_method', 'gradcam')} at layer <code>{layer}</code>"
+    cam += f", {_escape(reason)}" if reason else ""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VisConvNets report</title>",
         f"<style>{STYLE}</style></head><body>",
