@@ -29,7 +29,7 @@ def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
 def cam_layer_choice(model, config: VisualizationConfig) -> tuple[str, str]:
     """(layer, why): ``--gradcam-layer``, else the deepest block output with enough cells (``layer_choice``)."""
     if config.gradcam_layer:
-        return config.gradcam_layer, "given with --gradcam-layer"
+        return config.gradcam_layer, "set in the settings (--gradcam-layer; --demo sets it)"
     return layer_choice.choose_cam_layer(model)
 
 
