@@ -182,3 +182,23 @@ def test_legacy_h5_and_unknown_custom_layers(tmp_path):
     keras.Model(inputs, outputs).save(tmp_path / "custom.keras")
     with pytest.raises(ValueError, match="custom_objects=.*register_keras_serializable"):
         load_trained_model(tmp_path / "custom.keras")
+    lambda_inputs = keras.Input((16, 16, 3))
+    halved = keras.layers.Lambda(lambda tensor: tensor / 2)(lambda_inputs)
+    keras.Model(lambda_inputs, keras.layers.Dense(2)(keras.layers.Flatten()(halved))).save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="Lambda layer with Python code.*safe_mode=False"):
+        load_trained_model(tmp_path / "lambda.keras")
+
+
+def test_flat_and_nested_copies_give_the_same_maps():
+    """The same ResNet50V2 weights, flat or nested two levels deep: the same default layer and maps."""
+    from visconvnets.cams import gradcam
+
+    nested = keras_application("ResNet50V2", size=64, nesting=2)
+    flat = keras_application("ResNet50V2", size=64)
+    flat.set_weights(nested.get_weights())
+    assert choose_cam_layer(flat)[0] == choose_cam_layer(nested)[0]
+    layer = choose_cam_layer(nested)[0]
+    images = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    expected = gradcam(flat, images, class_index=[0, 2], layer_name=layer)
+    assert expected.max() > 0
+    np.testing.assert_allclose(gradcam(nested, images, class_index=[0, 2], layer_name=layer), expected, atol=1e-4)

@@ -44,6 +44,12 @@ def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
     try:
         model = keras.models.load_model(path)
     except (TypeError, ValueError) as error:
+        if "safe_mode" in str(error):
+            raise ValueError(
+                f"{str(path)!r} holds a Lambda layer with Python code, which Keras loads only from a file you trust: "
+                "load it with keras.models.load_model(path, safe_mode=False) and pass the model to "
+                "visconvnets.explain.write_visualizations"
+            ) from error
         if "custom" not in str(error).lower() and "Unknown" not in str(error):
             raise
         raise ValueError(
