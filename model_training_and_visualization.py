@@ -88,6 +88,16 @@ DEMO_HELP = (
 )
 
 
+WEIGHTS_HELP = (
+    "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a "
+    ".h5/.weights.h5 file"
+)
+DISTRIBUTE_HELP = (
+    "none (default); mirrored: all local GPUs (or logical CPUs); "
+    "multiworker: MultiWorkerMirroredStrategy from TF_CONFIG"
+)
+
+
 def _add_data_options(option: _Options) -> None:
     option("--data", "split folder with train/ validation/ test/ (from create_train_val_test.py)", type=Path)
     option("--output", "output folder (default: {default})", type=Path)
@@ -113,11 +123,7 @@ def _add_data_options(option: _Options) -> None:
 
 
 def _add_model_options(option: _Options) -> None:
-    option(
-        "--weights",
-        "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path "
-        "to a .h5/.weights.h5 file",
-    )
+    option("--weights", WEIGHTS_HELP)
     option("--image-size", "input side in pixels, at least 75 (default: {default}, the blog's)", type=int)
     option("--dense-units", "hidden dense layer width (default: {default})", type=int)
     option("--dropout", "dropout before the classifier (default: {default})", type=float)
@@ -210,12 +216,7 @@ def _add_picture_options(option: _Options) -> None:
 
 
 def _add_hardware_options(option: _Options) -> None:
-    option(
-        "--distribute",
-        "none (default); mirrored: all local GPUs (or logical CPUs); multiworker: "
-        "MultiWorkerMirroredStrategy from TF_CONFIG",
-        choices=STRATEGIES,
-    )
+    option("--distribute", DISTRIBUTE_HELP, choices=STRATEGIES)
     option(
         "--logical-cpus",
         "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
