@@ -6,7 +6,7 @@ import numpy as np
 
 from . import cams
 from .config import PICTURE_BATCH_SIZE
-from .forward import outputs_probabilities
+from .forward import outputs_probabilities, softmax
 from .geometry import receptive_field
 
 
@@ -63,10 +63,7 @@ def predict(model, dataset) -> np.ndarray:
     """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order; a
     model that outputs logits has them turned into probabilities by a softmax."""
     outputs = np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0), np.float64)
-    if outputs_probabilities(model):
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return outputs if outputs_probabilities(model) else softmax(outputs)
 
 
 def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: str, original_sizes=None) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import keras
+import numpy as np
 
 from . import keras_internals
 from .layers import unknown_layer_error
@@ -49,6 +50,12 @@ def final_layer(model):
 
 def _is_softmax(function) -> bool:
     return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(n, classes) class scores before the softmax -> probabilities, computed stably in NumPy."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def outputs_probabilities(model) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import weakref
 
 import keras
 import numpy as np
@@ -79,9 +78,7 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
     return Geometry(tuple(s * k for s, k in zip(incoming.stride, strides)), tuple(offsets))
 
 
-_COMPUTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {layer name: (stride, offset)}
-
-
+@layer_tools.per_model_cache  # one walk per model and layer, however often the pictures ask
 def receptive_field(model, layer_name: str) -> tuple[float, float]:
     """(stride, offset) such that cell j of ``layer_name``'s output is centred at input pixel
     ``stride * j + offset``, derived from the strides, kernel sizes and padding on the way.
@@ -91,10 +88,7 @@ def receptive_field(model, layer_name: str) -> tuple[float, float]:
     Raises:
         ValueError: unknown layer, a layer after flattening, or different geometry per axis.
     """
-    known = _COMPUTED.setdefault(model, {})
-    if layer_name not in known:  # one walk per model and layer, however often the pictures ask
-        known[layer_name] = _walk_geometry(model, layer_name)
-    return known[layer_name]
+    return _walk_geometry(model, layer_name)
 
 
 def _walk_geometry(model, layer_name: str) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import keras
 
+from . import keras_internals
 from . import layers as layer_tools
 
 UNEXPLAINED_TYPES = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)  # the map would be of the padding
@@ -44,28 +45,11 @@ def spread_convolutions(model, fractions: Sequence[float]) -> list[str]:
 
 
 def _functional_cut_points(model) -> list:
-    """Layers of a functional model (in depth order) that every path from its inputs to its outputs passes."""
-    parents = layer_tools.parent_names(model)
-    children: dict[str, list[str]] = {name: [] for name in parents}
-    for child, names in parents.items():
-        for parent in names:
-            children[parent].append(child)
-    sources = [name for name, names in parents.items() if not names]
-    sinks = {name for name, names in children.items() if not names}
-    cut = []
-    for layer in model.layers:  # candidates: layers only (bare operations cannot be named in --gradcam-layer)
-        if layer.name in sources or isinstance(layer, keras.layers.InputLayer):
-            continue
-        seen, stack = {layer.name}, list(sources)
-        seen.update(sources)
-        while stack:
-            for child in children[stack.pop()]:
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-        if not sinks & (seen - {layer.name}):
-            cut.append(layer)
-    return cut
+    """Layers of a functional model (in depth order) that every path from its input to its output
+    passes, the output layer included; bare operations and the input layer left out."""
+    output = keras_internals.producing_layer(model.outputs[0]).name  # this model's own output node
+    names = {*layer_tools.cut_points_before(model, output), output}
+    return [layer for layer in model.layers if layer.name in names and not isinstance(layer, keras.layers.InputLayer)]
 
 
 def cut_points(model) -> list:
@@ -82,6 +66,7 @@ def _cells(layer) -> int:
     return min(height or MINIMUM_CAM_CELLS, width or MINIMUM_CAM_CELLS)  # unknown sizes count as enough
 
 
+@layer_tools.per_model_cache  # asked by the checks, the pointing game, the panels and the report
 def choose_cam_layer(model) -> tuple[str, str]:
     """(layer name, why it was chosen) for Grad-CAM.
 

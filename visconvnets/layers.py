@@ -8,11 +8,30 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterator, Sequence
+import functools
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 
 from . import keras_internals
+
+
+def per_model_cache(function: Callable) -> Callable:
+    """Remember ``function(model, *args)`` per model (weakly: forgotten with the model). For facts about
+    a model's graph that every picture asks for (receptive fields, the default CAM layer). Errors are
+    not remembered. ``.clear()`` forgets everything."""
+    remembered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @functools.wraps(function)
+    def cached(model, *args):
+        known = remembered.setdefault(model, {})
+        if args not in known:
+            known[args] = function(model, *args)
+        return known[args]
+
+    cached.clear = remembered.clear
+    return cached
 
 
 def iter_layers(model) -> Iterator:
@@ -163,23 +182,24 @@ def _ancestors(parents: dict[str, list[str]], name: str) -> set[str]:
     return seen
 
 
-def block_start(model, name: str) -> str | None:
-    """The layer every path to ``name`` goes through last: the input of the block ``name`` ends.
+def cut_points_before(model, name: str) -> list[str]:
+    """Names, in depth order, of the nodes every path from the inputs to ``name`` passes through
+    (``name`` itself left out): the outputs of the blocks below it, never a branch inside a block.
 
-    In InceptionV3, ``block_start(model, "mixed9")`` is ``"mixed8"``: the four branches of block 9 all
-    start from it. None when ``name`` has no such layer (it is the input).
+    Raises:
+        ValueError: no such layer.
     """
     parents = parent_names(model)
     if name not in parents:
         raise unknown_layer_error(model, name)
     ancestors = _ancestors(parents, name)
-    children: dict[str, list[str]] = {layer: [] for layer in parents}
+    children: dict[str, list[str]] = {node: [] for node in parents}
     for child, child_parents in parents.items():
         for parent in child_parents:
             children[parent].append(child)
-    sources = [layer for layer in ancestors if not parents[layer]]
-    order = {operation.name: position for position, operation in enumerate(graph_operations(model))}
-    for candidate in sorted(ancestors, key=order.__getitem__, reverse=True):
+    sources = [node for node in ancestors if not parents[node]]
+    cuts = []
+    for candidate in (operation.name for operation in graph_operations(model) if operation.name in ancestors):
         # is `name` still reachable from the inputs without passing through `candidate`?
         seen = {candidate} | set(sources)
         stack = [source for source in sources if source != candidate]
@@ -189,8 +209,18 @@ def block_start(model, name: str) -> str | None:
                     seen.add(child)
                     stack.append(child)
         if name not in seen:
-            return candidate
-    return None
+            cuts.append(candidate)
+    return cuts
+
+
+def block_start(model, name: str) -> str | None:
+    """The layer every path to ``name`` goes through last: the input of the block ``name`` ends.
+
+    In InceptionV3, ``block_start(model, "mixed9")`` is ``"mixed8"``: the four branches of block 9 all
+    start from it. None when ``name`` has no such layer (it is the input).
+    """
+    cuts = cut_points_before(model, name)
+    return cuts[-1] if cuts else None
 
 
 def layers_from_block(model, name: str) -> list[str]:

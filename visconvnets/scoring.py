@@ -50,8 +50,11 @@ def _boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
         )
     source_of = {row["destination"]: row["source"] for row in read_split_csv(split_csv) if row["destination"]}
     found = []
-    for path, label in zip(split_files.paths["test"], split_files.labels["test"]):
-        source = source_of.get(Path(path).relative_to(split_files.root).as_posix())
+    test_paths = split_files.paths["test"]
+    for path, relative, label in zip(
+        test_paths, data_tools.relative_paths(test_paths, split_files.root), split_files.labels["test"]
+    ):
+        source = source_of.get(relative)
         if source in boxes:
             with Image.open(path) as picture:
                 found.append((path, label, boxes[source], picture.size))

@@ -159,11 +159,12 @@ def _callbacks(
 
 def _phase_outcome(phase: Phase, history, model, history_path: Path, progress: dict, initial_epoch: int) -> str | None:
     """Update ``progress`` from ``history.csv`` after a phase; the reason training stopped early, if any."""
-    rows = [row for row in read_history(history_path) if row["phase"] == phase.name]
+    history_rows = read_history(history_path)
+    rows = [row for row in history_rows if row["phase"] == phase.name]
     stopped = None
     if any(row["loss"] != "" and not math.isfinite(float(row["loss"])) for row in rows):
         stopped = f"loss became NaN in phase {phase.name}"
-    values = [float(row["val_accuracy"]) for row in read_history(history_path) if row.get("val_accuracy")]
+    values = [float(row["val_accuracy"]) for row in history_rows if row.get("val_accuracy")]
     progress["best"] = max(values) if values else None
     progress["epochs"] = int(rows[-1]["epoch"]) if rows else initial_epoch
     progress["finished"].append(phase.name)

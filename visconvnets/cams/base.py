@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import layers as layer_tools
-from ..forward import forward
+from ..forward import forward, softmax
 
 
 def default_cam_layer(model) -> str:
@@ -95,7 +95,7 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
     activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
-    return CAM_METHODS[method](activations, gradients), _softmax(logits), indices
+    return CAM_METHODS[method](activations, gradients), softmax(logits), indices
 
 
 def contrasting_maps(model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam"):
@@ -113,14 +113,9 @@ def contrasting_maps(model, images, other_class_index, layer_name: str | None = 
     return (
         CAM_METHODS[method](activations, gradients[0]),
         CAM_METHODS[method](activations, gradients[1]),
-        _softmax(logits),
+        softmax(logits),
         index_sets[0],
     )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def register(name: str) -> Callable:
