@@ -69,10 +69,6 @@ class RunLayout:
     def failure_panel(self, image: Path | str) -> Path:
         return self.root / MISCLASSIFIED / f"{image_stem(image)}.jpg"
 
-    @property
-    def best_weights(self) -> Path:
-        return self.root / CHECKPOINTS / BEST_WEIGHTS
-
 
 def write_json(path: Path, payload: dict) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
