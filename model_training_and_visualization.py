@@ -1,8 +1,10 @@
-"""Fine-tune InceptionV3 on a split folder, evaluate it, and draw what it learned.
+"""Fine-tune InceptionV3 (or another keras.applications backbone) on a split folder, evaluate it, and draw
+what it learned.
 
 Examples:
     python model_training_and_visualization.py --data flowers_split --output outputs
     python model_training_and_visualization.py --data flowers_split --weights none --epochs 20
+    python model_training_and_visualization.py --data flowers_split --backbone ResNet50V2 --image-size 224
     python model_training_and_visualization.py --model outputs/model.keras --data flowers_split --output again
 """
 
@@ -13,15 +15,16 @@ import os
 import sys
 from pathlib import Path
 
+from visconvnets.backbones import BACKBONES, PREPROCESSING
 from visconvnets.config import SCHEDULES, SCRATCH_BATCH_NORM_MOMENTUM, STRATEGIES, RunConfig, config_from_mapping
 
 DEFAULTS = RunConfig()
 
 DESCRIPTION = """\
-Train an InceptionV3 flower classifier on DEST (as written by create_train_val_test.py),
-evaluate it on DEST/test, and write everything to --output:
+Train an image classifier (InceptionV3 by default, --backbone for others) on DEST (as written by
+create_train_val_test.py), evaluate it on DEST/test, and write everything to --output:
 
-  model.keras + classes.json   the trained model (raw RGB 0-255 in; scaling to [-1, 1] is inside)
+  model.keras + classes.json   the trained model (raw RGB 0-255 in; the backbone's preprocessing inside)
   history.csv                  one row per epoch; `epoch` counts on across phases and resumes
   metrics.json                 classes, test accuracy/loss/confusion matrix, per-class P/R/F1
   config.json                  resolved settings and library versions
@@ -33,8 +36,9 @@ evaluate it on DEST/test, and write everything to --output:
   misclassified/<image>.jpg    Grad-CAM for the predicted class beside the true class
 
 Recipe: with pretrained weights, phase 1 trains the head (Dense 256 + dropout + softmax) with the
-backbone frozen; phase 2 unfreezes --fine-tune-from's inception block and everything above it at a
-low learning rate, BatchNormalization frozen. With --weights none everything trains from the start.
+backbone frozen; phase 2 unfreezes --fine-tune-from's block and everything above it (by default the
+backbone's last stage) at a low learning rate, BatchNormalization frozen. With --weights none
+everything trains from the start.
 
 Bad images in DEST are skipped and reported (every file is decoded before training), never a
 crash mid-epoch. Killing a run and starting the same command again resumes from the last
@@ -88,6 +92,14 @@ DEMO_HELP = (
 )
 
 
+BACKBONE_HELP = (
+    "keras.applications family to train, case-insensitive (default: {default}, the blog's). Each takes raw RGB "
+    "0-255; its own preprocessing is inside the model: "
+    + "; ".join(
+        f"{', '.join(backbone.name for backbone in BACKBONES.values() if backbone.preprocessing == kind)}: {text}"
+        for kind, text in PREPROCESSING.items()
+    )
+)
 WEIGHTS_HELP = (
     "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a "
     ".h5/.weights.h5 file"
@@ -123,8 +135,14 @@ def _add_data_options(option: _Options) -> None:
 
 
 def _add_model_options(option: _Options) -> None:
+    option("--backbone", BACKBONE_HELP)
     option("--weights", WEIGHTS_HELP)
-    option("--image-size", "input side in pixels, at least 75 (default: {default}, the blog's)", type=int)
+    option(
+        "--image-size",
+        "input side in pixels, at least the backbone's minimum: InceptionV3 75, Xception 71, the others 32 "
+        "(default: {default}, the blog's)",
+        type=int,
+    )
     option("--dense-units", "hidden dense layer width (default: {default})", type=int)
     option("--dropout", "dropout before the classifier (default: {default})", type=float)
     option(
@@ -145,7 +163,9 @@ def _add_training_options(option: _Options) -> None:
     option("--lr-schedule", "learning-rate schedule per phase (default: {default})", choices=SCHEDULES)
     option(
         "--fine-tune-from",
-        "phase 2 trains this layer's inception block and above (default: {default}, the top two blocks)",
+        "phase 2 trains this layer's block and above (default: the backbone's last stage: "
+        + ", ".join(f"{backbone.name} {backbone.fine_tune_from}" for backbone in BACKBONES.values())
+        + ")",
     )
     option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_positive_int)
     option(
@@ -223,6 +243,12 @@ def _add_hardware_options(option: _Options) -> None:
         type=_positive_int,
     )
     option("--mixed-precision", "train in mixed_float16 (GPUs)", action="store_true")
+    option(
+        "--run-eagerly",
+        "train without compiling the step to a graph (Keras's run_eagerly): no 15-35 s tracing before the first "
+        "step, but every step is slower; for tiny runs and debugging",
+        action="store_true",
+    )
     option("--verbose", "Keras progress: 0 silent, 1 bar (default), 2 a line per epoch", type=int, choices=(0, 1, 2))
 
 

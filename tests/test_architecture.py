@@ -17,7 +17,7 @@ PACKAGE = PROJECT_ROOT / "visconvnets"
 
 # Lowest first; a module may import its own layer or lower ones, never a higher one (ARCHITECTURE.md).
 LAYERS = [
-    ("foundation", {"config", "outputs", "keras_internals", "workers"}),
+    ("foundation", {"config", "backbones", "outputs", "keras_internals", "workers"}),
     ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
     ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation"}),
@@ -78,7 +78,13 @@ def test_imports_only_go_down_or_sideways():
 
 def test_settings_and_layout_import_nothing_of_the_project():
     modules = library_modules()
-    for name in ("visconvnets.config", "visconvnets.outputs", "visconvnets.keras_internals", "visconvnets.workers"):
+    for name in (
+        "visconvnets.config",
+        "visconvnets.backbones",
+        "visconvnets.outputs",
+        "visconvnets.keras_internals",
+        "visconvnets.workers",
+    ):
         assert project_imports(name, modules[name]) == set(), name
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from visconvnets import data as data_tools
 from visconvnets import keras_internals, outputs, workflow
+from visconvnets.backbones import get_backbone
 from visconvnets.config import RunConfig
 from visconvnets.images import load_images
 from visconvnets.saved_model import load_trained_model
@@ -35,7 +36,7 @@ def test_saved_model_reloads_and_predicts_as_before_saving(trained_run, tiny_spl
     reloaded = model.predict(images, verbose=0)
     before_saving = np.array([[float(row[name]) for name in classes] for row in rows])
     np.testing.assert_allclose(reloaded, before_saving, atol=1e-5)
-    assert model.get_layer("inception_preprocess") is not None  # scaling travels inside the model
+    assert model.get_layer("preprocess") is not None  # scaling travels inside the model
 
 
 @pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
@@ -248,11 +249,10 @@ def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, 
     """--weights imagenet with the file in Keras's cache (legacy .h5 like the real one): phase 2 changes
     blocks 9-10 only, and BatchNormalization statistics nowhere."""
     from visconvnets import layers as layer_tools
-    from visconvnets import model as model_tools
 
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
-    expected = _plain_backbone_weights(cache / model_tools.IMAGENET_WEIGHTS_FILE, legacy=True)
+    expected = _plain_backbone_weights(cache / get_backbone("InceptionV3").weights_file, legacy=True)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     workflow.run(
         tiny_config(

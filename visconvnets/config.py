@@ -99,8 +99,9 @@ class RunConfig(VisualizationConfig):
     check_images: bool = True  # fully decode every file before training; bad ones are skipped and reported
     cache_limit_mb: float = 4096  # cache decoded images in memory when they fit in this many MB
     # --- model
+    backbone: str = "InceptionV3"  # the blog's; any name of backbones.BACKBONES, case-insensitive
     weights: str = "imagenet"  # imagenet | none | PATH to a .h5/.weights.h5 backbone file
-    image_size: int = 299  # the blog's 299x299; InceptionV3 needs at least 75
+    image_size: int = 299  # the blog's 299x299; InceptionV3 needs at least 75 (Xception 71, the others 32)
     dense_units: int = 256  # the blog's head: Dense(256, relu)
     dropout: float = 0.5  # dropout before the classifier
     batch_norm_momentum: float | None = None  # None: SCRATCH_BATCH_NORM_MOMENTUM from scratch, else Keras's 0.99
@@ -111,7 +112,7 @@ class RunConfig(VisualizationConfig):
     learning_rate: float = 1e-3  # Adam, phase 1 or from scratch
     fine_tune_learning_rate: float = 1e-5  # Adam, phase 2: low, so the pretrained features are not wrecked
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over each phase)
-    fine_tune_from: str = "mixed9"  # phase 2 trains this layer's inception block and above (top two blocks)
+    fine_tune_from: str | None = None  # phase 2 trains this layer's block and above; None: the backbone's last stage
     patience: int = 5  # early stopping on validation accuracy, best weights restored
     validation: bool = True  # evaluate on validation/ each epoch (needed for checkpoint and early stopping)
     rotation: float = 20.0  # augmentation: degrees (the blog's)
@@ -124,6 +125,7 @@ class RunConfig(VisualizationConfig):
     distribute: str = "none"  # none | mirrored (all local GPUs, else logical CPUs) | multiworker (TF_CONFIG)
     logical_cpus: int = 0  # split the CPU into this many logical devices (tests MirroredStrategy on CPU)
     mixed_precision: bool = False  # mixed_float16 for GPUs
+    run_eagerly: bool = False  # Keras's eager mode: no train-step tracing (15-35 s on 2 cores), slower steps
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
 
     def to_json(self) -> dict:
@@ -176,6 +178,7 @@ class RunConfig(VisualizationConfig):
 # Settings that decide what training computes: a run may resume only when none of them changed.
 TRAINING_KEYS = (
     "data",
+    "backbone",
     "weights",
     "image_size",
     "dense_units",
@@ -193,8 +196,8 @@ TRAINING_KEYS = (
 
 DEMO_OUTPUT = Path("outputs/demo")
 # The demo's recipe, sized for a 2-core CPU (see README): from scratch at 150 px, batch 16, Adam 1e-3
-# with cosine decay over 6 epochs, no validation pass, BatchNormalization momentum 0.9, Grad-CAM at
-# mixed7 (7x7; mixed10 is 3x3 at 150 px), 48 ascent steps per filter pattern.
+# with cosine decay over 6 epochs, no validation pass, BatchNormalization momentum 0.9, 48 ascent steps
+# per filter pattern. Grad-CAM's layer adapts to the size: InceptionV3's mixed7 (7x7; mixed10 is 3x3 at 150 px).
 DEMO_SETTINGS = {
     "weights": "none",
     "image_size": 150,
@@ -203,7 +206,6 @@ DEMO_SETTINGS = {
     "lr_schedule": "cosine",
     "validation": False,
     "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM,
-    "gradcam_layer": "mixed7",
     "output": DEMO_OUTPUT,
     "filter_steps": 48,
 }

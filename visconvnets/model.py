@@ -1,7 +1,8 @@
-"""The classifier: InceptionV3 (flat) + the blog's head, with InceptionV3's input scaling inside.
+"""The classifier: a ``keras.applications`` backbone (flat) + the blog's head, preprocessing inside.
 
-The model takes raw RGB in [0, 255]; a ``Rescaling`` layer maps it to InceptionV3's [-1, 1], so a
-saved model and its visualizations can never disagree about input scale.
+The model takes raw RGB in [0, 255]; the family's own preprocessing (``backbones.PREPROCESSING``) is
+part of it, so a saved model and its visualizations can never disagree about input scale. InceptionV3,
+the blog's, is the default; ``backbones.BACKBONES`` lists the others.
 """
 
 from __future__ import annotations
@@ -13,19 +14,14 @@ import keras
 
 from . import layer_choice
 from . import layers as layer_tools
+from .backbones import CAFFE_MEAN, DEFAULT_BACKBONE, TORCH_MEAN, TORCH_STD, Backbone, get_backbone
 
-MINIMUM_IMAGE_SIZE = 75  # InceptionV3's smallest input side
 # The blog's filter-pattern layers: InceptionV3's 3rd, 8th and 40th of its 94 convolutions, by position
 # (never by Keras's auto-numbered names); other models get the same fractions of their own convolutions.
 BLOG_FILTER_CONVOLUTIONS = (3, 8, 40)
 INCEPTION_V3_CONVOLUTIONS = 94
-PREPROCESS_LAYER = "inception_preprocess"
+PREPROCESS_LAYER = "preprocess"  # our scaling layer (tf, caffe and torch families)
 HEAD_LAYERS = ("head_pool", "head_dense", "head_dropout", "predictions")
-IMAGENET_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-IMAGENET_WEIGHTS_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + IMAGENET_WEIGHTS_FILE
-)
-IMAGENET_WEIGHTS_HASH = "bcbd6486424b2319ff4ef7d526e38f63"  # md5, as Keras checks it
 
 
 def keras_cache_dir() -> Path:
@@ -34,39 +30,42 @@ def keras_cache_dir() -> Path:
     return Path(home) / "models"
 
 
-def resolve_weights(weights: str) -> str | None:
-    """Turn ``--weights`` into what InceptionV3 loads: None, or a local file path.
+def resolve_weights(weights: str, backbone_name: str = DEFAULT_BACKBONE) -> str | None:
+    """Turn ``--weights`` into what the backbone loads: None, or a local file path.
 
-    ``imagenet`` uses Keras's cached file, downloading it (Keras's own code path) when missing; a
-    download failure becomes an error that says where to put the file.
+    ``imagenet`` uses Keras's cached file, downloading it with Keras's own loader (``get_file``, the
+    file name, address and hash ``keras.applications`` uses) when missing; a download failure becomes
+    an error that says where to put the file.
 
     Args:
         weights: ``"imagenet"``, ``"none"`` or a path to a ``.h5`` / ``.weights.h5`` file.
+        backbone_name: A ``backbones.BACKBONES`` name.
 
     Returns:
         None for random initialisation, else the path of the weights file.
 
     Raises:
         FileNotFoundError: a weights path that does not exist.
-        ValueError: a path without a ``.h5`` suffix.
+        ValueError: a path without a ``.h5`` suffix, or an unknown backbone.
         RuntimeError: ImageNet weights cannot be downloaded.
     """
+    backbone = get_backbone(backbone_name)
     if weights is None or str(weights).lower() == "none":
         return None
     if str(weights).lower() == "imagenet":
-        cached = keras_cache_dir() / IMAGENET_WEIGHTS_FILE
+        cached = keras_cache_dir() / backbone.weights_file
         if cached.is_file():
             return str(cached)
         try:
             return keras.utils.get_file(
-                IMAGENET_WEIGHTS_FILE, IMAGENET_WEIGHTS_URL, cache_subdir="models", file_hash=IMAGENET_WEIGHTS_HASH
+                backbone.weights_file, backbone.weights_url, cache_subdir="models", file_hash=backbone.weights_hash
             )
         except Exception as error:  # any network or hash failure: say how to proceed offline
             raise RuntimeError(
-                f"could not download the ImageNet weights for InceptionV3 ({type(error).__name__}: {error}).\n"
-                f"To use them offline, download {IMAGENET_WEIGHTS_URL} on a machine with internet and put it at "
+                f"could not download the ImageNet weights for {backbone.name} ({type(error).__name__}: {error}).\n"
+                f"To use them offline, download {backbone.weights_url} on a machine with internet and put it at "
                 f"{cached} (Keras's cache; set KERAS_HOME to move it), "
-                f"or pass --weights /path/to/{IMAGENET_WEIGHTS_FILE}.\n"
+                f"or pass --weights /path/to/{backbone.weights_file}.\n"
                 "Or train from scratch with --weights none."
             ) from error
     path = Path(weights)
@@ -77,12 +76,31 @@ def resolve_weights(weights: str) -> str | None:
     return str(path)
 
 
-def check_image_size(image_size: int) -> None:
-    """Raise ValueError below InceptionV3's 75-pixel minimum."""
-    if int(image_size) < MINIMUM_IMAGE_SIZE:
-        raise ValueError(
-            f"--image-size must be at least {MINIMUM_IMAGE_SIZE} (InceptionV3's minimum), got {image_size}"
-        )
+def check_image_size(image_size: int, backbone_name: str = DEFAULT_BACKBONE) -> None:
+    """Raise ValueError below the backbone's minimum input side (InceptionV3: 75)."""
+    backbone = get_backbone(backbone_name)
+    if int(image_size) < backbone.minimum_size:
+        raise ValueError(f"--image-size must be at least {backbone.minimum_size} for {backbone.name}, got {image_size}")
+
+
+def _preprocessed(inputs, backbone: Backbone):
+    """The family's scaling of raw RGB 0-255 as layers without weights (so Keras's weight files, read
+    in layer order, still line up). Built-in families scale inside the backbone."""
+    if backbone.preprocessing == "tf":
+        return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=PREPROCESS_LAYER)(inputs)  # to [-1, 1]
+    if backbone.preprocessing == "caffe":  # means subtracted; BGR is folded into the first convolution
+        return keras.layers.Normalization(mean=list(CAFFE_MEAN), variance=[1.0] * 3, name=PREPROCESS_LAYER)(inputs)
+    if backbone.preprocessing == "torch":
+        variance = [std**2 for std in TORCH_STD]
+        return keras.layers.Normalization(mean=list(TORCH_MEAN), variance=variance, name=PREPROCESS_LAYER)(inputs)
+    return inputs
+
+
+def _fold_bgr(model, backbone: Backbone) -> None:
+    """Caffe-style weights read BGR: reverse the first convolution's input channels so it reads RGB."""
+    layer = model.get_layer(backbone.first_convolution)
+    kernel, *rest = layer.get_weights()  # kernel: (height, width, 3 input channels, filters)
+    layer.set_weights([kernel[:, :, ::-1, :], *rest])
 
 
 def build_model(
@@ -92,11 +110,12 @@ def build_model(
     dense_units: int = 256,
     dropout: float = 0.5,
     batch_norm_momentum: float | None = None,
+    backbone_name: str = DEFAULT_BACKBONE,
 ):
-    """InceptionV3 without top + GlobalAveragePooling2D + Dense(256, relu) + Dropout + Dense(softmax).
+    """A backbone without top + GlobalAveragePooling2D + Dense(256, relu) + Dropout + Dense(softmax).
 
-    Built flat: InceptionV3 is instantiated on our input tensor, so its 311 layers are layers of the
-    returned model and reachable by name (``mixed7``, ``conv2d_3``...).
+    Built flat: the backbone is instantiated on our input tensor, so its layers are layers of the
+    returned model and reachable by name (``mixed7``, ``conv5_block3_out``...).
 
     Args:
         num_classes: Outputs of the softmax layer.
@@ -106,21 +125,27 @@ def build_model(
         dropout: Dropout rate before the classifier.
         batch_norm_momentum: Overrides BatchNormalization's momentum (Keras: 0.99). 0.9 lets the
             moving statistics keep up when training from scratch on few steps.
+        backbone_name: A ``backbones.BACKBONES`` name, case-insensitive (the blog's InceptionV3).
 
     Returns:
         keras.Model: (batch, image_size, image_size, 3) raw RGB [0, 255] -> (batch, num_classes).
     """
-    check_image_size(image_size)
+    backbone = get_backbone(backbone_name)
+    check_image_size(image_size, backbone.name)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
     inputs = keras.Input((image_size, image_size, 3), name="image")  # raw RGB, 0-255
-    scaled = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=PREPROCESS_LAYER)(inputs)  # to [-1, 1]
-    backbone = keras.applications.InceptionV3(include_top=False, weights=weights_path, input_tensor=scaled)
-    features = keras.layers.GlobalAveragePooling2D(name="head_pool")(backbone.output)  # (batch, 2048)
+    options = {"include_preprocessing": True} if backbone.builds_own_preprocessing else {}
+    features = getattr(keras.applications, backbone.name)(
+        include_top=False, weights=weights_path, input_tensor=_preprocessed(inputs, backbone), **options
+    ).output  # (batch, h, w, channels)
+    features = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)  # (batch, channels)
     hidden = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(features)
     hidden = keras.layers.Dropout(dropout, name="head_dropout")(hidden)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(hidden)
-    model = keras.Model(inputs, outputs, name="inception_v3_classifier")
+    model = keras.Model(inputs, outputs, name=f"{backbone.name.lower()}_classifier")
+    if weights_path is not None and backbone.first_convolution:
+        _fold_bgr(model, backbone)
     if batch_norm_momentum is not None:
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
@@ -129,7 +154,7 @@ def build_model(
 
 
 def backbone_layers(model) -> list:
-    """The InceptionV3 layers of a model from ``build_model`` (everything but input, scaling, head)."""
+    """The backbone layers of a model from ``build_model`` (everything but input, our scaling, head)."""
     skipped = (*HEAD_LAYERS, PREPROCESS_LAYER)
     return [
         layer for layer in model.layers if layer.name not in skipped and not isinstance(layer, keras.layers.InputLayer)
@@ -143,7 +168,7 @@ def freeze_backbone(model) -> None:
 
 
 def unfreeze_from(model, layer_name: str) -> list[str]:
-    """Phase 2: train ``layer_name``'s inception block and everything above it; the rest stays
+    """Phase 2: train ``layer_name``'s block and everything above it; the rest stays
     frozen and every BatchNormalization layer stays frozen, which in Keras 3 also keeps it in
     inference mode (moving statistics used, not updated).
 

@@ -11,7 +11,6 @@ from PIL import Image
 
 from . import data as data_tools
 from . import evaluation, outputs, rendering
-from . import model as model_tools
 from .config import RunConfig
 from .history import read_history
 from .images import load_images
@@ -64,21 +63,15 @@ def _boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
 
 
 def score_pointing_game(
-    model, split_files: data_tools.SplitFiles, config: RunConfig, image_size: int, classes: list[str], layer: str
+    model, split_files: data_tools.SplitFiles, config: RunConfig, image_size: int, layer: str
 ) -> dict:
-    """Pointing game at ``layer`` on the test split, for the model and for the same architecture untrained."""
+    """Pointing game at ``layer`` on the test split, for the model and for the same architecture untrained
+    (a clone with fresh initial weights, seeded: works for any model)."""
     paths, labels, image_boxes, sizes = _boxed_test_images(split_files, config.boxes)
     images = load_images(paths, image_size)
     trained = evaluation.pointing_game(model, images, labels, image_boxes, layer, sizes)
     keras.utils.set_random_seed(config.seed + 1)
-    untrained_model = model_tools.build_model(
-        len(classes),
-        image_size,
-        None,
-        config.dense_units,
-        config.dropout,
-        config.batch_norm_momentum_for(pretrained=False),
-    )
+    untrained_model = keras.models.clone_model(model)  # the same architecture, fresh initial weights
     untrained = evaluation.pointing_game(untrained_model, images, labels, image_boxes, layer, sizes)
     hits = [path for path, hit in zip(data_tools.relative_paths(paths, split_files.root), trained["hits"]) if hit]
     result = {

@@ -48,6 +48,7 @@ class Recipe:
     lr_schedule: str  # constant | cosine
     patience: int  # early-stopping patience in epochs (on validation accuracy)
     verbose: int = 1  # Keras progress
+    run_eagerly: bool = False  # no tf.function: slower steps, no tracing (tiny runs, debugging)
 
 
 def make_optimizer(learning_rate: float, schedule: str, total_steps: int):
@@ -122,6 +123,7 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path) 
         optimizer=make_optimizer(phase.learning_rate, recipe.lr_schedule, recipe.steps_per_epoch * phase.epochs),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        run_eagerly=recipe.run_eagerly,
     )
     # Built now, not inside fit's first step: a step that creates variables is traced twice by
     # tf.function, and one trace of InceptionV3's train step costs 15-30 s on a 2-core CPU.

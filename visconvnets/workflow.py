@@ -1,7 +1,8 @@
 """The whole job of model_training_and_visualization.py, as five named steps:
 
 1. ``prepare``: settings checked, demo data made, resume state and weights found, the data checked;
-2. ``build_or_load_model``: InceptionV3 built for training (every layer name checked), or a saved model loaded;
+2. ``build_or_load_model``: the backbone (InceptionV3 by default) built for training, or a saved model
+   loaded; every layer name checked;
 3. ``train_model``: the two-phase recipe (or from scratch), resumable; the model saved;
 4. ``evaluate``: test metrics, predictions, confusion matrix, pointing game -> ``metrics.json``;
 5. ``explain_and_report``: the pictures, then ``index.html``.
@@ -17,7 +18,9 @@ import keras
 
 from . import data as data_tools
 from . import devices, explain, outputs, report, saved_model, scoring, training
+from . import layers as layer_tools
 from . import model as model_tools
+from .backbones import get_backbone
 from .config import RunConfig
 from .demo import prepare_demo
 
@@ -64,14 +67,18 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
     """Every check that needs no model, before any work: settings, OUT's state, weights, the data."""
     if config.demo:
         config = prepare_demo(config, explicit)
-    model_tools.check_image_size(config.image_size)
     config.validate()
+    if config.model is None:  # the backbone's own name and last stage, saved resolved in config.json
+        backbone = get_backbone(config.backbone)
+        fine_tune_from = config.fine_tune_from or backbone.fine_tune_from
+        config = dataclasses.replace(config, backbone=backbone.name, fine_tune_from=fine_tune_from)
+        model_tools.check_image_size(config.image_size, backbone.name)
     layout = outputs.RunLayout(config.output)
     layout.root.mkdir(parents=True, exist_ok=True)
     resuming, weights_path = False, None
     if config.model is None:
         resuming = training.check_resume(layout.root, config.to_json(), config.restart)
-        weights_path = model_tools.resolve_weights(config.weights)  # fails fast when ImageNet is unreachable
+        weights_path = model_tools.resolve_weights(config.weights, config.backbone)  # fails fast when offline
     split_files = None
     if config.data:
         split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
@@ -110,10 +117,16 @@ def build_or_load_model(job: Job):
     momentum = config.batch_norm_momentum_for(pretrained=job.weights_path is not None)
     with job.strategy.scope():
         model = model_tools.build_model(
-            len(classes), config.image_size, job.weights_path, config.dense_units, config.dropout, momentum
+            len(classes),
+            config.image_size,
+            job.weights_path,
+            config.dense_units,
+            config.dropout,
+            momentum,
+            config.backbone,
         )
-    if any(phase.name == "fine_tune" for phase in job.phases):
-        model_tools.unfreeze_from(model, config.fine_tune_from)  # unknown name: error before training
+    if config.fine_tune_from not in layer_tools.layer_names(model):  # a typo fails before training, in every recipe
+        raise layer_tools.unknown_layer_error(model, config.fine_tune_from, "--fine-tune-from layer")
     explain.check_layers(model, config)
     return model, classes, config.image_size
 
@@ -156,12 +169,17 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
     train_count = len(job.split_files.paths["train"])
     weights = "ImageNet" if config.weights == "imagenet" else config.weights
     print(
-        f"training on {train_count} images of {len(classes)} classes at {config.image_size}px"
+        f"training {config.backbone} on {train_count} images of {len(classes)} classes at {config.image_size}px"
         f"{' (resuming)' if job.resuming else ''}; {weights} weights; "
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
     recipe = training.Recipe(
-        -(-train_count // config.batch_size), config.fine_tune_from, config.lr_schedule, config.patience, config.verbose
+        -(-train_count // config.batch_size),
+        config.fine_tune_from,
+        config.lr_schedule,
+        config.patience,
+        config.verbose,
+        config.run_eagerly,
     )
     summary["training"] = training.train(
         model,
@@ -192,7 +210,7 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
         predicted = probabilities.argmax(axis=1)
         if config.boxes:
             metrics["pointing_game"] = scoring.score_pointing_game(
-                model, files, config, image_size, classes, explain.cam_layer(model, config)
+                model, files, config, image_size, explain.cam_layer(model, config)
             )
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predicted
