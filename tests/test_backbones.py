@@ -204,6 +204,7 @@ def test_each_backbone_trains_a_tiny_epoch_and_writes_every_picture(name, very_s
     for picture in ("training_curves.png", "confusion_matrix.png"):
         assert min(_decodes(output / picture)) > 100
     page = (output / "index.html").read_text(encoding="utf-8")
+    assert metrics["model"] == f"{name} classifier" and f"{name} classifier, 75 px input" in page
     for target in re.findall(r'src="([^"]+)"', page):
         assert (output / target).is_file(), target
 

@@ -48,12 +48,13 @@ def _table(header: list[str], rows: list[list]) -> str:
 def _summary(metrics: dict, config: dict) -> list[str]:
     parts = ["<h2 id='summary'>Run summary</h2>"]
     weights = metrics.get("weights", "?")
-    model_line = f"InceptionV3 classifier, {metrics.get('image_size')} px input, weights: <b>{_escape(weights)}</b>"
+    model = metrics.get("model", "classifier")
+    model_line = f"{_escape(model)}, {metrics.get('image_size')} px input, weights: <b>{_escape(weights)}</b>"
     parts.append(f"<p>{model_line}; classes: {_escape(', '.join(metrics.get('classes', [])))}.</p>")
     if metrics.get("trained_from_scratch"):
         parts.append(
             "<p class='warning'><b>Trained from scratch</b> (no ImageNet weights): every picture below shows what "
-            "this network learned from this data set alone, not what a pretrained InceptionV3 sees.</p>"
+            "this network learned from this data set alone, not what a pretrained network sees.</p>"
         )
     data = metrics.get("data")
     if data:

@@ -19,10 +19,17 @@ from .synthetic import read_boxes
 
 
 def evaluate_test_split(
-    model, split_files: data_tools.SplitFiles, classes: list[str], image_size: int, batch_size: int, out_dir: Path
+    model,
+    split_files: data_tools.SplitFiles,
+    classes: list[str],
+    image_size: int,
+    batch_size: int,
+    out_dir: Path,
+    description: str = "model",
 ) -> tuple[dict, np.ndarray]:
     """Metrics on the test split and the (n, classes) probabilities they came from; writes the
-    predictions CSV, the confusion matrix and (when there is a history) the training curves."""
+    predictions CSV, the confusion matrix and (when there is a history) the training curves, titled
+    with ``description`` (e.g. "ResNet50V2 classifier")."""
     layout = outputs.RunLayout(out_dir)
     paths, labels = split_files.paths["test"], split_files.labels["test"]
     dataset = data_tools.make_dataset(paths, labels, image_size, batch_size, cache=False)
@@ -34,7 +41,7 @@ def evaluate_test_split(
     rendering.save_confusion_matrix(test["confusion_matrix"], classes, layout / outputs.CONFUSION_MATRIX, title)
     history = read_history(layout / outputs.HISTORY)
     if history:
-        rendering.save_training_curves(history, layout / outputs.TRAINING_CURVES, "InceptionV3 training")
+        rendering.save_training_curves(history, layout / outputs.TRAINING_CURVES, f"{description} training")
     print(f"test accuracy {test['accuracy']:.3f}, loss {test['loss']:.3f} on {test['count']} images")
     return test, probabilities
 

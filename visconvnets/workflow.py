@@ -161,6 +161,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
     """Train (nothing for a loaded model), save ``model.keras``, drop the resume state; the summary."""
     config = job.config
     summary = {
+        "model": f"loaded model {model.name!r}" if config.model else f"{config.backbone} classifier",
         "weights": "loaded model" if config.model else config.weights,
         "trained_from_scratch": job.weights_path is None and config.model is None,
     }
@@ -205,7 +206,7 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
     if files is not None:
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
         metrics["test"], probabilities = scoring.evaluate_test_split(
-            model, files, classes, image_size, config.batch_size, job.layout.root
+            model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
         )
         predicted = probabilities.argmax(axis=1)
         if config.boxes:
