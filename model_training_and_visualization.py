@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 
 from visconvnets.backbones import BACKBONES, PREPROCESSING
-from visconvnets.config import SCHEDULES, SCRATCH_BATCH_NORM_MOMENTUM, STRATEGIES, RunConfig, config_from_mapping
+from visconvnets.config import (
+    CAM_METHOD_NAMES,
+    SCHEDULES,
+    SCRATCH_BATCH_NORM_MOMENTUM,
+    STRATEGIES,
+    RunConfig,
+    config_from_mapping,
+)
 
 DEFAULTS = RunConfig()
 
@@ -99,6 +106,12 @@ BACKBONE_HELP = (
         f"{', '.join(backbone.name for backbone in BACKBONES.values() if backbone.preprocessing == kind)}: {text}"
         for kind, text in PREPROCESSING.items()
     )
+)
+CAM_METHOD_HELP = (
+    "class activation map method (default: {default}, the blog's): gradcam, gradcam++, layercam (per-position "
+    "positive gradients), hirescam (gradient x activation), scorecam (masked-input scores of the 32 most active "
+    "channels; no gradients, slower), eigencam (first principal component; no class), or a baseline a method must "
+    "beat: random, centre, sobel (edges)"
 )
 WEIGHTS_HELP = (
     "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a "
@@ -226,7 +239,7 @@ def _add_picture_options(option: _Options) -> None:
     option("--filter-blur-every", "mild Gaussian blur every N steps, 0 never (default: {default})", type=_positive_int)
     option("--filter-octaves", "optimise at N scales 1.4x apart, smallest first (default: {default})", type=int)
     option("--no-gradcam", "no Grad-CAM panels and no failure gallery", action="store_false")
-    option("--cam-method", "class activation map method (default: {default})", choices=("gradcam", "gradcam++"))
+    option("--cam-method", CAM_METHOD_HELP, choices=CAM_METHOD_NAMES)
     option(
         "--gradcam-layer",
         "layer to explain (default: the deepest block output with at least 5x5 cells: mixed10 for InceptionV3 at "

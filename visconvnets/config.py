@@ -13,6 +13,8 @@ SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cann
 PICTURE_BATCH_SIZE = 16  # images per forward/backward pass when drawing maps and scoring them
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored", "multiworker")
+# visconvnets.cams registers these (a test keeps the lists equal); the last three are baselines.
+CAM_METHOD_NAMES = ("gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "eigencam", "random", "centre", "sobel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +53,7 @@ class VisualizationConfig:
     filter_blur_every: int = AscentSettings.blur_every
     filter_octaves: int = AscentSettings.octaves
     gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
-    cam_method: str = "gradcam"  # gradcam | gradcam++
+    cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
     gradcam_layer: str | None = None  # None: the model's own choice (mixed10 for InceptionV3), else its last 4-D layer
     max_misclassified: int = 24  # cap on the failure gallery
     seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)

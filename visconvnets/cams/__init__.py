@@ -1,14 +1,32 @@
-"""Class activation maps: one small module per method, shared gradients in ``base``."""
+"""Class activation maps: one small module per method, shared pass and registry in ``base``.
 
-from .base import CAM_METHODS, class_activation_maps, contrasting_maps, default_cam_layer
+``cam(model, images, method=...)`` runs any of them; ``CAM_METHODS`` lists the methods and the
+baselines (``random``, ``centre``, ``sobel``) a method must beat.
+"""
+
+from . import baselines  # registers random, centre, sobel
+from .base import CAM_METHODS, CamPass, cam, cam_pass, class_activation_maps, contrasting_maps, default_cam_layer
+from .eigencam import eigencam
 from .gradcam import gradcam
 from .gradcam_plus_plus import gradcam_plus_plus
+from .hirescam import hirescam
+from .layercam import layercam
+from .scorecam import TOP_CHANNELS, scorecam
 
 __all__ = [
     "CAM_METHODS",
+    "TOP_CHANNELS",
+    "CamPass",
+    "baselines",
+    "cam",
+    "cam_pass",
     "class_activation_maps",
     "contrasting_maps",
     "default_cam_layer",
+    "eigencam",
     "gradcam",
     "gradcam_plus_plus",
+    "hirescam",
+    "layercam",
+    "scorecam",
 ]

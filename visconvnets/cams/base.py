@@ -1,8 +1,10 @@
-"""Shared machinery: one batched forward/backward pass giving a layer's activations, the gradient of
-each image's class score (before the softmax) with respect to them, and the class scores."""
+"""Shared machinery: one batched forward/backward pass (a ``CamPass``: a layer's activations, the
+gradient of each image's class score before the softmax with respect to them, the class scores) that
+every method reads, and the registry of methods and baselines."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -83,7 +85,89 @@ def normalise_maps(weighted: np.ndarray) -> np.ndarray:
     return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0).astype(np.float32)
 
 
-CAM_METHODS: dict[str, Callable] = {}
+@dataclasses.dataclass
+class CamPass:
+    """What one batched pass gives every method: read, never recomputed."""
+
+    model: object
+    images: np.ndarray  # (n, H, W, 3) in the model's input scale
+    layer_name: str
+    activations: np.ndarray  # (n, h, w, c)
+    gradients: np.ndarray  # (n, h, w, c): of each image's explained class logit
+    logits: np.ndarray  # (n, classes)
+    indices: np.ndarray  # (n,) the explained classes
+    seed: int = 0  # for methods and baselines that draw random numbers
+
+
+@dataclasses.dataclass(frozen=True)
+class CamMethod:
+    """A registered method: ``compute(cam_pass) -> (n, h, w)`` float32 maps in [0, 1]."""
+
+    name: str
+    compute: Callable[[CamPass], np.ndarray]
+    baseline: bool  # a reference a method must beat (random, centre, sobel), not an explanation
+
+
+CAM_METHODS: dict[str, CamMethod] = {}
+
+
+def register(name: str, baseline: bool = False) -> Callable:
+    """Decorator: register ``compute(cam_pass)`` under ``name`` (``--cam-method`` and ``cam()`` accept it)."""
+
+    def decorate(function: Callable) -> Callable:
+        CAM_METHODS[name] = CamMethod(name, function, baseline)
+        return function
+
+    return decorate
+
+
+def register_gradient_method(name: str, from_gradients: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """Register a method that reads only ``(activations, gradients)``, both (n, h, w, c)."""
+    CAM_METHODS[name] = CamMethod(
+        name, lambda one_pass: from_gradients(one_pass.activations, one_pass.gradients), False
+    )
+
+
+def for_model(name: str) -> Callable:
+    """``f(model, images, class_index=None, layer_name=None) -> (n, h, w)`` maps of one registered method."""
+
+    def maps(model, images, class_index=None, layer_name: str | None = None) -> np.ndarray:
+        return cam(model, images, name, class_index, layer_name)
+
+    maps.__doc__ = f"{name} maps of a batch, (n, h, w) float32 in [0, 1]; arguments as ``cam``."
+    return maps
+
+
+def _method(name: str) -> CamMethod:
+    if name not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {name!r}; choose from {', '.join(sorted(CAM_METHODS))}")
+    return CAM_METHODS[name]
+
+
+def cam_pass(model, images, class_index=None, layer_name: str | None = None, seed: int = 0) -> CamPass:
+    """One forward and backward pass over the batch, packed for any method."""
+    layer_name = layer_name or default_cam_layer(model)
+    activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
+    return CamPass(model, np.asarray(images, np.float32), layer_name, activations, gradients, logits, indices, seed)
+
+
+def cam(model, images, method: str = "gradcam", class_index=None, layer_name: str | None = None, seed: int = 0):
+    """Maps of any registered method or baseline.
+
+    Args:
+        model: Flat or nesting a backbone; a softmax output is read as its logits.
+        images: (n, H, W, 3) in the model's input scale (raw 0-255 RGB for this project's models).
+        method: A name of ``CAM_METHODS`` (gradcam, gradcam++, layercam, hirescam, scorecam, eigencam,
+            and the baselines random, centre, sobel).
+        class_index: None (each image's predicted class), an int, or one int per image.
+        layer_name: None means ``default_cam_layer``.
+        seed: For the methods that draw random numbers.
+
+    Returns:
+        (n, h, w) float32 in [0, 1] at the layer's spatial resolution.
+    """
+    chosen = _method(method)
+    return chosen.compute(cam_pass(model, images, class_index, layer_name, seed))
 
 
 def class_activation_maps(model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam"):
@@ -92,10 +176,9 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
     Returns:
         (maps (n, h, w) in [0, 1], probabilities (n, classes), class indices (n,)).
     """
-    if method not in CAM_METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
-    activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
-    return CAM_METHODS[method](activations, gradients), softmax(logits), indices
+    chosen = _method(method)
+    one_pass = cam_pass(model, images, class_index, layer_name)
+    return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
 
 
 def contrasting_maps(model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam"):
@@ -105,22 +188,11 @@ def contrasting_maps(model, images, other_class_index, layer_name: str | None = 
     Returns:
         (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
     """
-    if method not in CAM_METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(CAM_METHODS))}")
+    chosen = _method(method)
+    layer_name = layer_name or default_cam_layer(model)
     activations, gradients, logits, index_sets = _forward_and_gradients(
         model, images, [None, other_class_index], layer_name
     )
-    return (
-        CAM_METHODS[method](activations, gradients[0]),
-        CAM_METHODS[method](activations, gradients[1]),
-        softmax(logits),
-        index_sets[0],
-    )
-
-
-def register(name: str) -> Callable:
-    def decorate(function: Callable) -> Callable:
-        CAM_METHODS[name] = function
-        return function
-
-    return decorate
+    images = np.asarray(images, np.float32)
+    passes = [CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)]
+    return chosen.compute(passes[0]), chosen.compute(passes[1]), softmax(logits), index_sets[0]

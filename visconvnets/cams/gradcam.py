@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import activations_and_gradients, normalise_maps, register
+from .base import activations_and_gradients, normalise_maps, register_gradient_method
 
 
-@register("gradcam")
 def gradcam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]."""
     weights = gradients.mean(axis=(1, 2))  # (n, c): alpha_k^c, global-average-pooled gradients
@@ -28,3 +27,6 @@ def gradcam(model, images, class_index=None, layer_name: str | None = None) -> n
     """
     activations, gradients, _, _ = activations_and_gradients(model, images, class_index, layer_name)
     return gradcam_from_gradients(activations, gradients)
+
+
+register_gradient_method("gradcam", gradcam_from_gradients)

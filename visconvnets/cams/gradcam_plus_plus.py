@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import activations_and_gradients, normalise_maps, register
+from .base import activations_and_gradients, normalise_maps, register_gradient_method
 
 
-@register("gradcam++")
 def gradcam_plus_plus_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
     """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1].
 
@@ -26,3 +25,6 @@ def gradcam_plus_plus(model, images, class_index=None, layer_name: str | None = 
     """Grad-CAM++ heatmaps; arguments and result as ``gradcam``."""
     activations, gradients, _, _ = activations_and_gradients(model, images, class_index, layer_name)
     return gradcam_plus_plus_from_gradients(activations, gradients)
+
+
+register_gradient_method("gradcam++", gradcam_plus_plus_from_gradients)

@@ -11,7 +11,7 @@ from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, add_header, colormap_lut, h
 from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
 from .files import save_filter_grid, save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels
-from .overlays import overlay_heatmap, upsample_heatmap
+from .overlays import overlay_heatmap, upsample_heatmap, upsample_heatmaps
 
 __all__ = [
     "DEAD_TILE_VALUE",
@@ -30,5 +30,6 @@ __all__ = [
     "save_training_curves",
     "standardise_channels",
     "upsample_heatmap",
+    "upsample_heatmaps",
     "write_activation_grids",
 ]

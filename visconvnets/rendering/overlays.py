@@ -21,14 +21,15 @@ def _interpolation_matrix(target: int, cells: int, centre_of_cell) -> np.ndarray
     return matrix
 
 
-def upsample_heatmap(heatmap: np.ndarray, output_shape: tuple[int, int], geometry=None, input_size=None) -> np.ndarray:
-    """Upsample an (h, w) map to ``output_shape`` (H, W), bilinearly between cell centres.
+def upsample_heatmaps(maps: np.ndarray, output_shape: tuple[int, int], geometry=None, input_size=None) -> np.ndarray:
+    """Upsample (n, h, w) maps to (n, H, W) = ``output_shape``, bilinearly between cell centres.
 
     Without ``geometry`` the cells tile the output evenly (a plain resize). With ``geometry=(stride,
     offset)`` cell j is centred at model-input pixel ``stride * j + offset``, scaled from the model's
     ``input_size`` (default: the output size) to the output resolution.
     """
-    height, width = heatmap.shape
+    maps = np.asarray(maps, np.float64)
+    height, width = maps.shape[1:]
     rows, columns = output_shape
     if geometry is None:
         row_matrix = _interpolation_matrix(rows, height, lambda j: (j + 0.5) * rows / height - 0.5)
@@ -40,7 +41,12 @@ def upsample_heatmap(heatmap: np.ndarray, output_shape: tuple[int, int], geometr
         column_matrix = _interpolation_matrix(
             columns, width, lambda j: (stride * j + offset + 0.5) * columns / size_columns - 0.5
         )
-    return (row_matrix @ np.asarray(heatmap, np.float64) @ column_matrix.T).astype(np.float32)
+    return np.einsum("Hh,nhw,Ww->nHW", row_matrix, maps, column_matrix).astype(np.float32)
+
+
+def upsample_heatmap(heatmap: np.ndarray, output_shape: tuple[int, int], geometry=None, input_size=None) -> np.ndarray:
+    """One (h, w) map to ``output_shape`` (H, W); see ``upsample_heatmaps``."""
+    return upsample_heatmaps(np.asarray(heatmap)[None], output_shape, geometry, input_size)[0]
 
 
 def overlay_heatmap(

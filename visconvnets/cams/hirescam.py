@@ -1,0 +1,19 @@
+"""HiResCAM (Draelos & Carin, 2020): gradient times activation, summed over channels, position by
+position. With a single dense layer after the CAM layer's pooling it shows exactly which positions
+raised the score; where the gradient is the same at every position (the layer feeding a global
+average pool) it equals Grad-CAM."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import for_model, normalise_maps, register_gradient_method
+
+
+def hirescam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k g^k_ij A^k_ij)."""
+    return normalise_maps(np.einsum("nhwc,nhwc->nhw", gradients, activations))
+
+
+register_gradient_method("hirescam", hirescam_from_gradients)
+hirescam = for_model("hirescam")
