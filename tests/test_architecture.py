@@ -20,7 +20,7 @@ LAYERS = [
     ("foundation", {"config", "backbones", "outputs", "keras_internals", "workers"}),
     ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
     ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
-    ("methods", {"activations", "filters", "geometry", "cams", "evaluation"}),
+    ("methods", {"activations", "filters", "geometry", "cams", "evaluation", "faithfulness", "sanity"}),
     ("orchestration", {"explain", "scoring", "demo"}),
     ("workflow", {"workflow"}),
 ]

@@ -1,0 +1,134 @@
+"""Faithfulness scores and the randomisation check on models whose answer is known by construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visconvnets.faithfulness import bootstrap_interval, deletion_insertion, impute, road_scores
+from visconvnets.sanity import randomisation_steps, randomization_sanity
+
+SIDE = 32
+
+
+@pytest.fixture(scope="module")
+def quadrant_model():
+    """Looks only at the top-left quadrant: logit 0 = 4 x its mean red (0-1) - 2, logit 1 = 0."""
+    import keras
+
+    inputs = keras.Input((SIDE, SIDE, 3))
+    corner = keras.layers.Cropping2D(((0, SIDE // 2), (0, SIDE // 2)))(inputs)  # (n, 16, 16, 3)
+    pooled = keras.layers.GlobalAveragePooling2D()(corner)  # (n, 3) mean colour of the quadrant
+    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
+    model = keras.Model(inputs, scores)
+    kernel = np.zeros((3, 2), np.float32)
+    kernel[0, 0] = 4.0 / 255.0
+    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
+    return model
+
+
+def _red_images(count: int, seed: int = 0) -> np.ndarray:
+    images = np.random.default_rng(seed).uniform(0, 60, (count, SIDE, SIDE, 3)).astype(np.float32)
+    images[..., 0] += 190.0  # red everywhere, so where the model looks decides
+    return images
+
+
+def _quadrant_map(count: int) -> np.ndarray:
+    relevant = np.zeros((count, 4, 4), np.float32)
+    relevant[:, :2, :2] = 1.0
+    return relevant
+
+
+def test_deleting_the_region_the_model_uses_beats_deleting_the_rest(quadrant_model):
+    images, relevant = _red_images(4), _quadrant_map(4)
+    for baseline in ("black", "blur", "mean"):
+        good = deletion_insertion(quadrant_model, images, relevant, class_index=0, steps=8, baseline=baseline)
+        bad = deletion_insertion(quadrant_model, images, 1 - relevant, class_index=0, steps=8, baseline=baseline)
+        assert good["deletion"].shape == (4, 9) and np.allclose(good["fractions"], np.linspace(0, 1, 9))
+        np.testing.assert_allclose(good["deletion"][:, 0], good["insertion"][:, -1], rtol=1e-6)  # the image itself
+        assert ((good["deletion_auc"] >= 0) & (good["insertion_auc"] <= 1)).all()
+        if baseline == "black":  # black takes the red away (a blurred or mean canvas stays red: no signal)
+            assert (good["deletion_auc"] < bad["deletion_auc"] - 0.2).all()
+            assert (good["insertion_auc"] > bad["insertion_auc"] + 0.2).all()
+    with pytest.raises(ValueError, match="baseline must be blur, black or mean, got 'grey'"):
+        deletion_insertion(quadrant_model, images, relevant, baseline="grey")
+
+
+def test_a_random_map_deletes_and_inserts_alike(quadrant_model):
+    """In random pixel order the quadrant empties as fast as it fills: the two areas nearly agree."""
+    images = _red_images(6, seed=1)
+    maps = np.random.default_rng(2).random((6, SIDE, SIDE))
+    scores = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=16, baseline="black")
+    assert np.abs(scores["deletion_auc"] - scores["insertion_auc"]).max() < 0.05
+
+
+def test_road_ranks_the_used_region_first(quadrant_model):
+    """Red only in the quadrant: the imputation fills a removed quadrant from its grey surroundings."""
+    images, relevant = (
+        np.random.default_rng(3).uniform(60, 120, (3, SIDE, SIDE, 3)).astype(np.float32),
+        _quadrant_map(3),
+    )
+    images[:, : SIDE // 2, : SIDE // 2, 0] = 250.0
+    good = road_scores(quadrant_model, images, relevant, class_index=0, percentiles=(10, 25, 50))
+    bad = road_scores(quadrant_model, images, 1 - relevant, class_index=0, percentiles=(10, 25, 50))
+    assert good["morf"].shape == (3, 3)
+    assert (good["road_combined"] > 0.05).all() and (bad["road_combined"] < -0.05).all()
+    assert (good["morf"][:, -1] < good["lerf"][:, -1]).all()
+
+
+def test_imputation_fills_from_the_pixels_kept():
+    images = np.full((1, 24, 24, 3), 100.0, np.float32)
+    images[:, :, 12:] = 200.0
+    keep = np.ones((1, 24, 24), bool)
+    keep[:, 8:16, 8:16] = False  # a hole over the edge
+    filled = impute(images, keep, noise=0.0)
+    np.testing.assert_array_equal(filled[keep], images[keep])
+    assert np.abs(filled[0, 8:16, 8:10] - 100).max() < 25 and np.abs(filled[0, 8:16, 14:16] - 200).max() < 25
+    noisy = impute(images, keep, seed=1)
+    assert np.abs(noisy - filled).max() > 0 and np.array_equal(noisy, impute(images, keep, seed=1))
+
+
+def test_bootstrap_interval():
+    values = np.random.default_rng(0).normal(0.4, 0.1, 200)
+    found = bootstrap_interval(values, seed=1)
+    low, high = found["ci95"]
+    assert low < found["mean"] < high and 0.01 < high - low < 0.05
+    assert found == bootstrap_interval(values, seed=1)
+    assert bootstrap_interval([0.3] * 5)["ci95"] == [pytest.approx(0.3), pytest.approx(0.3)]
+    with pytest.raises(ValueError, match="at least one value"):
+        bootstrap_interval([])
+
+
+@pytest.fixture(scope="module")
+def blob_model_and_images():
+    """Three ReLU convolutions (48 px -> 24x24 maps) over images with one red disc each."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((48, 48, 3))
+    hidden = keras.layers.Rescaling(1 / 255.0)(inputs)
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(hidden)
+    hidden = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="c2")(hidden)
+    hidden = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c3")(hidden)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="scores")(pooled))
+    rows, columns = np.mgrid[0:48, 0:48]
+    images = np.random.default_rng(0).uniform(0, 50, (8, 48, 48, 3)).astype(np.float32)
+    for index, (row, column) in enumerate(np.random.default_rng(1).uniform(10, 38, (8, 2))):
+        images[index][(rows - row) ** 2 + (columns - column) ** 2 < 80] = (250, 40, 40)
+    return model, images
+
+
+def test_randomisation_drives_gradcam_down_and_leaves_sobel_alone(blob_model_and_images):
+    model, images = blob_model_and_images
+    before = [weights.copy() for weights in model.get_weights()]
+    assert [name for name, _ in randomisation_steps(model)] == ["head", "c3", "c2", "c1"]
+    grad = randomization_sanity(model, images, "gradcam", "c3")
+    assert grad["steps"] == ["head", "c3", "c2", "c1"] and grad["maps"].shape == (5, 8, 24, 24)
+    assert max(grad["spearman"]) < 0.6 and grad["spearman"][-1] < 0.5
+    sobel = randomization_sanity(model, images, "sobel", "c3")
+    assert sobel["spearman"] == [1.0] * 4 and sobel["ssim"] == [pytest.approx(1.0)] * 4
+    eigen = randomization_sanity(model, images, "eigencam", "c3")
+    assert eigen["spearman"][0] == 1.0  # no class, no head: re-initialising the head cannot move it
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)  # the model itself was never touched

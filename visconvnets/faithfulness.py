@@ -1,0 +1,198 @@
+"""Does a map point at what the model uses? Scores that perturb the input in the map's order.
+
+* ``deletion_insertion`` (Petsiuk et al., 2018): remove (deletion) or reveal (insertion) pixels,
+  most relevant first, and follow the class probability; a faithful map makes deletion fall fast
+  (low AUC) and insertion rise fast (high AUC).
+* ``road_scores`` (Rong et al., 2022): remove a share of pixels, most relevant first (MoRF) or least
+  relevant first (LeRF), filling them by noisy linear imputation from the pixels kept, so the shape of
+  the hole does not itself tell the model the class; ``road_combined`` = mean of (LeRF - MoRF) / 2.
+* ``bootstrap_interval``: a mean with its 95% bootstrap interval over images.
+
+Every perturbed image of every step is run through the model in batches, never one at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .config import PICTURE_BATCH_SIZE
+from .forward import forward, softmax
+from .rendering import upsample_heatmaps
+
+BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
+ROAD_NOISE = 0.025 * 255  # ROAD's imputation noise (their 0.025 on 0-1 pixels), on 0-255 pixels
+ROAD_PERCENTILES = (10, 30, 50, 70, 90)
+
+
+def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """(n, H, W, C) blurred by a separable Gaussian of ``sigma`` pixels; near the border the weights
+    are renormalised over the pixels inside (so any sigma works, and a flat image stays flat)."""
+    radius = max(1, min(int(round(3 * sigma)), max(images.shape[1:3])))
+    taps = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma**2)).astype(np.float32)
+    tensor = tf.convert_to_tensor(images, tf.float32)
+    weight = tf.ones_like(tensor[..., :1])
+    for shape in ((2 * radius + 1, 1), (1, 2 * radius + 1)):
+        kernel = tf.reshape(tf.constant(taps), (*shape, 1, 1))
+        tensor = tf.nn.depthwise_conv2d(
+            tensor, tf.tile(kernel, (1, 1, tensor.shape[-1], 1)), strides=(1, 1, 1, 1), padding="SAME"
+        )
+        weight = tf.nn.depthwise_conv2d(weight, kernel, strides=(1, 1, 1, 1), padding="SAME")
+    return (tensor / weight).numpy()
+
+
+def _pixel_ranks(maps: np.ndarray, image_side: int, geometry=None) -> np.ndarray:
+    """(n, H*W) rank of every pixel, 0 = most relevant, from (n, h, w) maps upsampled to the image."""
+    upsampled = upsample_heatmaps(maps, (image_side, image_side), geometry).reshape(len(maps), -1)
+    order = np.argsort(-upsampled, axis=1, kind="stable")  # ties: raster order
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :], axis=1)
+    return ranks
+
+
+def class_probabilities(model, count: int, make_batch, class_indices: np.ndarray) -> np.ndarray:
+    """(count,) softmax probability of each perturbed image's class.
+
+    Args:
+        count: Perturbed images in all.
+        make_batch: ``make_batch(start, stop)`` -> (stop - start, S, S, 3) images: built a batch at a
+            time, so n images x many steps never sit in memory at once.
+        class_indices: (count,) the class of each.
+    """
+    found = np.empty(count, np.float64)
+    step = PICTURE_BATCH_SIZE * 2
+    for start in range(0, count, step):
+        stop = min(count, start + step)
+        logits, _ = forward(model, tf.convert_to_tensor(make_batch(start, stop), tf.float32), logits=True)
+        found[start:stop] = softmax(np.asarray(logits))[np.arange(stop - start), class_indices[start:stop]]
+    return found
+
+
+def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
+    if class_index is not None:
+        return np.broadcast_to(np.asarray(class_index, np.int64), (len(images),)).copy()
+    logits, _ = forward(model, tf.convert_to_tensor(images, tf.float32), logits=True)
+    return np.asarray(logits).argmax(axis=1)
+
+
+def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None):
+    """Deletion and insertion curves and their areas, every step of every image batched.
+
+    Args:
+        model: The classifier (softmax or logits output).
+        images: (n, S, S, 3) in the model's input scale.
+        maps: (n, h, w) relevance maps (any resolution; upsampled to the image).
+        class_index: None (each image's predicted class), an int or one per image.
+        steps: Curve points after the start (each removes or reveals 1/steps of the pixels).
+        baseline: What removed pixels become: "blur" (the image blurred), "black" or "mean" (its mean colour).
+        geometry: (stride, offset) of the maps' cells (``geometry.receptive_field``); None: a plain resize.
+
+    Returns:
+        {"fractions": (steps + 1,), "deletion": (n, steps + 1), "insertion": (n, steps + 1) class
+        probabilities, "deletion_auc": (n,), "insertion_auc": (n,) areas in [0, 1]}.
+    """
+    images = np.asarray(images, np.float32)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if baseline == "blur":
+        canvas = _gaussian_blur(images, BLUR_SIGMA * images.shape[1])
+    elif baseline == "black":
+        canvas = np.zeros_like(images)
+    elif baseline == "mean":
+        canvas = np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
+    else:
+        raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
+    count, side = len(images), images.shape[1]
+    classes = _explained_classes(model, images, class_index)
+    ranks = _pixel_ranks(np.asarray(maps), side, geometry).reshape(count, side, side)
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    removed = np.round(fractions * side * side).astype(np.int64)  # pixels gone after each step
+    per_mode = count * (steps + 1)  # perturbed images: deletion ones first, then insertion ones
+
+    def make_batch(start: int, stop: int) -> np.ndarray:
+        flat = np.arange(start, stop)
+        mode, image, step = flat // per_mode, (flat % per_mode) // (steps + 1), flat % (steps + 1)
+        replaced = (ranks[image] < removed[step][:, None, None])[..., None]  # (b, S, S, 1): canvas here
+        replaced = np.where(mode[:, None, None, None] == 0, replaced, ~replaced)  # insertion: the opposite
+        return np.where(replaced, canvas[image], images[image])
+
+    classes_of = np.tile(np.repeat(classes, steps + 1), 2)
+    probabilities = class_probabilities(model, 2 * per_mode, make_batch, classes_of)
+    deletion, insertion = probabilities.reshape(2, count, steps + 1)
+    area = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
+    return {
+        "fractions": fractions,
+        "deletion": deletion,
+        "insertion": insertion,
+        "deletion_auc": area(deletion, fractions, axis=1),
+        "insertion_auc": area(insertion, fractions, axis=1),
+    }
+
+
+def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed: int = 0) -> np.ndarray:
+    """Fill the pixels not kept from the kept ones: a weighted mean of the nearest kept pixels
+    (normalised convolution at growing scales, the finest with support wins), plus Gaussian noise.
+
+    ROAD solves a sparse linear system (each removed pixel the weighted mean of its neighbours);
+    normalised convolution is the same kind of linear fill without a sparse solver.
+
+    Args:
+        images: (n, S, S, 3); keep: (n, S, S) bool.
+    """
+    weights = keep[..., None].astype(np.float32)
+    filled = np.where(keep[..., None], images, 0.0).astype(np.float32)
+    result = np.zeros_like(filled)
+    done = np.zeros(keep.shape + (1,), bool)
+    for sigma in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0):
+        total = _gaussian_blur(weights, sigma)
+        values = _gaussian_blur(filled, sigma) / np.maximum(total, 1e-12)
+        fill_now = ~done & (total > 1e-3)
+        result = np.where(fill_now, values, result)
+        done |= fill_now
+    result = np.where(done, result, images.mean(axis=(1, 2), keepdims=True))  # nothing kept at all
+    noisy = result + np.random.default_rng(seed).normal(0.0, noise, result.shape).astype(np.float32)
+    return np.where(keep[..., None], images, np.clip(noisy, 0, 255)).astype(np.float32)
+
+
+def road_scores(model, images, maps, class_index=None, percentiles=ROAD_PERCENTILES, geometry=None, seed: int = 0):
+    """ROAD: class probability after removing each percentile of pixels, most and least relevant first.
+
+    Returns:
+        {"percentiles": (p,), "morf": (n, p), "lerf": (n, p) class probabilities, "road_combined": (n,)
+        mean over percentiles of (LeRF - MoRF) / 2: higher means the map ranks pixels by their use}.
+    """
+    images = np.asarray(images, np.float32)
+    count, side = len(images), images.shape[1]
+    classes = _explained_classes(model, images, class_index)
+    ranks = _pixel_ranks(np.asarray(maps), side, geometry).reshape(count, side, side)
+    shares = np.asarray(percentiles, np.float64) / 100.0
+    removed = np.round(shares * side * side).astype(np.int64)
+    per_image = 2 * len(shares)  # MoRF at each share, then LeRF at each share
+
+    def make_batch(start: int, stop: int) -> np.ndarray:
+        flat = np.arange(start, stop)
+        image, slot = flat // per_image, flat % per_image
+        gone = removed[slot % len(shares)][:, None, None]
+        most_first = slot < len(shares)
+        keep = np.where(most_first[:, None, None], ranks[image] >= gone, ranks[image] < side * side - gone)
+        return impute(images[image], keep, seed=seed + start)
+
+    probabilities = class_probabilities(model, count * per_image, make_batch, np.repeat(classes, per_image))
+    morf, lerf = np.split(probabilities.reshape(count, per_image), 2, axis=1)
+    return {
+        "percentiles": np.asarray(percentiles),
+        "morf": morf,
+        "lerf": lerf,
+        "road_combined": ((lerf - morf) / 2).mean(1),
+    }
+
+
+def bootstrap_interval(values, resamples: int = 2000, seed: int = 0) -> dict:
+    """{"mean": m, "ci95": [low, high]}: the 2.5th and 97.5th percentiles of resampled means."""
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        raise ValueError("bootstrap_interval needs at least one value")
+    picks = np.random.default_rng(seed).integers(0, values.size, (resamples, values.size))
+    means = values[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(values.mean()), "ci95": [float(low), float(high)]}

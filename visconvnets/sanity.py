@@ -1,0 +1,114 @@
+"""The model-parameter randomisation test (Adebayo et al., 2018): re-initialise the classifier head,
+then each block from the top down, recompute the maps after each step and compare them with the
+trained model's. Maps that stay the same while the weights that made them are gone explain the input
+(an edge detector does that), not the model. The trained model is never touched: the steps run on a copy.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from . import layers as layer_tools
+from .cams import cam, default_cam_layer
+from .layer_choice import cut_points
+
+
+def randomisation_steps(model) -> list[tuple[str, list[str]]]:
+    """[(step name, names of the weighted layers it re-initialises)], top down: ``head`` (everything
+    after the last spatial layer), then the block ending at each cut point (InceptionV3: ``mixed10``,
+    ``mixed9``, ... then the stem's layers one by one)."""
+    points = cut_points(model)
+    spatial = [index for index, layer in enumerate(points) if layer_tools.has_4d_output(layer)]
+    if not spatial:
+        raise ValueError(f"model {model.name!r} has no spatial layer to randomise down from")
+    leaves = [layer for layer in layer_tools.iter_layers(model) if not isinstance(layer, keras.Model)]
+    position = {layer.name: index for index, layer in enumerate(leaves)}
+    boundaries = [position[layer.name] for layer in points]
+    steps, upper = [], len(leaves)
+    last_spatial = spatial[-1]
+    for point_index in range(len(points) - 1, -1, -1):
+        if point_index > last_spatial:
+            continue  # the head is one step, made below
+        lower = boundaries[point_index - 1] + 1 if point_index > 0 else 0
+        if point_index == last_spatial:  # everything above the last spatial layer: the head
+            head = [layer.name for layer in leaves[boundaries[point_index] + 1 :] if layer.weights]
+            if head:
+                steps.append(("head", head))
+            upper = boundaries[point_index] + 1
+        weighted = [layer.name for layer in leaves[lower:upper] if layer.weights]
+        if weighted:
+            steps.append((points[point_index].name, weighted))
+        upper = lower
+    return steps
+
+
+def _spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(n,) rank correlation of two (n, h, w) map sets (0 where a map is constant)."""
+
+    def ranks(maps):
+        flat = maps.reshape(len(maps), -1)
+        return np.argsort(np.argsort(flat, axis=1, kind="stable"), axis=1).astype(np.float64)
+
+    a, b = ranks(first), ranks(second)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    scale = np.sqrt((a**2).sum(1) * (b**2).sum(1))
+    return np.divide((a * b).sum(1), scale, out=np.zeros(len(a)), where=scale > 0)
+
+
+def _global_ssim(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(n,) structural similarity of two (n, h, w) map sets in [0, 1], one window over the whole map."""
+    c1, c2 = 0.01**2, 0.03**2
+    x, y = first.reshape(len(first), -1), second.reshape(len(second), -1)
+    mx, my = x.mean(1), y.mean(1)
+    vx, vy = x.var(1), y.var(1)
+    cov = ((x - mx[:, None]) * (y - my[:, None])).mean(1)
+    return ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+
+
+def randomization_sanity(model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0):
+    """Cascading randomisation of a copy of ``model``; maps after each step against the original maps.
+
+    Args:
+        model: The trained classifier (unchanged).
+        images: (n, S, S, 3) in the model's input scale.
+        method: A ``cams.CAM_METHODS`` name.
+        layer_name: The map's layer; None means ``default_cam_layer``.
+        seed: Seeds the fresh weights.
+
+    Returns:
+        {"method", "layer", "steps": [step names], "spearman": [mean per step], "ssim": [mean per step],
+        "spearman_per_image": (steps, n), "maps": (steps + 1, n, h, w) the original maps first}.
+    """
+    layer_name = layer_name or default_cam_layer(model)
+    images = np.asarray(images, np.float32)
+    classes = np.asarray(cam_classes(model, images))
+    original = cam(model, images, method, classes, layer_name, seed)
+    working = keras.models.clone_model(model)
+    working.set_weights(model.get_weights())
+    keras.utils.set_random_seed(seed)
+    fresh = keras.models.clone_model(model)  # the same architecture, freshly initialised
+    names, correlations, similarities, maps = [], [], [], [original]
+    for step, layer_names in randomisation_steps(model):
+        for name in layer_names:
+            layer_tools.find_layer(working, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
+        randomised = cam(working, images, method, classes, layer_name, seed)  # the trained model's classes
+        names.append(step)
+        correlations.append(_spearman(original, randomised))
+        similarities.append(_global_ssim(original, randomised))
+        maps.append(randomised)
+    return {
+        "method": method,
+        "layer": layer_name,
+        "steps": names,
+        "spearman": [float(values.mean()) for values in correlations],
+        "ssim": [float(values.mean()) for values in similarities],
+        "spearman_per_image": np.asarray(correlations),
+        "maps": np.asarray(maps),
+    }
+
+
+def cam_classes(model, images: np.ndarray) -> np.ndarray:
+    """(n,) the trained model's predicted classes: the randomised copies explain the same ones."""
+    return np.asarray(model(images, training=False)).argmax(axis=1)
