@@ -246,6 +246,15 @@ def _add_picture_options(option: _Options) -> None:
         "299 px, as the blog; mixed7 at 150 px); the report says which and why",
     )
     option("--max-misclassified", "cap on the failure gallery (default: {default})", type=_positive_int)
+    option(
+        "--no-faithfulness",
+        "skip the scores of the maps (deletion/insertion, ROAD, pointing game per method and baseline) and the "
+        "randomisation check",
+        action="store_false",
+    )
+    option("--faithfulness-images", "test images the maps are scored on (default: {default})", type=int)
+    option("--faithfulness-steps", "deletion/insertion curve steps (default: {default})", type=int)
+    option("--sanity-steps", "randomisation steps from the top: head, then blocks (default: {default})", type=int)
 
 
 def _add_hardware_options(option: _Options) -> None:

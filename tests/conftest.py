@@ -87,7 +87,7 @@ def inception_flat():
 
 def tiny_config(data: Path, output: Path, **overrides):
     """Settings of a tiny run: 75 px, 2 epochs from scratch, batch 8, silent; filter patterns of 8
-    filters at 75 px in one octave (the drawing is tested in test_visualization.py)."""
+    filters at 75 px in one octave (the drawing is tested in test_visualization.py); no map scores."""
     from visconvnets.config import RunConfig
 
     settings = dict(
@@ -102,6 +102,7 @@ def tiny_config(data: Path, output: Path, **overrides):
         filter_count=8,
         filter_size=75,
         filter_octaves=1,
+        faithfulness=False,  # the scores have their own tests and the shared run below
     )
     settings.update(overrides)
     return RunConfig(**settings)
@@ -113,7 +114,8 @@ def trained_run(tiny_split, tmp_path_factory):
     from visconvnets import workflow
 
     output = tmp_path_factory.mktemp("run")
-    metrics = workflow.run(tiny_config(tiny_split, output))
+    scores = dict(faithfulness=True, faithfulness_images=3, faithfulness_steps=4, sanity_steps=3)
+    metrics = workflow.run(tiny_config(tiny_split, output, **scores))
     return output, metrics
 
 
@@ -125,7 +127,16 @@ def demo_run(tmp_path_factory):
 
     output = tmp_path_factory.mktemp("demo")
     overrides = dict(
-        output=output, demo_images_per_class=8, image_size=75, epochs=1, activation_images=1, filter_count=4, verbose=0
+        output=output,
+        demo_images_per_class=8,
+        image_size=75,
+        epochs=1,
+        activation_images=1,
+        filter_count=4,
+        verbose=0,
+        faithfulness_images=3,
+        faithfulness_steps=4,
+        sanity_steps=2,
     )
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics

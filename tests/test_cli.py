@@ -34,6 +34,10 @@ def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
     assert "--backbone 'ResNet51' is not one of InceptionV3, ResNet50V2" in capsys.readouterr().err
     assert script.main(["--data", str(tmp_path), "--backbone", "vgg16", "--image-size", "31", *output]) == 2
     assert "--image-size must be at least 32 for VGG16, got 31" in capsys.readouterr().err
+    assert script.main(["--data", str(tmp_path), "--faithfulness-images", "0", *output]) == 2
+    assert "--faithfulness-images, --faithfulness-steps and --sanity-steps must be at least 1, got 0" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "out").exists()  # refused before OUT was made
     with pytest.raises(SystemExit):
         script.parse_args(["--epochs", "-1"])

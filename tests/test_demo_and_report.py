@@ -89,6 +89,11 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
         path.startswith("test/") and (output / "data" / "split" / path).is_file() for path in pointing["trained_hits"]
     )
     assert metrics["trained_from_scratch"] is True
+    pointing_per_method = {
+        name: row["pointing_game"]["mean"] for name, row in metrics["faithfulness"]["methods"].items()
+    }
+    assert len(pointing_per_method) == 9 and all(0 <= value <= 1 for value in pointing_per_method.values())
+    assert any("pointing game" in sentence for sentence in metrics["faithfulness"]["findings"])
     config = json.loads((output / "config.json").read_text())["config"]
     assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False
     page = (output / "index.html").read_text(encoding="utf-8")

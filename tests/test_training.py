@@ -365,3 +365,28 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
         finally:
             if saved is not None:
                 os.environ["TF_CONFIG"] = saved
+
+
+@pytest.mark.xdist_group("trained_run")
+def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
+    from visconvnets.config import CAM_METHOD_NAMES
+
+    output, metrics = trained_run
+    faithfulness, sanity = metrics["faithfulness"], metrics["sanity"]
+    assert faithfulness["layer"] == metrics["visualizations"]["gradcam_layer"] and faithfulness["count"] == 3
+    assert sorted(faithfulness["methods"]) == sorted(CAM_METHOD_NAMES)
+    for name, row in faithfulness["methods"].items():
+        assert row["baseline"] == (name in ("random", "centre", "sobel"))
+        for key in ("deletion_auc", "insertion_auc", "road_combined"):
+            low, high = row[key]["ci95"]
+            assert low <= row[key]["mean"] <= high, (name, key)
+        assert 0 <= row["deletion_auc"]["mean"] <= 1 and 0 <= row["insertion_auc"]["mean"] <= 1
+    assert faithfulness["findings"][0].startswith("gradcam deletion AUC")
+    assert sanity["method"] == "gradcam" and len(sanity["steps"]) == len(sanity["spearman"]) == 3
+    assert sanity["steps"][:2] == ["head", "mixed10"] and all(-1 <= value <= 1 for value in sanity["spearman"])
+    for name in ("faithfulness.png", "sanity.png"):
+        with Image.open(output / name) as picture:
+            assert min(picture.size) > 300
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "Can these maps be trusted?" in page and page.count("&#9733;</b>") == 3  # best of each of 3 columns
+    assert 'src="faithfulness.png"' in page and 'src="sanity.png"' in page

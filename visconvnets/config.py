@@ -56,6 +56,10 @@ class VisualizationConfig:
     cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
     gradcam_layer: str | None = None  # None: the model's own choice (mixed10 for InceptionV3), else its last 4-D layer
     max_misclassified: int = 24  # cap on the failure gallery
+    faithfulness: bool = True  # score every CAM method and baseline, and run the randomisation check
+    faithfulness_images: int = 8  # test images scored (about a fifth of the demo's time; see README)
+    faithfulness_steps: int = 10  # deletion/insertion curve points (each removes or reveals 1/steps of the pixels)
+    sanity_steps: int = 12  # randomisation steps, top down: the head and the top 11 blocks
     seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)
 
     def ascent_settings(self) -> AscentSettings:
@@ -81,6 +85,11 @@ class VisualizationConfig:
             raise ValueError(
                 f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
                 f"{self.filter_count}, {self.filter_size}, {self.filter_steps}"
+            )
+        if self.faithfulness_images < 1 or self.faithfulness_steps < 1 or self.sanity_steps < 1:
+            raise ValueError(
+                f"--faithfulness-images, --faithfulness-steps and --sanity-steps must be at least 1, got "
+                f"{self.faithfulness_images}, {self.faithfulness_steps}, {self.sanity_steps}"
             )
         for path in self.images or []:
             if not Path(path).is_file():

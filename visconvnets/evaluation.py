@@ -66,6 +66,30 @@ def predict(model, dataset) -> np.ndarray:
     return outputs if outputs_probabilities(model) else softmax(outputs)
 
 
+def pointing_hits(maps: np.ndarray, boxes, geometry, side: int, original_sizes=None) -> tuple[np.ndarray, np.ndarray]:
+    """(hits (n,), centre hits (n,)) bools: does each map's peak, placed at its cell's receptive-field
+    centre, fall in the box; and would pointing at the image centre.
+
+    Args:
+        maps: (n, h, w) maps; boxes: (n, 4) (x0, y0, x1, y1) in original-image pixels.
+        geometry: (stride, offset) of the maps' layer; side: the model input side.
+        original_sizes: (n, 2) (width, height) of the originals; default: the model input size.
+    """
+    stride, offset = geometry
+    count = len(maps)
+    flat = maps.reshape(count, -1).argmax(axis=1)
+    rows, columns = np.unravel_index(flat, maps.shape[1:])
+    sizes = np.asarray(original_sizes if original_sizes is not None else [(side, side)] * count, dtype=np.float64)
+    x = (stride * columns + offset + 0.5) * sizes[:, 0] / side - 0.5  # model pixel -> original pixel
+    y = (stride * rows + offset + 0.5) * sizes[:, 1] / side - 0.5
+    boxes = np.asarray(boxes, dtype=np.float64)
+
+    def inside(x_value, y_value):
+        return (boxes[:, 0] <= x_value) & (x_value <= boxes[:, 2]) & (boxes[:, 1] <= y_value) & (y_value <= boxes[:, 3])
+
+    return inside(x, y), inside((sizes[:, 0] - 1) / 2, (sizes[:, 1] - 1) / 2)
+
+
 def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: str, original_sizes=None) -> dict:
     """Share of images whose Grad-CAM peak, placed at its receptive-field centre, falls in the object's box.
 
@@ -80,8 +104,7 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
     Returns:
         {"hits": [bool]*n, "score": fraction, "centre": fraction for always pointing at the image centre}.
     """
-    stride, offset = receptive_field(model, layer_name)
-    count, side = images.shape[0], images.shape[1]
+    count = images.shape[0]
     class_indices = np.asarray(class_indices)
     maps = np.concatenate(
         [
@@ -94,15 +117,5 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
             for start in range(0, count, PICTURE_BATCH_SIZE)
         ]
     )
-    flat = maps.reshape(count, -1).argmax(axis=1)
-    rows, columns = np.unravel_index(flat, maps.shape[1:])
-    sizes = np.asarray(original_sizes if original_sizes is not None else [(side, side)] * count, dtype=np.float64)
-    x = (stride * columns + offset + 0.5) * sizes[:, 0] / side - 0.5  # model pixel -> original pixel
-    y = (stride * rows + offset + 0.5) * sizes[:, 1] / side - 0.5
-    boxes = np.asarray(boxes, dtype=np.float64)
-    hits = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
-    centre_x, centre_y = (sizes[:, 0] - 1) / 2, (sizes[:, 1] - 1) / 2
-    centre = (
-        (boxes[:, 0] <= centre_x) & (centre_x <= boxes[:, 2]) & (boxes[:, 1] <= centre_y) & (centre_y <= boxes[:, 3])
-    )
+    hits, centre = pointing_hits(maps, boxes, receptive_field(model, layer_name), images.shape[1], original_sizes)
     return {"hits": hits.tolist(), "score": float(hits.mean()), "centre": float(centre.mean())}

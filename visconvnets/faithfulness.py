@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .config import PICTURE_BATCH_SIZE
-from .forward import forward, softmax
+from .forward import probabilities
 from .rendering import upsample_heatmaps
 
 BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
@@ -63,16 +63,16 @@ def class_probabilities(model, count: int, make_batch, class_indices: np.ndarray
     step = PICTURE_BATCH_SIZE * 2
     for start in range(0, count, step):
         stop = min(count, start + step)
-        logits, _ = forward(model, tf.convert_to_tensor(make_batch(start, stop), tf.float32), logits=True)
-        found[start:stop] = softmax(np.asarray(logits))[np.arange(stop - start), class_indices[start:stop]]
+        found[start:stop] = probabilities(model, make_batch(start, stop))[
+            np.arange(stop - start), class_indices[start:stop]
+        ]
     return found
 
 
 def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
     if class_index is not None:
         return np.broadcast_to(np.asarray(class_index, np.int64), (len(images),)).copy()
-    logits, _ = forward(model, tf.convert_to_tensor(images, tf.float32), logits=True)
-    return np.asarray(logits).argmax(axis=1)
+    return probabilities(model, images).argmax(axis=1)
 
 
 def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None):

@@ -58,6 +58,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def probabilities(model, images) -> np.ndarray:
+    """(n, classes) probabilities of one batch through Keras's compiled predict step (traced once per
+    model and reused: the scores run many batches); logits outputs get a softmax.
+
+    Args:
+        images: (n, H, W, 3) in the model's input scale.
+    """
+    outputs = np.asarray(model.predict_on_batch(np.asarray(images, np.float32)), np.float64)
+    return outputs if outputs_probabilities(model) else softmax(outputs)
+
+
 def outputs_probabilities(model) -> bool:
     """True when the model ends in a softmax (a Softmax layer, or a layer with a softmax activation);
     False when it outputs logits (e.g. a plain Dense)."""

@@ -67,7 +67,9 @@ def _global_ssim(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
 
 
-def randomization_sanity(model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0):
+def randomization_sanity(
+    model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0, max_steps: int | None = None
+):
     """Cascading randomisation of a copy of ``model``; maps after each step against the original maps.
 
     Args:
@@ -76,6 +78,7 @@ def randomization_sanity(model, images, method: str = "gradcam", layer_name: str
         method: A ``cams.CAM_METHODS`` name.
         layer_name: The map's layer; None means ``default_cam_layer``.
         seed: Seeds the fresh weights.
+        max_steps: Stop the cascade after this many steps (the layers below stay trained); None: all.
 
     Returns:
         {"method", "layer", "steps": [step names], "spearman": [mean per step], "ssim": [mean per step],
@@ -90,7 +93,7 @@ def randomization_sanity(model, images, method: str = "gradcam", layer_name: str
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(model)  # the same architecture, freshly initialised
     names, correlations, similarities, maps = [], [], [], [original]
-    for step, layer_names in randomisation_steps(model):
+    for step, layer_names in randomisation_steps(model)[:max_steps]:
         for name in layer_names:
             layer_tools.find_layer(working, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
         randomised = cam(working, images, method, classes, layer_name, seed)  # the trained model's classes

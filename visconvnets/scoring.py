@@ -46,7 +46,7 @@ def evaluate_test_split(
     return test, probabilities
 
 
-def _boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
+def boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
     """(paths, labels, boxes, original sizes) of the test images that have a box in ``boxes_path``."""
     boxes = read_boxes(boxes_path)
     split_csv = split_files.root / outputs.SPLIT_CSV
@@ -74,7 +74,7 @@ def score_pointing_game(
 ) -> dict:
     """Pointing game at ``layer`` on the test split, for the model and for the same architecture untrained
     (a clone with fresh initial weights, seeded: works for any model)."""
-    paths, labels, image_boxes, sizes = _boxed_test_images(split_files, config.boxes)
+    paths, labels, image_boxes, sizes = boxed_test_images(split_files, config.boxes)
     images = load_images(paths, image_size)
     trained = evaluation.pointing_game(model, images, labels, image_boxes, layer, sizes)
     keras.utils.set_random_seed(config.seed + 1)

@@ -17,7 +17,7 @@ import time
 import keras
 
 from . import data as data_tools
-from . import devices, explain, outputs, report, saved_model, scoring, training
+from . import devices, explain, outputs, report, saved_model, scoring, training, trust
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
@@ -213,6 +213,9 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
             metrics["pointing_game"] = scoring.score_pointing_game(
                 model, files, config, image_size, explain.cam_layer(model, config)
             )
+        if config.faithfulness and config.gradcam:  # can the maps be trusted? scores and the randomisation check
+            layer = explain.cam_layer(model, config)
+            metrics.update(trust.score_maps(model, files, config, image_size, layer, job.layout.root))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predicted
 

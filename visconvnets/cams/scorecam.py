@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import PICTURE_BATCH_SIZE
-from ..forward import forward, softmax
+from ..forward import probabilities
 from .base import CamPass, for_model, normalise_maps, register
 
 TOP_CHANNELS = 32  # channels scored per image: 32 forward passes each instead of one per channel
@@ -41,8 +41,7 @@ def masked_scores(model, images: np.ndarray, masks: np.ndarray, class_indices: n
     for start in range(0, count * keep, step):
         rows, columns = image_of[start : start + step], mask_of[start : start + step]
         batch = images[rows] * masks[rows, :, :, columns][..., None]  # (b, H, W, 3): the image through one mask
-        logits, _ = forward(model, tf.convert_to_tensor(batch, tf.float32), logits=True)
-        scores[start : start + step] = softmax(np.asarray(logits))[np.arange(len(rows)), class_indices[rows]]
+        scores[start : start + step] = probabilities(model, batch)[np.arange(len(rows)), class_indices[rows]]
     return scores.reshape(count, keep)
 
 

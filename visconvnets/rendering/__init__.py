@@ -1,7 +1,8 @@
 """Everything that turns arrays into pictures, and the only code (with ``report``) that writes image files.
 
 Array pictures (activation grids, filter grids, overlays) are built with NumPy and written with Pillow;
-plots with axes (training curves, confusion matrix, CAM panels) with matplotlib's object API, headless.
+plots with axes (training curves, confusion matrix, CAM panels, faithfulness and sanity figures) with
+matplotlib's object API, headless.
 Nothing here runs a model: callers pass the arrays.
 """
 
@@ -12,6 +13,7 @@ from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
 from .files import save_filter_grid, save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels
 from .overlays import overlay_heatmap, upsample_heatmap, upsample_heatmaps
+from .trust import save_faithfulness_curves, save_sanity_figure
 
 __all__ = [
     "DEAD_TILE_VALUE",
@@ -25,8 +27,10 @@ __all__ = [
     "overlay_heatmap",
     "save_cam_panel",
     "save_confusion_matrix",
+    "save_faithfulness_curves",
     "save_filter_grid",
     "save_jpeg",
+    "save_sanity_figure",
     "save_training_curves",
     "standardise_channels",
     "upsample_heatmap",

@@ -1,0 +1,72 @@
+"""The pictures of "can these maps be trusted?": deletion/insertion curves per method, and the
+randomisation check (rank correlation per step, with one image's maps as the weights go)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .figures import _save_figure
+
+
+def save_faithfulness_curves(fractions: np.ndarray, curves: dict, path: Path, title: str = "") -> Path:
+    """Mean class probability as pixels are deleted (left) or inserted (right), one line per method. PNG.
+
+    Args:
+        fractions: (steps + 1,) share of pixels removed or revealed.
+        curves: {method: (deletion (n, steps + 1), insertion (n, steps + 1), is_baseline)}.
+    """
+    figure = Figure(figsize=(11, 4.2))
+    axes = figure.subplots(1, 2)
+    for axis, column, name in (
+        (axes[0], 0, "deletion (lower is better)"),
+        (axes[1], 1, "insertion (higher is better)"),
+    ):
+        for method, values in curves.items():
+            style = ":" if values[2] else "-"
+            axis.plot(fractions, np.asarray(values[column]).mean(axis=0), style, label=method)
+        axis.set_xlabel("share of pixels " + ("deleted" if column == 0 else "revealed"), fontsize=9)
+        axis.set_ylabel("class probability (mean over images)", fontsize=9)
+        axis.set_title(name, fontsize=10)
+        axis.set_xlim(0, 1)
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="lower right")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return _save_figure(figure, path, top=0.92 if title else 1.0)
+
+
+def save_sanity_figure(
+    steps: Sequence[str], spearman: Sequence[float], ssim: Sequence[float], maps, path: Path, title: str = ""
+) -> Path:
+    """Top: rank correlation and SSIM with the trained model's maps after each randomisation step;
+    bottom: one image's map, trained first, then after each step. PNG.
+
+    Args:
+        maps: (steps + 1, h, w) one image's maps, the trained model's first.
+    """
+    count = len(steps)
+    figure = Figure(figsize=(max(8.0, 1.1 * (count + 1)), 6.0))
+    grid = figure.add_gridspec(2, count + 1, height_ratios=(2.2, 1))
+    curve = figure.add_subplot(grid[0, :])
+    positions = np.arange(1, count + 1)
+    curve.plot(positions, spearman, "o-", label="rank correlation (Spearman)")
+    curve.plot(positions, ssim, "s--", label="SSIM")
+    curve.axhline(0, color="grey", linewidth=0.8)
+    curve.set_xticks(positions, steps, rotation=45, ha="right", fontsize=8)
+    curve.set_ylim(-1.05, 1.05)
+    curve.set_ylabel("similarity to the trained maps", fontsize=9)
+    curve.set_xlabel("re-initialised, cumulatively from the top", fontsize=9)
+    curve.grid(alpha=0.3)
+    curve.legend(fontsize=8)
+    for index, heatmap in enumerate(maps):
+        axis = figure.add_subplot(grid[1, index])
+        axis.imshow(heatmap, cmap="jet", vmin=0, vmax=1)
+        axis.set_title("trained" if index == 0 else steps[index - 1], fontsize=7)
+        axis.axis("off")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return _save_figure(figure, path, top=0.93 if title else 1.0)

@@ -1,0 +1,68 @@
+"""OUT/index.html: one static page linking every output, relative links only, no external assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import outputs
+from .markup import STYLE, escape, figure
+from .sections import activation_section, gallery, summary, test_section
+from .trust import trust_section
+
+
+def write_report(out_dir: Path) -> Path:
+    """Write ``OUT/index.html`` from what the run left in ``out_dir`` (metrics.json, config.json, pictures)."""
+    out_dir = Path(out_dir)
+    metrics, config = outputs.read_json(out_dir / outputs.METRICS), outputs.read_json(out_dir / outputs.CONFIG)
+    visualizations = metrics.get("visualizations", {})
+    layer = escape(visualizations.get("gradcam_layer", "?"))
+    reason = visualizations.get("gradcam_layer_reason")
+    cam = f"{visualizations.get('cam_method', 'gradcam')} at layer <code>{layer}</code>"
+    cam += f", {escape(reason)}" if reason else ""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VisConvNets report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>VisConvNets report</h1>",
+        "<nav><a href='#summary'>Summary</a><a href='#curves'>Training</a><a href='#test'>Test</a>"
+        "<a href='#trust'>Trust</a><a href='#gradcam'>Grad-CAM</a><a href='#misclassified'>Failures</a>"
+        "<a href='#filters'>Filters</a><a href='#activations'>Activations</a></nav>",
+        *summary(metrics, config),
+        "<h2 id='curves'>Training curves</h2>",
+    ]
+    if (out_dir / outputs.TRAINING_CURVES).exists():
+        caption = "Loss and accuracy per epoch, train vs validation; dotted lines mark phase changes."
+        parts.append(figure(out_dir, outputs.TRAINING_CURVES, "training curves", caption))
+    else:
+        parts.append("<p>No training in this run (a saved model was loaded).</p>")
+    parts += test_section(out_dir, metrics)
+    parts += trust_section(out_dir, metrics)
+    parts += gallery(
+        out_dir,
+        outputs.GRADCAM,
+        "Grad-CAM",
+        "gradcam",
+        f"Input, heatmap ({cam}) and overlay at the photo's own resolution, each cell drawn at its receptive-field "
+        "centre.",
+    )
+    parts += gallery(
+        out_dir,
+        outputs.MISCLASSIFIED,
+        "Failure gallery",
+        "misclassified",
+        "Every misclassified test image (capped): the map for the predicted class beside the map for the true class.",
+    )
+    parts += gallery(
+        out_dir,
+        outputs.FILTERS,
+        "Filter patterns",
+        "filters",
+        "Inputs that maximise each filter (gradient ascent with jitter, blur and octaves), first filters of each "
+        "layer.",
+    )
+    parts += activation_section(out_dir)
+    parts.append("<p><small>Written by visconvnets; every picture was made by this run.</small></p></body></html>")
+    path = out_dir / outputs.REPORT
+    temporary = out_dir / (outputs.REPORT + ".tmp")
+    temporary.write_text("\n".join(parts), encoding="utf-8")
+    temporary.replace(path)
+    return path

@@ -1,0 +1,146 @@
+"""The report's sections from metrics.json and the pictures in OUT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import outputs
+from .markup import escape, figure, image, table
+
+
+def summary(metrics: dict, config: dict) -> list[str]:
+    parts = ["<h2 id='summary'>Run summary</h2>"]
+    weights = metrics.get("weights", "?")
+    model = metrics.get("model", "classifier")
+    model_line = f"{escape(model)}, {metrics.get('image_size')} px input, weights: <b>{escape(weights)}</b>"
+    parts.append(f"<p>{model_line}; classes: {escape(', '.join(metrics.get('classes', [])))}.</p>")
+    if metrics.get("trained_from_scratch"):
+        parts.append(
+            "<p class='warning'><b>Trained from scratch</b> (no ImageNet weights): every picture below shows what "
+            "this network learned from this data set alone, not what a pretrained network sees.</p>"
+        )
+    data = metrics.get("data")
+    if data:
+        counts = data["counts"]
+        classes = metrics["classes"]
+        rows = [
+            [name] + [counts[split][name] for split in counts] + [sum(counts[split][name] for split in counts)]
+            for name in classes
+        ]
+        rows.append(
+            ["total"]
+            + [sum(counts[split].values()) for split in counts]
+            + [sum(sum(counts[split].values()) for split in counts)]
+        )
+        parts.append(table(["class", *counts, "total"], rows))
+        skipped = data.get("skipped", [])
+        parts.append(f"<p>Skipped files: {len(skipped)}</p>")
+        if skipped:
+            parts.append(table(["file", "reason"], [list(item) for item in skipped]))
+    training = metrics.get("training")
+    if training:
+        parts.append(
+            f"<p>Trained {training['epochs_run']} epoch(s) in {metrics.get('training_seconds', '?')} s"
+            f"{'; ' + escape(training['stopped']) if training.get('stopped') else ''}.</p>"
+        )
+    if config:
+        settings = config.get("config", {})
+        rows = [[key, json.dumps(value)] for key, value in settings.items()]
+        versions = config.get("versions", {})
+        parts.append(
+            "<details><summary>Configuration and library versions</summary>"
+            + table(["setting", "value"], rows)
+            + table(["library", "version"], [[key, value] for key, value in versions.items()])
+            + "</details>"
+        )
+    return parts
+
+
+def test_section(out_dir: Path, metrics: dict) -> list[str]:
+    test = metrics.get("test")
+    if not test:
+        return []
+    parts = [
+        "<h2 id='test'>Test metrics</h2>",
+        f"<p>Accuracy <b>{test['accuracy']:.3f}</b>, loss {test['loss']:.3f}, macro F1 {test['macro_f1']:.3f} on "
+        f"{test['count']} test images.</p>",
+    ]
+    parts.append(
+        table(
+            ["class", "precision", "recall", "F1", "support"],
+            [
+                [name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", row["support"]]
+                for name, row in test["per_class"].items()
+            ],
+        )
+    )
+    if (out_dir / outputs.CONFUSION_MATRIX).exists():
+        parts.append(
+            figure(out_dir, outputs.CONFUSION_MATRIX, "confusion matrix", "Rows: true class; columns: predicted class.")
+        )
+    pointing = metrics.get("pointing_game")
+    if pointing:
+        parts.append(
+            "<h3>Grad-CAM pointing game</h3><p>Share of test images whose Grad-CAM peak (layer "
+            f"<code>{escape(pointing['layer'])}</code>, placed at its receptive-field centre) falls inside the "
+            "flower's known box.</p>"
+        )
+        parts.append(
+            table(
+                ["model", "score"],
+                [
+                    ["trained", f"{pointing['trained']:.3f}"],
+                    ["untrained (same architecture)", f"{pointing['untrained']:.3f}"],
+                    ["always the image centre", f"{pointing['centre']:.3f}"],
+                ],
+            )
+        )
+    return parts
+
+
+def gallery(out_dir: Path, folder: str, title: str, anchor: str, note: str) -> list[str]:
+    paths = sorted((out_dir / folder).glob("*.jpg"))
+    parts = [f"<h2 id='{anchor}'>{escape(title)}</h2>", f"<p>{note}</p>"]
+    if not paths:
+        parts.append("<p>None.</p>")
+        return parts
+    figures = "".join(
+        f"<figure>{image(out_dir, path, path.stem)}<figcaption>{escape(path.stem)}</figcaption></figure>"
+        for path in paths
+    )
+    parts.append(f"<div class='gallery'>{figures}</div>")
+    return parts
+
+
+def activation_section(out_dir: Path) -> list[str]:
+    root = out_dir / outputs.ACTIVATIONS
+    parts = [
+        "<h2 id='activations'>Activation grids</h2>",
+        "<p>Every channel of every selected layer for one image; each channel standardised (mean 128, 64 per "
+        "standard deviation). Dead channels (constant output) are dark tiles with a red cross.</p>",
+    ]
+    folders = sorted(path for path in root.iterdir() if path.is_dir()) if root.exists() else []
+    if not folders:
+        parts.append("<p>None.</p>")
+    for folder in folders:
+        index_path = folder / outputs.GRID_INDEX
+        entries = (
+            json.loads(index_path.read_text(encoding="utf-8"))
+            if index_path.exists()
+            else [
+                {"file": path.name, "layer": path.stem, "shape": [], "dead": "?"}
+                for path in sorted(folder.glob("*.jpg"))
+            ]
+        )
+        figures = "".join(
+            f"<figure>{image(out_dir, folder / entry['file'], entry['layer'])}<figcaption>{escape(entry['layer'])} "
+            f"{escape('x'.join(map(str, entry['shape'])))}, {escape(entry['dead'])} dead channel(s)"
+            "</figcaption></figure>"
+            for entry in entries
+        )
+        parts.append(
+            f"<details><summary>{escape(folder.name)}: {len(entries)} layers</summary>"
+            f"<div class='grids'>{figures}</div></details>"
+        )
+    return parts
