@@ -247,6 +247,11 @@ def _add_picture_options(option: _Options) -> None:
     )
     option("--max-misclassified", "cap on the failure gallery (default: {default})", type=_positive_int)
     option(
+        "--compare-cams",
+        "also draw every CAM method and baseline side by side for each explained image (OUT/compare/)",
+        action="store_true",
+    )
+    option(
         "--no-faithfulness",
         "skip the scores of the maps (deletion/insertion, ROAD, pointing game per method and baseline) and the "
         "randomisation check",

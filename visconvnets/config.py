@@ -56,6 +56,7 @@ class VisualizationConfig:
     cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
     gradcam_layer: str | None = None  # None: the model's own choice (mixed10 for InceptionV3), else its last 4-D layer
     max_misclassified: int = 24  # cap on the failure gallery
+    compare_cams: bool = False  # also write OUT/compare/<image>.jpg: every method and baseline side by side
     faithfulness: bool = True  # score every CAM method and baseline, and run the randomisation check
     faithfulness_images: int = 8  # test images scored (about a fifth of the demo's time; see README)
     faithfulness_steps: int = 10  # deletion/insertion curve points (each removes or reveals 1/steps of the pixels)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import layer_choice, outputs, rendering
+from . import layer_choice, outputs, rendering, trust
 from . import model as model_tools
 from .activations import layer_activations
 from .cams import CAM_METHODS, class_activation_maps, contrasting_maps
@@ -178,7 +178,8 @@ def write_visualizations(
     test_labels: Sequence[int] = (),
     progress: bool = True,
 ) -> dict:
-    """Activation grids, filter patterns and CAM panels of the chosen images; returns what was written."""
+    """Activation grids, filter patterns, CAM panels (and every method side by side with
+    ``compare_cams``) of the chosen images; returns what was written."""
     layout = outputs.RunLayout(out_dir)
     if config.images:
         paths, labels = [Path(path) for path in config.images], [None] * len(config.images)
@@ -191,6 +192,7 @@ def write_visualizations(
         "activations": write_activation_pictures(model, images, paths, layout, config, progress),
         "filters": write_filter_pictures(model, layout, config, progress),
         "gradcam": write_cam_pictures(model, classes, images, paths, labels, layout, config, progress),
+        "compare": trust.write_cam_comparisons(model, images, paths, cam_layer(model, config), layout, config),
         "misclassified": [],
     }
 

@@ -131,7 +131,8 @@ def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, b
 
 def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed: int = 0) -> np.ndarray:
     """Fill the pixels not kept from the kept ones: a weighted mean of the nearest kept pixels
-    (normalised convolution at growing scales, the finest with support wins), plus Gaussian noise.
+    (normalised convolution on a pyramid: at each level the kept pixels and their weights are averaged
+    down by 2, blurred a little and brought back up; the finest level with support wins), plus noise.
 
     ROAD solves a sparse linear system (each removed pixel the weighted mean of its neighbours);
     normalised convolution is the same kind of linear fill without a sparse solver.
@@ -139,16 +140,23 @@ def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed
     Args:
         images: (n, S, S, 3); keep: (n, S, S) bool.
     """
+    side = images.shape[1]
     weights = keep[..., None].astype(np.float32)
     filled = np.where(keep[..., None], images, 0.0).astype(np.float32)
+    stacked = np.concatenate([filled, weights], axis=-1)  # (n, S, S, 4): values and their weight together
     result = np.zeros_like(filled)
     done = np.zeros(keep.shape + (1,), bool)
-    for sigma in (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0):
-        total = _gaussian_blur(weights, sigma)
-        values = _gaussian_blur(filled, sigma) / np.maximum(total, 1e-12)
+    level = 0
+    while not done.all() and 2**level <= 2 * side:
+        small = max(1, side // 2**level)
+        reduced = tf.image.resize(stacked, (small, small), method="area").numpy() if level else stacked
+        blurred = _gaussian_blur(reduced, 1.0)
+        restored = tf.image.resize(blurred, (side, side), method="bilinear").numpy() if level else blurred
+        values, total = restored[..., :3], restored[..., 3:]
         fill_now = ~done & (total > 1e-3)
-        result = np.where(fill_now, values, result)
+        result = np.where(fill_now, values / np.maximum(total, 1e-12), result)
         done |= fill_now
+        level += 1
     result = np.where(done, result, images.mean(axis=(1, 2), keepdims=True))  # nothing kept at all
     noisy = result + np.random.default_rng(seed).normal(0.0, noise, result.shape).astype(np.float32)
     return np.where(keep[..., None], images, np.clip(noisy, 0, 255)).astype(np.float32)

@@ -33,6 +33,7 @@ GRID_INDEX = "index.json"
 FILTERS = "filters"  # filters/<layer>.jpg
 GRADCAM = "gradcam"  # gradcam/<image>.jpg
 MISCLASSIFIED = "misclassified"  # misclassified/<image>.jpg
+COMPARE = "compare"  # compare/<image>.jpg: every CAM method and baseline side by side (--compare-cams)
 DEMO_DATA = "data"  # --demo: data/flowers (generated) and data/split
 SPLIT_CSV = "split.csv"  # written by create_train_val_test.py inside the split folder
 
@@ -70,6 +71,9 @@ class RunLayout:
 
     def failure_panel(self, image: Path | str) -> Path:
         return self.root / MISCLASSIFIED / f"{image_stem(image)}.jpg"
+
+    def comparison_panel(self, image: Path | str) -> Path:
+        return self.root / COMPARE / f"{image_stem(image)}.jpg"
 
 
 def write_json(path: Path, payload: dict) -> Path:

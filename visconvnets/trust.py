@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from . import cams, data, outputs, rendering
-from .config import RunConfig
+from .config import PICTURE_BATCH_SIZE, RunConfig
 from .evaluation import pointing_hits
 from .faithfulness import bootstrap_interval, deletion_insertion, road_scores
 from .geometry import receptive_field
-from .images import load_images
+from .images import load_images, load_original
 from .sanity import randomization_sanity
 from .scoring import boxed_test_images
 
@@ -56,12 +57,17 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     images = load_images(paths, image_size)
     geometry = receptive_field(model, layer)
     predicted = cams.cam_pass(model, images, None, layer, config.seed)  # faithfulness: the model's own answer
-    truth = cams.cam_pass(model, images, labels, layer, config.seed) if boxes is not None else None
+    # the pointing game explains the true class, as in the original: a second pass for the misclassified only
+    wrong = np.flatnonzero(predicted.indices != np.asarray(labels)) if boxes is not None else np.array([], int)
+    truth = cams.cam_pass(model, images[wrong], np.asarray(labels)[wrong], layer, config.seed) if wrong.size else None
     methods, curves = {}, {}
     for name, method in cams.CAM_METHODS.items():
-        scores, found = _score_method(model, images, method.compute(predicted), predicted, geometry, config)
-        if truth is not None:  # the pointing game explains the true class, as in the original
-            hits, _ = pointing_hits(method.compute(truth), boxes, geometry, image_size, sizes)
+        maps = method.compute(predicted)
+        scores, found = _score_method(model, images, maps, predicted, geometry, config)
+        if boxes is not None:
+            if truth is not None:
+                maps[wrong] = method.compute(truth)
+            hits, _ = pointing_hits(maps, boxes, geometry, image_size, sizes)
             scores["pointing_game"] = bootstrap_interval(hits.astype(float), seed=config.seed)
         methods[name] = {"baseline": method.baseline, **scores}
         curves[name] = (found["deletion"], found["insertion"], method.baseline)
@@ -71,6 +77,7 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     faithfulness["findings"] = findings(methods, config.cam_method)
     sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
     faithfulness["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"map scores: {len(methods)} methods and baselines on {len(paths)} test images, {faithfulness['seconds']} s")
     return {"faithfulness": faithfulness, "sanity": sanity}
 
 
@@ -96,8 +103,14 @@ def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str
         f"{found['steps'][-1]}), {config.cam_method}'s maps keep a rank correlation of {final:.2f} with the "
         f"trained model's: {verdict}."
     )
+    sentences = [sentence]
+    if found["steps"][0] == "head" and found["spearman"][0] > 0.8:
+        sentences.append(
+            f"Re-initialising the classifier head alone leaves a rank correlation of {found['spearman'][0]:.2f}: "
+            f"the maps at {layer} barely depend on the class weights; they show what the layer responds to."
+        )
     keys = ("method", "layer", "steps", "spearman", "ssim")
-    return {**{key: found[key] for key in keys}, "images": len(images), "findings": [sentence]}
+    return {**{key: found[key] for key in keys}, "images": len(images), "findings": sentences}
 
 
 def _compare(name: str, methods: dict, key: str, baseline: str, higher: bool, what: str) -> str:
@@ -124,3 +137,31 @@ def findings(methods: dict, method: str) -> list[str]:
     best = max(explanations, key=lambda name: explanations[name]["road_combined"]["mean"])
     sentences.append(f"Highest ROAD score among the methods: {best} ({methods[best]['road_combined']['mean']:.2f}).")
     return sentences
+
+
+def write_cam_comparisons(model, images: np.ndarray, paths, layer: str, layout: outputs.RunLayout, config) -> list:
+    """``OUT/compare/<image>.jpg``: every method and baseline over each image (its predicted class),
+    from one forward/backward pass per batch.
+
+    Args:
+        images: (n, S, S, 3) the explained images; paths: their files (the originals are drawn on).
+    """
+    if not (config.compare_cams and config.gradcam and len(paths)):
+        return []
+    geometry, written = receptive_field(model, layer), []
+    for start in range(0, len(paths), PICTURE_BATCH_SIZE):
+        one_pass = cams.cam_pass(model, images[start : start + PICTURE_BATCH_SIZE], None, layer, config.seed)
+        maps = {name: method.compute(one_pass) for name, method in cams.CAM_METHODS.items()}
+        for offset, path in enumerate(paths[start : start + PICTURE_BATCH_SIZE]):
+            title = f"{Path(path).name}: every method at {layer} (the last three are baselines)"
+            written.append(
+                rendering.save_cam_comparison(
+                    load_original(path),
+                    {name: found[offset] for name, found in maps.items()},
+                    title,
+                    layout.comparison_panel(path),
+                    geometry,
+                    images.shape[1],
+                )
+            )
+    return written

@@ -238,6 +238,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
         "filters": sorted(written["filters"]),
         "gradcam": len(written["gradcam"]),
+        "compare": len(written["compare"]),
         "misclassified": len(written["misclassified"]),
         "cam_method": config.cam_method,
         "gradcam_layer": layer,

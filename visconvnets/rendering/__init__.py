@@ -13,7 +13,7 @@ from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
 from .files import save_filter_grid, save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels
 from .overlays import overlay_heatmap, upsample_heatmap, upsample_heatmaps
-from .trust import save_faithfulness_curves, save_sanity_figure
+from .trust import save_cam_comparison, save_faithfulness_curves, save_sanity_figure
 
 __all__ = [
     "DEAD_TILE_VALUE",
@@ -25,6 +25,7 @@ __all__ = [
     "dead_channels",
     "header_band",
     "overlay_heatmap",
+    "save_cam_comparison",
     "save_cam_panel",
     "save_confusion_matrix",
     "save_faithfulness_curves",

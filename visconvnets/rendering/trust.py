@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .figures import _save_figure
+from .overlays import overlay_heatmap
 
 
 def save_faithfulness_curves(fractions: np.ndarray, curves: dict, path: Path, title: str = "") -> Path:
@@ -70,3 +71,23 @@ def save_sanity_figure(
     if title:
         figure.suptitle(title, fontsize=10)
     return _save_figure(figure, path, top=0.93 if title else 1.0)
+
+
+def save_cam_comparison(
+    image: np.ndarray, maps: dict, suptitle: str, path: Path, geometry=None, input_size=None
+) -> Path:
+    """The input, then one overlay per method (``maps``: {name: (h, w) map in [0, 1]}), in rows of five. JPEG."""
+    panels = 1 + len(maps)
+    columns = min(5, panels)
+    rows = -(-panels // columns)
+    figure = Figure(figsize=(2.6 * columns, 2.8 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    axes[0].imshow(np.asarray(image, np.uint8))
+    axes[0].set_title("input", fontsize=9)
+    for axis, (name, heatmap) in zip(axes[1:], maps.items()):
+        axis.imshow(overlay_heatmap(image, heatmap, geometry=geometry, input_size=input_size))
+        axis.set_title(name, fontsize=9)
+    for axis in axes:
+        axis.axis("off")
+    figure.suptitle(suptitle, fontsize=10)
+    return _save_figure(figure, path, dpi=80, top=0.9, pil_kwargs={"quality": 90})

@@ -14,11 +14,6 @@ def write_report(out_dir: Path) -> Path:
     """Write ``OUT/index.html`` from what the run left in ``out_dir`` (metrics.json, config.json, pictures)."""
     out_dir = Path(out_dir)
     metrics, config = outputs.read_json(out_dir / outputs.METRICS), outputs.read_json(out_dir / outputs.CONFIG)
-    visualizations = metrics.get("visualizations", {})
-    layer = escape(visualizations.get("gradcam_layer", "?"))
-    reason = visualizations.get("gradcam_layer_reason")
-    cam = f"{visualizations.get('cam_method', 'gradcam')} at layer <code>{layer}</code>"
-    cam += f", {escape(reason)}" if reason else ""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VisConvNets report</title>",
         f"<style>{STYLE}</style></head><body>",
@@ -36,7 +31,25 @@ def write_report(out_dir: Path) -> Path:
         parts.append("<p>No training in this run (a saved model was loaded).</p>")
     parts += test_section(out_dir, metrics)
     parts += trust_section(out_dir, metrics)
-    parts += gallery(
+    parts += cam_galleries(out_dir, metrics)
+    parts += activation_section(out_dir)
+    parts.append("<p><small>Written by visconvnets; every picture was made by this run.</small></p></body></html>")
+    path = out_dir / outputs.REPORT
+    temporary = out_dir / (outputs.REPORT + ".tmp")
+    temporary.write_text("\n".join(parts), encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def cam_galleries(out_dir: Path, metrics: dict) -> list[str]:
+    """The galleries of map panels (the chosen images, every method side by side, the failures) and
+    of filter patterns."""
+    visualizations = metrics.get("visualizations", {})
+    layer = escape(visualizations.get("gradcam_layer", "?"))
+    reason = visualizations.get("gradcam_layer_reason")
+    cam = f"{visualizations.get('cam_method', 'gradcam')} at layer <code>{layer}</code>"
+    cam += f", {escape(reason)}" if reason else ""
+    parts = gallery(
         out_dir,
         outputs.GRADCAM,
         "Grad-CAM",
@@ -44,6 +57,16 @@ def write_report(out_dir: Path) -> Path:
         f"Input, heatmap ({cam}) and overlay at the photo's own resolution, each cell drawn at its receptive-field "
         "centre.",
     )
+    if (out_dir / outputs.COMPARE).is_dir():
+        parts += gallery(
+            out_dir,
+            outputs.COMPARE,
+            "Every CAM method side by side",
+            "compare",
+            "The same image's predicted class explained by each method at the same layer; the last three panels are "
+            "baselines that know nothing of the model (random, centre, edges). Their scores are under 'Can these "
+            "maps be trusted?'.",
+        )
     parts += gallery(
         out_dir,
         outputs.MISCLASSIFIED,
@@ -59,10 +82,4 @@ def write_report(out_dir: Path) -> Path:
         "Inputs that maximise each filter (gradient ascent with jitter, blur and octaves), first filters of each "
         "layer.",
     )
-    parts += activation_section(out_dir)
-    parts.append("<p><small>Written by visconvnets; every picture was made by this run.</small></p></body></html>")
-    path = out_dir / outputs.REPORT
-    temporary = out_dir / (outputs.REPORT + ".tmp")
-    temporary.write_text("\n".join(parts), encoding="utf-8")
-    temporary.replace(path)
-    return path
+    return parts
