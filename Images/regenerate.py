@@ -5,8 +5,9 @@ Usage (from the project root):
     python Images/regenerate.py --run outputs/demo
 
 Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
-panel, the deepest filter grid, the training curves, the confusion matrix) and draws what the demo
-model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
+panel, the deepest filter grid, the training curves, the confusion matrix, the deletion/insertion
+curves and the randomisation check) and draws what the demo model's mixed2 layer sees in one real
+CC-BY photo of ../shared/flowers-sample.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def main(argv=None) -> int:
     shutil.copyfile(run.filter_grid(deepest), args.images / "demo_filters.jpg")
     shutil.copyfile(run / outputs.TRAINING_CURVES, args.images / "demo_training_curves.png")
     shutil.copyfile(run / outputs.CONFUSION_MATRIX, args.images / "demo_confusion_matrix.png")
+    shutil.copyfile(run / outputs.FAITHFULNESS_CURVES, args.images / "demo_faithfulness.png")
+    shutil.copyfile(run / outputs.SANITY_FIGURE, args.images / "demo_sanity.png")
     photo = args.sample / args.photo
     images = load_images([photo], size)
     grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])

@@ -63,7 +63,15 @@ def test_a_tutorial_cnn_with_logits_gets_every_picture(tiny_split, tmp_path):
     path.parent.mkdir()
     model.save(path)  # no classes.json: the class names come from --data's folders
     metrics = workflow.run(
-        RunConfig(model=path, data=tiny_split, output=tmp_path / "out", verbose=0, filter_size=75, filter_count=4)
+        RunConfig(
+            model=path,
+            data=tiny_split,
+            output=tmp_path / "out",
+            verbose=0,
+            filter_size=75,
+            filter_count=4,
+            faithfulness=False,  # the scores of any model: test_training and test_faithfulness
+        )
     )
     layout = outputs.RunLayout(tmp_path / "out")
     visualizations = metrics["visualizations"]
@@ -123,7 +131,10 @@ def test_saved_keras_applications_get_every_picture(tiny_split, tmp_path, name, 
     path = tmp_path / "model.keras"
     keras_application(name, nesting=nesting).save(path)
     settings = dict(filter_size=75, filter_count=4, activation_images=1, images_per_class=1)
-    metrics = workflow.run(RunConfig(model=path, data=tiny_split, output=tmp_path / "out", verbose=0, **settings))
+    # every picture setting at its default; the map scores have their own tests
+    metrics = workflow.run(
+        RunConfig(model=path, data=tiny_split, output=tmp_path / "out", verbose=0, faithfulness=False, **settings)
+    )
     visualizations = metrics["visualizations"]
     assert visualizations["gradcam"] == 3 and len(visualizations["filters"]) == 3
     assert list(visualizations["activations"].values())[0] > 10  # every convolution and activation

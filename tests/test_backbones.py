@@ -34,6 +34,7 @@ LAST_STAGE_CONVOLUTIONS = {
     "ConvNeXtTiny": 4,
     "VGG16": 3,
 }
+COMPARED = ("ResNet50V2", "VGG16", "DenseNet121", "MobileNetV3Small")  # tf, caffe, torch, built-in preprocessing
 SIZE = 75  # the largest minimum (InceptionV3's); every family gets the same input
 
 
@@ -176,8 +177,9 @@ def test_each_backbone_trains_a_tiny_epoch_and_writes_every_picture(name, very_s
     from visconvnets.saved_model import load_trained_model
 
     output = tmp_path / name
+    compare = name in COMPARED  # every CAM method on one family of each preprocessing kind
     settings = dict(
-        epochs=1, image_size=SIZE, activation_images=1, images_per_class=1, filter_count=2, compare_cams=True
+        epochs=1, image_size=SIZE, activation_images=1, images_per_class=1, filter_count=2, compare_cams=compare
     )
     # eagerly: the same training step without 15-35 s of graph tracing per architecture
     metrics = workflow.run(tiny_config(very_small_split, output, backbone=name.upper(), run_eagerly=True, **settings))
@@ -196,7 +198,7 @@ def test_each_backbone_trains_a_tiny_epoch_and_writes_every_picture(name, very_s
     assert len(list((output / "filters").glob("*.jpg"))) == 3
     assert visualizations["gradcam_layer"] == choose_cam_layer(model)[0]
     assert visualizations["gradcam"] == len(list((output / "gradcam").glob("*.jpg"))) == 3
-    assert visualizations["compare"] == len(list((output / "compare").glob("*.jpg"))) == 3  # every CAM method
+    assert visualizations["compare"] == len(list((output / "compare").glob("*.jpg"))) == (3 if compare else 0)
     wrong = sum(
         count
         for row, counts in enumerate(metrics["test"]["confusion_matrix"])

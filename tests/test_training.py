@@ -325,6 +325,7 @@ def test_visualise_a_saved_model_and_bad_visualization_input(trained_run, tiny_s
             filters=False,
             cam_method="gradcam++",
             gradcam_layer="mixed7",
+            faithfulness=False,
         )
     )
     assert again["visualizations"]["gradcam"] == 6 and again["visualizations"]["gradcam_layer"] == "mixed7"
