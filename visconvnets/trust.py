@@ -74,6 +74,8 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     title = f"{len(paths)} test images, layer {layer}"
     rendering.save_faithfulness_curves(found["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title)
     faithfulness = {"layer": layer, "count": len(paths), "steps": config.faithfulness_steps, "methods": methods}
+    faithfulness["cells"] = list(predicted.activations.shape[1:3])
+    faithfulness["map_similarity"] = map_similarity(cams.CAM_METHODS[config.cam_method].compute(predicted))
     faithfulness["findings"] = findings(methods, config.cam_method)
     sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
     faithfulness["seconds"] = round(time.perf_counter() - started, 1)
@@ -165,3 +167,14 @@ def write_cam_comparisons(model, images: np.ndarray, paths, layer: str, layout: 
                 )
             )
     return written
+
+
+def map_similarity(maps: np.ndarray) -> float | None:
+    """Mean Pearson correlation over every pair of (n, h, w) maps (constant maps left out); None below two."""
+    flat = maps.reshape(len(maps), -1).astype(np.float64)
+    flat = flat[flat.std(axis=1) > 0]
+    if len(flat) < 2:
+        return None
+    correlations = np.corrcoef(flat)
+    upper = np.triu_indices(len(flat), k=1)
+    return float(correlations[upper].mean())

@@ -17,7 +17,7 @@ import time
 import keras
 
 from . import data as data_tools
-from . import devices, explain, outputs, report, saved_model, scoring, training, trust
+from . import devices, explain, health, outputs, report, saved_model, scoring, training, trust
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
@@ -174,14 +174,9 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         f"{' (resuming)' if job.resuming else ''}; {weights} weights; "
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
-    recipe = training.Recipe(
-        -(-train_count // config.batch_size),
-        config.fine_tune_from,
-        config.lr_schedule,
-        config.patience,
-        config.verbose,
-        config.run_eagerly,
-    )
+    steps = -(-train_count // config.batch_size)
+    recipe = training.Recipe(steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose)
+    recipe.run_eagerly = config.run_eagerly
     summary["training"] = training.train(
         model,
         *_datasets(job),
@@ -244,6 +239,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "gradcam_layer": layer,
         "gradcam_layer_reason": reason,
     }
+    metrics["health"] = health.assess(metrics, job.layout.root, echo=True)
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     page = report.write_report(job.layout.root)
     print(f"report: {page.resolve()}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import outputs
 from .markup import STYLE, escape, figure
-from .sections import activation_section, gallery, summary, test_section
+from .sections import activation_section, gallery, health_box, summary, test_section
 from .trust import trust_section
 
 
@@ -21,6 +21,7 @@ def write_report(out_dir: Path) -> Path:
         "<nav><a href='#summary'>Summary</a><a href='#curves'>Training</a><a href='#test'>Test</a>"
         "<a href='#trust'>Trust</a><a href='#gradcam'>Grad-CAM</a><a href='#misclassified'>Failures</a>"
         "<a href='#filters'>Filters</a><a href='#activations'>Activations</a></nav>",
+        *health_box(metrics),
         *summary(metrics, config),
         "<h2 id='curves'>Training curves</h2>",
     ]

@@ -12,6 +12,7 @@ h1{margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margi
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .warning{background:#fff4d6;border:1px solid #e0b44a;padding:.6em 1em;border-radius:4px}
+.health.ok{background:#eaf6ea;border:1px solid #8c8;padding:.6em 1em;border-radius:4px}
 .gallery{display:flex;flex-wrap:wrap;gap:12px} .gallery figure{margin:0;max-width:100%}
 .gallery img{max-width:100%;border:1px solid #ddd} figcaption{font-size:.85em;color:#555}
 details{margin:.4em 0} summary{cursor:pointer;font-weight:600}

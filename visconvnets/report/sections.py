@@ -144,3 +144,17 @@ def activation_section(out_dir: Path) -> list[str]:
             f"<div class='grids'>{figures}</div></details>"
         )
     return parts
+
+
+def health_box(metrics: dict) -> list[str]:
+    """The box at the top: what the run's own numbers say about how far to trust its pictures."""
+    items = metrics.get("health")
+    if items is None:
+        return []
+    if not items:
+        return [
+            "<div class='health ok'><b>Health:</b> no check fired (accuracy above chance, maps that differ "
+            "between images and beat the baselines, layers alive).</div>"
+        ]
+    rows = "".join(f"<li><b>{escape(item['level'])}</b>: {escape(item['message'])}</li>" for item in items)
+    return [f"<div class='health warning'><b>How far to trust this run</b><ul>{rows}</ul></div>"]

@@ -1,0 +1,84 @@
+"""The health box: each check fires on the numbers that should trigger it, and only on those."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from visconvnets.health import assess, binomial_tail
+from visconvnets.report import write_report
+
+
+def _score(mean: float, low: float, high: float) -> dict:
+    return {"mean": mean, "ci95": [low, high]}
+
+
+def _metrics(confusion, **extra) -> dict:
+    return {"classes": ["daisy", "rose", "tulip"], "test": {"confusion_matrix": confusion}, **extra}
+
+
+GOOD = [[9, 1, 0], [0, 10, 0], [1, 0, 9]]
+
+
+def test_binomial_tail_matches_the_formula():
+    assert binomial_tail(3, 4, 0.5) == pytest.approx(5 / 16)
+    assert binomial_tail(0, 10, 0.3) == 1.0 and binomial_tail(11, 10, 0.3) == 0.0
+    exact = sum(math.comb(20, k) * 0.2**k * 0.8 ** (20 - k) for k in range(9, 21))
+    assert binomial_tail(9, 20, 0.2) == pytest.approx(exact, rel=1e-9)
+
+
+def test_accuracy_at_chance_and_one_class_for_everything(tmp_path):
+    messages = [item["message"] for item in assess(_metrics([[10, 0, 0], [9, 1, 0], [10, 0, 0]]), tmp_path)]
+    assert any("not clearly above chance" in text and "binomial p" in text for text in messages)
+    assert any("One class, daisy, is predicted for 29 of 30" in text for text in messages)
+    assert assess(_metrics(GOOD), tmp_path) == []
+
+
+def test_map_checks(tmp_path):
+    trust = {
+        "layer": "mixed10",
+        "cells": [3, 3],
+        "map_similarity": 0.95,
+        "methods": {
+            "gradcam": {"deletion_auc": _score(0.4, 0.3, 0.5), "insertion_auc": _score(0.6, 0.5, 0.7)},
+            "random": {"deletion_auc": _score(0.45, 0.35, 0.55), "insertion_auc": _score(0.55, 0.45, 0.65)},
+        },
+    }
+    messages = " | ".join(item["message"] for item in assess(_metrics(GOOD, faithfulness=trust), tmp_path))
+    assert (
+        "only 3x3 cells" in messages and "nearly the same for every image (mean pairwise correlation 0.95)" in messages
+    )
+    assert "gradcam is not clearly better than a random map on any score" in messages
+    trust.update(cells=[7, 7], map_similarity=0.2)
+    trust["methods"]["gradcam"]["deletion_auc"] = _score(0.2, 0.15, 0.25)  # interval below random's: it beats it
+    assert assess(_metrics(GOOD, faithfulness=trust), tmp_path) == []
+
+
+def test_scratch_training_and_dead_channels(tmp_path):
+    folder = tmp_path / "activations" / "rose_rose_001"
+    folder.mkdir(parents=True)
+    entries = [
+        {"file": "000_conv2d.jpg", "layer": "conv2d", "shape": [9, 9, 10], "dead": 2},
+        {"file": "001_mixed0.jpg", "layer": "mixed0", "shape": [4, 4, 10], "dead": 7},
+    ]
+    (folder / "index.json").write_text(json.dumps(entries))
+    metrics = _metrics(
+        GOOD, trained_from_scratch=True, training={"epochs_run": 6}, data={"counts": {"train": {"a": 40, "b": 40}}}
+    )
+    found = assess(metrics, tmp_path)
+    assert [item["level"] for item in found] == ["warning", "info"]  # warnings first
+    assert "70% of the channels of mixed0 are dead" in found[0]["message"] and "rose_rose_001" in found[0]["message"]
+    assert "from scratch on 80 images for 6 epochs" in found[1]["message"]
+
+
+def test_the_report_shows_the_box(tmp_path):
+    health = [{"level": "warning", "message": "Test accuracy 0.33 is not clearly above chance"}]
+    (tmp_path / "metrics.json").write_text(json.dumps({"classes": ["a", "b"], "health": health}))
+    (tmp_path / "config.json").write_text(json.dumps({"config": {}}))
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "How far to trust this run" in page and "not clearly above chance" in page
+    assert page.index("How far to trust") < page.index("Run summary")
+    (tmp_path / "metrics.json").write_text(json.dumps({"classes": ["a", "b"], "health": []}))
+    assert "no check fired" in write_report(tmp_path).read_text(encoding="utf-8")
