@@ -132,3 +132,40 @@ def test_randomisation_drives_gradcam_down_and_leaves_sobel_alone(blob_model_and
     assert eigen["spearman"][0] == 1.0  # no class, no head: re-initialising the head cannot move it
     for got, want in zip(model.get_weights(), before):
         np.testing.assert_array_equal(got, want)  # the model itself was never touched
+
+
+def test_rank_correlation_averages_ties_and_a_flat_map_ranks_nothing():
+    from visconvnets.sanity import average_ranks, spearman
+
+    np.testing.assert_array_equal(average_ranks(np.array([[1.0, 1.0, 2.0, 3.0]])), [[1.5, 1.5, 3.0, 4.0]])
+    first = np.array([[[1.0, 1.0], [2.0, 3.0]]])
+    second = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    ranks = np.array([1.5, 1.5, 3.0, 4.0]) - 2.5
+    expected = (ranks * (np.arange(1, 5) - 2.5)).sum() / np.sqrt(
+        (ranks**2).sum() * ((np.arange(1, 5) - 2.5) ** 2).sum()
+    )
+    assert spearman(first, second)[0] == pytest.approx(expected)
+    flat = np.zeros((1, 2, 2))
+    assert spearman(flat, flat)[0] == 0.0 and spearman(second, second)[0] == pytest.approx(1.0)
+
+
+def test_pixels_of_equal_relevance_go_in_a_seeded_random_order():
+    from visconvnets.faithfulness import _pixel_ranks
+
+    flat = np.zeros((1, 4, 4))
+    ranks = _pixel_ranks(flat, 8, seed=1)
+    assert sorted(ranks[0]) == list(range(64)) and not np.array_equal(ranks[0], np.arange(64))  # not raster order
+    np.testing.assert_array_equal(ranks, _pixel_ranks(flat, 8, seed=1))
+    peaked = flat.copy()
+    peaked[0, 0, 0] = 1.0
+    assert _pixel_ranks(peaked, 8, seed=1)[0, 0] == 0  # the top-left pixel sits on the hottest cell
+
+
+def test_class_sensitivity(blob_model_and_images):
+    from visconvnets.sanity import class_sensitivity
+
+    model, images = blob_model_and_images
+    eigen = class_sensitivity(model, images, "eigencam", "c3")
+    np.testing.assert_allclose(eigen, 1.0)  # no class in it: the runner-up gets the same map
+    grad = class_sensitivity(model, images, "gradcam", "c3")
+    assert grad.shape == (8,) and (np.abs(grad) <= 1).all() and grad.mean() < 0.9

@@ -57,19 +57,21 @@ def test_map_checks(tmp_path):
 
 
 def test_scratch_training_and_dead_channels(tmp_path):
-    folder = tmp_path / "activations" / "rose_rose_001"
-    folder.mkdir(parents=True)
-    entries = [
-        {"file": "000_conv2d.jpg", "layer": "conv2d", "shape": [9, 9, 10], "dead": 2},
-        {"file": "001_mixed0.jpg", "layer": "mixed0", "shape": [4, 4, 10], "dead": 7},
-    ]
-    (folder / "index.json").write_text(json.dumps(entries))
+    for image, dead in (("rose_rose_001", 7), ("tulip_tulip_002", 6)):
+        folder = tmp_path / "activations" / image
+        folder.mkdir(parents=True)
+        entries = [
+            {"file": "000_conv2d.jpg", "layer": "conv2d", "shape": [9, 9, 10], "dead": 2},
+            {"file": "001_mixed0.jpg", "layer": "mixed0", "shape": [6, 6, 10], "dead": dead},
+            {"file": "002_mixed9.jpg", "layer": "mixed9", "shape": [3, 3, 10], "dead": 10},  # too small to say
+        ]
+        (folder / "index.json").write_text(json.dumps(entries))
     metrics = _metrics(
         GOOD, trained_from_scratch=True, training={"epochs_run": 6}, data={"counts": {"train": {"a": 40, "b": 40}}}
     )
     found = assess(metrics, tmp_path)
     assert [item["level"] for item in found] == ["warning", "info"]  # warnings first
-    assert "70% of the channels of mixed0 are dead" in found[0]["message"] and "rose_rose_001" in found[0]["message"]
+    assert "At least 60% of the channels of mixed0 are dead (constant) in each of the 2 images" in found[0]["message"]
     assert "from scratch on 80 images for 6 epochs" in found[1]["message"]
 
 

@@ -385,6 +385,7 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     assert faithfulness["findings"][0].startswith("gradcam deletion AUC")
     assert sanity["method"] == "gradcam" and len(sanity["steps"]) == len(sanity["spearman"]) == 3
     assert sanity["steps"][:2] == ["head", "mixed10"] and all(-1 <= value <= 1 for value in sanity["spearman"])
+    assert -1 <= sanity["class_correlation"] <= 1 and "runner-up class" in sanity["findings"][1]
     for name in ("faithfulness.png", "sanity.png"):
         with Image.open(output / name) as picture:
             assert min(picture.size) > 300

@@ -41,10 +41,13 @@ def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     return (tensor / weight).numpy()
 
 
-def _pixel_ranks(maps: np.ndarray, image_side: int, geometry=None) -> np.ndarray:
-    """(n, H*W) rank of every pixel, 0 = most relevant, from (n, h, w) maps upsampled to the image."""
+def _pixel_ranks(maps: np.ndarray, image_side: int, geometry=None, seed: int = 0) -> np.ndarray:
+    """(n, H*W) rank of every pixel, 0 = most relevant, from (n, h, w) maps upsampled to the image.
+    Ties (a map's zero region) are broken in a seeded random order, never in raster order (which
+    would make a flat region act like a "top-left first" map)."""
     upsampled = upsample_heatmaps(maps, (image_side, image_side), geometry).reshape(len(maps), -1)
-    order = np.argsort(-upsampled, axis=1, kind="stable")  # ties: raster order
+    shuffle = np.random.default_rng(seed).random(upsampled.shape)
+    order = np.lexsort((shuffle, -upsampled), axis=-1)  # by relevance, then by the random key
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :], axis=1)
     return ranks
@@ -75,7 +78,9 @@ def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
     return probabilities(model, images).argmax(axis=1)
 
 
-def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None):
+def deletion_insertion(
+    model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None, seed: int = 0
+):
     """Deletion and insertion curves and their areas, every step of every image batched.
 
     Args:
@@ -86,6 +91,7 @@ def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, b
         steps: Curve points after the start (each removes or reveals 1/steps of the pixels).
         baseline: What removed pixels become: "blur" (the image blurred), "black" or "mean" (its mean colour).
         geometry: (stride, offset) of the maps' cells (``geometry.receptive_field``); None: a plain resize.
+        seed: Orders pixels of equal relevance.
 
     Returns:
         {"fractions": (steps + 1,), "deletion": (n, steps + 1), "insertion": (n, steps + 1) class
@@ -104,7 +110,7 @@ def deletion_insertion(model, images, maps, class_index=None, steps: int = 20, b
         raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
     count, side = len(images), images.shape[1]
     classes = _explained_classes(model, images, class_index)
-    ranks = _pixel_ranks(np.asarray(maps), side, geometry).reshape(count, side, side)
+    ranks = _pixel_ranks(np.asarray(maps), side, geometry, seed).reshape(count, side, side)
     fractions = np.linspace(0.0, 1.0, steps + 1)
     removed = np.round(fractions * side * side).astype(np.int64)  # pixels gone after each step
     per_mode = count * (steps + 1)  # perturbed images: deletion ones first, then insertion ones
@@ -172,7 +178,7 @@ def road_scores(model, images, maps, class_index=None, percentiles=ROAD_PERCENTI
     images = np.asarray(images, np.float32)
     count, side = len(images), images.shape[1]
     classes = _explained_classes(model, images, class_index)
-    ranks = _pixel_ranks(np.asarray(maps), side, geometry).reshape(count, side, side)
+    ranks = _pixel_ranks(np.asarray(maps), side, geometry, seed).reshape(count, side, side)
     shares = np.asarray(percentiles, np.float64) / 100.0
     removed = np.round(shares * side * side).astype(np.int64)
     per_image = 2 * len(shares)  # MoRF at each share, then LeRF at each share

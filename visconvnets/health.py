@@ -14,7 +14,8 @@ ONE_CLASS_SHARE = 0.8  # "one class predicted for almost every image"
 SAME_MAPS_CORRELATION = 0.9  # mean pairwise correlation of the maps across images
 SMALL_MAP_CELLS = 3  # a map of 3x3 cells or fewer cannot say where the evidence is
 FEW_TRAINING_IMAGES, FEW_EPOCHS = 1000, 10  # from scratch below either: a warning that the features are weak
-DEAD_SHARE = 0.5  # a layer with more than half its channels constant for an image
+DEAD_SHARE = 0.5  # a layer with more than half its channels constant in every image drawn
+DEAD_MIN_CELLS = 5  # only maps of at least 5x5 cells count (constant over fewer says little)
 
 
 def _warning(message: str) -> dict:
@@ -127,17 +128,18 @@ def _training_and_channel_checks(metrics: dict, out_dir: Path) -> list[dict]:
                 "mostly colour and texture; use --weights imagenet to see what a pretrained network learned."
             )
         )
-    worst = (0.0, "", "")
+    shares: dict[str, list[float]] = {}  # layer -> share of constant channels in each image drawn
     for index in sorted((out_dir / outputs.ACTIVATIONS).glob(f"*/{outputs.GRID_INDEX}")):
         for entry in outputs.read_json(index):
-            share = entry["dead"] / entry["shape"][-1]
-            if share > worst[0]:
-                worst = (share, entry["layer"], index.parent.name)
+            if min(entry["shape"][:2]) >= DEAD_MIN_CELLS:  # a 3x3 map of a sparse late layer is often all zero
+                shares.setdefault(entry["layer"], []).append(entry["dead"] / entry["shape"][-1])
+    worst = max(((min(values), layer, len(values)) for layer, values in shares.items()), default=(0.0, "", 0))
     if worst[0] > DEAD_SHARE:
         found.append(
             _warning(
-                f"{worst[0]:.0%} of the channels of {worst[1]} are dead (constant) for {worst[2]}. Likely "
-                "cause: ReLUs that never fire after too high a learning rate. Try a lower --learning-rate."
+                f"At least {worst[0]:.0%} of the channels of {worst[1]} are dead (constant) in each of the "
+                f"{worst[2]} images drawn. Likely cause: ReLUs that stopped firing after too high a learning rate. "
+                "Try a lower --learning-rate."
             )
         )
     return found

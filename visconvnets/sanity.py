@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from . import layers as layer_tools
-from .cams import cam, default_cam_layer
+from .cams import cam, contrasting_maps, default_cam_layer
 from .layer_choice import cut_points
 
 
@@ -43,14 +43,18 @@ def randomisation_steps(model) -> list[tuple[str, list[str]]]:
     return steps
 
 
-def _spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """(n,) rank correlation of two (n, h, w) map sets (0 where a map is constant)."""
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """(n, p) ranks within each row, ties given their average rank (as Spearman's coefficient needs):
+    rank = (values below) + (values equal + 1) / 2, compared all against all (p is a map's cell count)."""
+    below = (values[:, :, None] > values[:, None, :]).sum(axis=2)
+    equal = (values[:, :, None] == values[:, None, :]).sum(axis=2)
+    return below + (equal + 1) / 2.0
 
-    def ranks(maps):
-        flat = maps.reshape(len(maps), -1)
-        return np.argsort(np.argsort(flat, axis=1, kind="stable"), axis=1).astype(np.float64)
 
-    a, b = ranks(first), ranks(second)
+def spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(n,) rank correlation of two (n, h, w) map sets; 0 where a map is constant (no ranking at all)."""
+    a = average_ranks(first.reshape(len(first), -1).astype(np.float64))
+    b = average_ranks(second.reshape(len(second), -1).astype(np.float64))
     a -= a.mean(axis=1, keepdims=True)
     b -= b.mean(axis=1, keepdims=True)
     scale = np.sqrt((a**2).sum(1) * (b**2).sum(1))
@@ -98,7 +102,7 @@ def randomization_sanity(
             layer_tools.find_layer(working, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
         randomised = cam(working, images, method, classes, layer_name, seed)  # the trained model's classes
         names.append(step)
-        correlations.append(_spearman(original, randomised))
+        correlations.append(spearman(original, randomised))
         similarities.append(_global_ssim(original, randomised))
         maps.append(randomised)
     return {
@@ -115,3 +119,12 @@ def randomization_sanity(
 def cam_classes(model, images: np.ndarray) -> np.ndarray:
     """(n,) the trained model's predicted classes: the randomised copies explain the same ones."""
     return np.asarray(model(images, training=False)).argmax(axis=1)
+
+
+def class_sensitivity(model, images, method: str = "gradcam", layer_name: str | None = None) -> np.ndarray:
+    """(n,) rank correlation of each image's map for its predicted class with its map for the
+    runner-up class: near 1 means the map hardly depends on the class asked about."""
+    images = np.asarray(images, np.float32)
+    runner_up = np.argsort(np.asarray(model(images, training=False)), axis=1)[:, -2]
+    predicted, other, _, _ = contrasting_maps(model, images, runner_up, layer_name, method)
+    return spearman(predicted, other)

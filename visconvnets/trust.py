@@ -16,7 +16,7 @@ from .evaluation import pointing_hits
 from .faithfulness import bootstrap_interval, deletion_insertion, road_scores
 from .geometry import receptive_field
 from .images import load_images, load_original
-from .sanity import randomization_sanity
+from .sanity import class_sensitivity, randomization_sanity
 from .scoring import boxed_test_images
 
 SANITY_IMAGES = 4  # images re-explained at every randomisation step (one cam pass per step)
@@ -39,7 +39,8 @@ def _images_to_score(split_files: data.SplitFiles, config: RunConfig):
 
 def _score_method(model, images, maps, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
     """({score: {mean, ci95}}, deletion/insertion curves) of one method's maps."""
-    curves = deletion_insertion(model, images, maps, one_pass.indices, config.faithfulness_steps, geometry=geometry)
+    steps = config.faithfulness_steps
+    curves = deletion_insertion(model, images, maps, one_pass.indices, steps, geometry=geometry, seed=config.seed)
     road = road_scores(model, images, maps, one_pass.indices, geometry=geometry, seed=config.seed)
     scores = {
         "deletion_auc": bootstrap_interval(curves["deletion_auc"], seed=config.seed),
@@ -100,19 +101,19 @@ def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str
         if final < 0.5
         else "they stay similar without the weights that made them: they show the image more than the model"
     )
-    sentence = (
+    sentences = [
         f"After re-initialising {len(found['steps'])} steps from the top ({found['steps'][0]} ... "
-        f"{found['steps'][-1]}), {config.cam_method}'s maps keep a rank correlation of {final:.2f} with the "
-        f"trained model's: {verdict}."
+        f"{found['steps'][-1]}; one random draw of weights), {config.cam_method}'s maps keep a rank correlation of "
+        f"{final:.2f} with the trained model's: {verdict}."
+    ]
+    by_class = float(class_sensitivity(model, images, config.cam_method, layer).mean())
+    sentences.append(
+        f"Maps for each image's predicted class and for its runner-up class correlate {by_class:.2f}: "
+        + ("they differ by class." if by_class < 0.5 else "they hardly depend on the class asked about.")
     )
-    sentences = [sentence]
-    if found["steps"][0] == "head" and found["spearman"][0] > 0.8:
-        sentences.append(
-            f"Re-initialising the classifier head alone leaves a rank correlation of {found['spearman'][0]:.2f}: "
-            f"the maps at {layer} barely depend on the class weights; they show what the layer responds to."
-        )
     keys = ("method", "layer", "steps", "spearman", "ssim")
-    return {**{key: found[key] for key in keys}, "images": len(images), "findings": sentences}
+    summary = {key: found[key] for key in keys}
+    return {**summary, "images": len(images), "class_correlation": by_class, "findings": sentences}
 
 
 def _compare(name: str, methods: dict, key: str, baseline: str, higher: bool, what: str) -> str:
