@@ -94,8 +94,8 @@ def build_parser(with_defaults: bool = True) -> argparse.ArgumentParser:
 
 DEMO_HELP = (
     "no data needed: generate the built-in synthetic flowers, split them, train InceptionV3 from scratch at 150 px for "
-    "6 epochs, visualise, score Grad-CAM by the pointing game, write outputs/demo/index.html (about 2 minutes on a "
-    "2-core CPU); any flag given overrides the demo's value"
+    "6 epochs, visualise, score every CAM method, write outputs/demo/index.html (about 4 minutes on a 2-core CPU "
+    "here, longer when it is busy); any flag given overrides the demo's value"
 )
 
 

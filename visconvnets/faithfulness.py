@@ -7,6 +7,8 @@
   relevant first (LeRF), filling them by noisy linear imputation from the pixels kept, so the shape of
   the hole does not itself tell the model the class; ``road_combined`` = mean of (LeRF - MoRF) / 2.
 * ``bootstrap_interval``: a mean with its 95% bootstrap interval over images.
+* ``randomization_sanity`` and ``class_sensitivity`` (defined in ``sanity``, re-exported here): do the maps
+  change when the weights are re-initialised, or when another class is asked about?
 
 Every perturbed image of every step is run through the model in batches, never one at a time.
 """
@@ -19,10 +21,19 @@ import tensorflow as tf
 from .config import PICTURE_BATCH_SIZE
 from .forward import probabilities
 from .rendering import upsample_heatmaps
+from .sanity import class_sensitivity, randomization_sanity  # the checks beside the scores (defined in sanity)
 
 BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
 ROAD_NOISE = 0.025 * 255  # ROAD's imputation noise (their 0.025 on 0-1 pixels), on 0-255 pixels
 ROAD_PERCENTILES = (10, 30, 50, 70, 90)
+__all__ = [
+    "bootstrap_interval",
+    "class_sensitivity",
+    "deletion_insertion",
+    "impute",
+    "randomization_sanity",
+    "road_scores",
+]
 
 
 def _gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
