@@ -108,14 +108,16 @@ def tiny_config(data: Path, output: Path, **overrides):
     return RunConfig(**settings)
 
 
+SMALL_SCORES = {"faithfulness_images": 3, "faithfulness_steps": 4, "sanity_steps": 3}  # the map scores, shrunk
+
+
 @pytest.fixture(scope="session")
 def trained_run(tiny_split, tmp_path_factory):
     """One tiny training run with every visualization, shared by the tests that read its outputs."""
     from visconvnets import workflow
 
     output = tmp_path_factory.mktemp("run")
-    scores = dict(faithfulness=True, faithfulness_images=3, faithfulness_steps=4, sanity_steps=3)
-    metrics = workflow.run(tiny_config(tiny_split, output, **scores))
+    metrics = workflow.run(tiny_config(tiny_split, output, faithfulness=True, **SMALL_SCORES))
     return output, metrics
 
 
@@ -126,17 +128,7 @@ def demo_run(tmp_path_factory):
     from visconvnets.config import RunConfig
 
     output = tmp_path_factory.mktemp("demo")
-    overrides = dict(
-        output=output,
-        demo_images_per_class=8,
-        image_size=75,
-        epochs=1,
-        activation_images=1,
-        filter_count=4,
-        verbose=0,
-        faithfulness_images=3,
-        faithfulness_steps=4,
-        sanity_steps=2,
-    )
+    overrides = {"output": output, "demo_images_per_class": 8, "image_size": 75, "epochs": 1, "verbose": 0}
+    overrides.update(activation_images=1, filter_count=4, **SMALL_SCORES)
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics
