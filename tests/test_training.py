@@ -396,3 +396,20 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     assert all(item["level"] in ("warning", "info") for item in metrics["health"])
     assert any("from scratch on 18 images for 2 epochs" in item["message"] for item in metrics["health"])
     assert "How far to trust this run" in page
+
+
+@pytest.mark.xdist_group("trained_run")
+def test_the_run_accounts_for_its_time(trained_run):
+    output, metrics = trained_run
+    timings = metrics["timings"]
+    stages = ("data", "model", "training", "evaluation", "map scores", "activation grids", "filter patterns")
+    for name in (*stages, "cam panels", "failure gallery"):
+        assert timings[name] >= 0, name
+    assert sum(timings[name] for name in stages) <= timings["total"]
+    assert len(timings["epochs"]) == 2 and all(seconds > 0 for seconds in timings["epochs"])
+    assert list(timings["first_steps"]) == ["scratch"] and timings["first_steps"]["scratch"] < sum(timings["epochs"])
+    assert timings["training"] >= sum(timings["epochs"])
+    header = (output / "history.csv").read_text().splitlines()[0].split(",")
+    assert header[-2:] == ["seconds", "first_step_seconds"]
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "<b>Time:</b>" in page and "2 epochs of" in page and "graph tracing included: scratch" in page

@@ -40,6 +40,10 @@ class SplitFiles:
     labels: dict[str, list[int]]
     skipped: list[tuple[str, str]]
 
+    def print_skipped(self) -> None:
+        for relative, reason in self.skipped:
+            print(f"skipped (unusable): {relative}: {reason}")
+
     def counts(self) -> dict[str, dict[str, int]]:
         """{split: {class: images}}."""
         return {

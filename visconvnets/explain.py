@@ -19,6 +19,7 @@ from .filters import ascend, to_display
 from .geometry import receptive_field
 from .images import load_images, load_original
 from .layers import find_layer, has_4d_output, select_layers
+from .timing import stage
 
 
 def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
@@ -177,9 +178,11 @@ def write_visualizations(
     test_paths: Sequence[Path] = (),
     test_labels: Sequence[int] = (),
     progress: bool = True,
+    clock=None,
 ) -> dict:
     """Activation grids, filter patterns, CAM panels (and every method side by side with
-    ``compare_cams``) of the chosen images; returns what was written."""
+    ``compare_cams``) of the chosen images; returns what was written. ``clock`` (a ``timing.Stopwatch``)
+    gets each kind's seconds."""
     layout = outputs.RunLayout(out_dir)
     if config.images:
         paths, labels = [Path(path) for path in config.images], [None] * len(config.images)
@@ -188,13 +191,15 @@ def write_visualizations(
         paths, labels = [Path(test_paths[i]) for i in picked], [test_labels[i] for i in picked]
     images = load_images(paths, image_size)  # (n, size, size, 3), raw 0-255
     check_layers(model, config)
-    return {
-        "activations": write_activation_pictures(model, images, paths, layout, config, progress),
-        "filters": write_filter_pictures(model, layout, config, progress),
-        "gradcam": write_cam_pictures(model, classes, images, paths, labels, layout, config, progress),
-        "compare": trust.write_cam_comparisons(model, images, paths, cam_layer(model, config), layout, config),
-        "misclassified": [],
-    }
+    written = {"misclassified": []}
+    with stage(clock, "activation grids"):
+        written["activations"] = write_activation_pictures(model, images, paths, layout, config, progress)
+    with stage(clock, "filter patterns"):
+        written["filters"] = write_filter_pictures(model, layout, config, progress)
+    with stage(clock, "cam panels"):
+        written["gradcam"] = write_cam_pictures(model, classes, images, paths, labels, layout, config, progress)
+        written["compare"] = trust.write_cam_comparisons(model, images, paths, cam_layer(model, config), layout, config)
+    return written
 
 
 def write_failure_gallery(

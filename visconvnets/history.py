@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import keras
 
 from .outputs import read_csv_rows
 
-HISTORY_COLUMNS = ("epoch", "phase", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+HISTORY_COLUMNS = (
+    "epoch",
+    "phase",
+    "loss",
+    "accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",  # the epoch's wall time
+    "first_step_seconds",  # the phase's first batch (graph tracing included), on its first epoch in this process
+)
 
 
 class HistoryCallback(keras.callbacks.Callback):
@@ -19,6 +30,21 @@ class HistoryCallback(keras.callbacks.Callback):
     def __init__(self, path: Path, phase: str):
         super().__init__()
         self.path, self.phase = Path(path), phase
+        self.epoch_started = self.batch_started = 0.0
+        self.first_step: float | None = None  # measured once per process and phase
+        self.first_step_unwritten = False  # goes into the next row written
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.first_step is None:
+            self.batch_started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.first_step is None:
+            self.first_step = time.perf_counter() - self.batch_started
+            self.first_step_unwritten = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -32,8 +58,11 @@ class HistoryCallback(keras.callbacks.Callback):
                 "phase": self.phase,
                 **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
                 "learning_rate": learning_rate,
+                "seconds": round(time.perf_counter() - self.epoch_started, 2),
+                "first_step_seconds": round(self.first_step, 2) if self.first_step_unwritten else "",
             }
         )
+        self.first_step_unwritten = False
         _write_rows(self.path, rows)
 
 
@@ -64,3 +93,13 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 def read_history(path: Path) -> list[dict[str, str]]:
     """Rows of ``history.csv`` (empty list when it does not exist yet)."""
     return read_csv_rows(path)
+
+
+def epoch_timings(path: Path) -> dict:
+    """{"epochs": [seconds per epoch], "first_steps": {phase: seconds of its first batch, graph tracing
+    included}} from ``history.csv`` (rows of epochs trained before the timing columns are left out)."""
+    rows = [row for row in read_history(path) if row.get("seconds")]
+    if not rows:
+        return {}
+    first = {row["phase"]: float(row["first_step_seconds"]) for row in rows if row.get("first_step_seconds")}
+    return {"epochs": [float(row["seconds"]) for row in rows], "first_steps": first}

@@ -99,3 +99,9 @@ def library_versions() -> dict[str, str]:
         "pillow": PIL.__version__,
         "matplotlib": matplotlib.__version__,
     }
+
+
+def write_run_config(path: Path, settings: dict, weights_file: str | None, classes: list[str]) -> None:
+    """``OUT/config.json``: the resolved settings, library versions, weights file and class names."""
+    content = {"config": settings, "versions": library_versions(), "weights_file": weights_file, "classes": classes}
+    outputs.write_json(path, content)

@@ -23,6 +23,8 @@ from . import model as model_tools
 from .backbones import get_backbone
 from .config import RunConfig
 from .demo import prepare_demo
+from .history import epoch_timings
+from .timing import Stopwatch, stage
 
 
 @dataclasses.dataclass
@@ -36,6 +38,7 @@ class Job:
     resuming: bool  # an unfinished run in OUT continues
     strategy: object  # the tf.distribute strategy
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    clock: Stopwatch | None = None  # seconds per stage -> metrics.json timings
 
     @property
     def phases(self) -> list[training.Phase]:
@@ -56,9 +59,14 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
         config: Every setting.
         explicit: Names of settings the user gave (the demo does not override those).
     """
-    job = prepare(config, explicit)
-    model, classes, image_size = build_or_load_model(job)
-    summary = train_model(job, model, classes)
+    clock = Stopwatch()
+    with clock.stage("data"):  # settings, demo data, every image decoded
+        job = prepare(config, explicit)
+    job.clock = clock
+    with clock.stage("model"):
+        model, classes, image_size = build_or_load_model(job)
+    with clock.stage("training"):
+        summary = train_model(job, model, classes)
     metrics, predicted = evaluate(job, model, classes, image_size, summary)
     return explain_and_report(job, model, classes, image_size, metrics, predicted)
 
@@ -82,10 +90,7 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
     split_files = None
     if config.data:
         split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
-        if split_files.skipped:
-            print(f"skipped {len(split_files.skipped)} unusable file(s):")
-            for relative, reason in split_files.skipped:
-                print(f"  {relative}: {reason}")
+        split_files.print_skipped()
     devices.configure_devices(config.logical_cpus, config.mixed_precision)
     if config.model is None:
         keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
@@ -105,26 +110,11 @@ def build_or_load_model(job: Job):
         explain.check_layers(model, config)
         return model, classes, int(model.input_shape[1])
     classes = job.split_files.classes
-    outputs.write_json(
-        job.layout / outputs.CONFIG,
-        {
-            "config": config.to_json(),
-            "versions": saved_model.library_versions(),
-            "weights_file": job.weights_path,
-            "classes": classes,
-        },
-    )
+    saved_model.write_run_config(job.layout / outputs.CONFIG, config.to_json(), job.weights_path, classes)
     momentum = config.batch_norm_momentum_for(pretrained=job.weights_path is not None)
     with job.strategy.scope():
-        model = model_tools.build_model(
-            len(classes),
-            config.image_size,
-            job.weights_path,
-            config.dense_units,
-            config.dropout,
-            momentum,
-            config.backbone,
-        )
+        head = (config.dense_units, config.dropout, momentum, config.backbone)
+        model = model_tools.build_model(len(classes), config.image_size, job.weights_path, *head)
     if config.fine_tune_from not in layer_tools.layer_names(model):  # a typo fails before training, in every recipe
         raise layer_tools.unknown_layer_error(model, config.fine_tune_from, "--fine-tune-from layer")
     explain.check_layers(model, config)
@@ -200,17 +190,20 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
     predicted = []
     if files is not None:
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
-        metrics["test"], probabilities = scoring.evaluate_test_split(
-            model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
-        )
+        with stage(job.clock, "evaluation"):
+            metrics["test"], probabilities = scoring.evaluate_test_split(
+                model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
+            )
         predicted = probabilities.argmax(axis=1)
         if config.boxes:
-            metrics["pointing_game"] = scoring.score_pointing_game(
-                model, files, config, image_size, explain.cam_layer(model, config)
-            )
+            with stage(job.clock, "pointing game"):
+                metrics["pointing_game"] = scoring.score_pointing_game(
+                    model, files, config, image_size, explain.cam_layer(model, config)
+                )
         if config.faithfulness and config.gradcam:  # can the maps be trusted? scores and the randomisation check
-            layer = explain.cam_layer(model, config)
-            metrics.update(trust.score_maps(model, files, config, image_size, layer, job.layout.root))
+            with stage(job.clock, "map scores"):
+                layer = explain.cam_layer(model, config)
+                metrics.update(trust.score_maps(model, files, config, image_size, layer, job.layout.root))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predicted
 
@@ -224,11 +217,12 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
     if config.gradcam:
         print(f"class activation maps at {layer}: {reason}")
     written = explain.write_visualizations(
-        model, classes, image_size, job.layout.root, config, test_paths, test_labels, progress=progress
+        model, classes, image_size, job.layout.root, config, test_paths, test_labels, progress, job.clock
     )
-    written["misclassified"] = explain.write_failure_gallery(
-        model, classes, image_size, job.layout.root, config, test_paths, test_labels, predicted, progress=progress
-    )
+    with stage(job.clock, "failure gallery"):
+        written["misclassified"] = explain.write_failure_gallery(
+            model, classes, image_size, job.layout.root, config, test_paths, test_labels, predicted, progress
+        )
     metrics["visualizations"] = {
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
         "filters": sorted(written["filters"]),
@@ -240,7 +234,14 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "gradcam_layer_reason": reason,
     }
     metrics["health"] = health.assess(metrics, job.layout.root, echo=True)
+    metrics["timings"] = timings_of(job)  # everything but the report itself (well under a second)
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     page = report.write_report(job.layout.root)
     print(f"report: {page.resolve()}")
     return metrics
+
+
+def timings_of(job: Job) -> dict:
+    """Seconds per stage so far, with each epoch this process trained and each phase's first step."""
+    found = job.clock.summary() if job.clock else {}
+    return found if job.config.model is not None else {**found, **epoch_timings(job.layout / outputs.HISTORY)}

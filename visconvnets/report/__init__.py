@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import outputs
 from .markup import STYLE, escape, figure
-from .sections import activation_section, gallery, health_box, summary, test_section
+from .sections import activation_section, gallery, health_box, summary, test_section, timing_line
 from .trust import trust_section
 
 
@@ -23,6 +23,7 @@ def write_report(out_dir: Path) -> Path:
         "<a href='#filters'>Filters</a><a href='#activations'>Activations</a></nav>",
         *health_box(metrics),
         *summary(metrics, config),
+        *timing_line(metrics),
         "<h2 id='curves'>Training curves</h2>",
     ]
     if (out_dir / outputs.TRAINING_CURVES).exists():

@@ -158,3 +158,21 @@ def health_box(metrics: dict) -> list[str]:
         ]
     rows = "".join(f"<li><b>{escape(item['level'])}</b>: {escape(item['message'])}</li>" for item in items)
     return [f"<div class='health warning'><b>How far to trust this run</b><ul>{rows}</ul></div>"]
+
+
+def timing_line(metrics: dict) -> list[str]:
+    """Where the run's time went (``metrics.json`` -> ``timings``), as one paragraph."""
+    timings = dict(metrics.get("timings") or {})
+    if not timings:
+        return []
+    epochs, first_steps = timings.pop("epochs", []), timings.pop("first_steps", {})
+    total = timings.pop("total", None)
+    parts = [f"{escape(name)} {seconds:.1f} s" for name, seconds in timings.items()]
+    if epochs:
+        steps = ", ".join(f"{escape(phase)} {seconds:.1f} s" for phase, seconds in first_steps.items())
+        parts.append(
+            f"{len(epochs)} epochs of {min(epochs):.1f}-{max(epochs):.1f} s"
+            + (f" (first step of each phase, graph tracing included: {steps})" if steps else "")
+        )
+    ending = f"; {total:.0f} s in all" if total is not None else ""
+    return [f"<p><b>Time:</b> {'; '.join(parts)}{ending}.</p>"]
