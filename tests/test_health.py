@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from visconvnets.health import assess, binomial_tail
@@ -84,3 +85,12 @@ def test_the_report_shows_the_box(tmp_path):
     assert page.index("How far to trust") < page.index("Run summary")
     (tmp_path / "metrics.json").write_text(json.dumps({"classes": ["a", "b"], "health": []}))
     assert "no check fired" in write_report(tmp_path).read_text(encoding="utf-8")
+
+
+def test_map_similarity():
+    from visconvnets.trust import map_similarity
+
+    base = np.random.default_rng(0).random((1, 7, 7))
+    assert map_similarity(np.repeat(base, 4, axis=0)) == pytest.approx(1.0)
+    assert abs(map_similarity(np.random.default_rng(1).random((40, 7, 7)))) < 0.1
+    assert map_similarity(np.concatenate([base, np.zeros((3, 7, 7))])) is None  # flat maps say nothing

@@ -392,7 +392,9 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "Can these maps be trusted?" in page and page.count("&#9733;</b>") == 3  # best of each of 3 columns
     assert 'src="faithfulness.png"' in page and 'src="sanity.png"' in page
-    assert faithfulness["cells"] == [7, 7] and -1 <= faithfulness["map_similarity"] <= 1  # mixed2 at 75 px
+    assert faithfulness["cells"] == [7, 7]  # mixed2 at 75 px
+    similarity = faithfulness["map_similarity"]  # None when fewer than 2 maps are not flat (a model at chance)
+    assert similarity is None or -1 <= similarity <= 1
     assert all(item["level"] in ("warning", "info") for item in metrics["health"])
     assert any("from scratch on 18 images for 2 epochs" in item["message"] for item in metrics["health"])
     assert "How far to trust this run" in page
