@@ -98,6 +98,7 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
     assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "Trained from scratch" in page and "pointing game" in page
+    assert "Loss and accuracy per epoch, training only." in page  # the demo has no validation pass
 
 
 class _Links(html.parser.HTMLParser):

@@ -415,3 +415,19 @@ def test_the_run_accounts_for_its_time(trained_run):
     assert header[-2:] == ["seconds", "first_step_seconds"]
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "<b>Time:</b>" in page and "2 epochs of" in page and "graph tracing included: scratch" in page
+
+
+@pytest.mark.xdist_group("trained_run")
+def test_the_report_reads_in_depth_order_and_says_what_the_curves_show(trained_run):
+    from visconvnets.model import default_filter_layers
+
+    output, metrics = trained_run
+    model, _ = load_trained_model(output / "model.keras")
+    filters = metrics["visualizations"]["filters"]
+    assert filters == default_filter_layers(model)  # shallowest first, not by name
+    page = (output / "index.html").read_text(encoding="utf-8")
+    positions = [page.index(f'src="filters/{name}.jpg"') for name in filters]
+    assert positions == sorted(positions)
+    first_cam = page[page.index('src="gradcam/') :].split(">", 1)[0]
+    assert "lazy" not in first_cam  # near the top: loaded at once
+    assert "train (solid) vs validation (dashed)." in page and "dotted lines" not in page  # one phase, validated

@@ -225,7 +225,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         )
     metrics["visualizations"] = {
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
-        "filters": sorted(written["filters"]),
+        "filters": list(written["filters"]),  # in depth order (the default layers) or as given
         "gradcam": len(written["gradcam"]),
         "compare": len(written["compare"]),
         "misclassified": len(written["misclassified"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .overlays import overlay_heatmap
 
@@ -40,6 +41,7 @@ def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = 
             if phases[index] != phases[index - 1]:
                 axis.axvline(epochs[index] - 0.5, color="grey", linestyle=":")
                 axis.text(epochs[index] - 0.4, axis.get_ylim()[1], phases[index], va="top", fontsize=8, color="grey")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers, even with two
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)

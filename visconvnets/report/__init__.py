@@ -6,7 +6,15 @@ from pathlib import Path
 
 from .. import outputs
 from .markup import STYLE, escape, figure
-from .sections import activation_section, gallery, health_box, summary, test_section, timing_line
+from .sections import (
+    activation_section,
+    curves_caption,
+    gallery,
+    health_box,
+    summary,
+    test_section,
+    timing_line,
+)
 from .trust import trust_section
 
 
@@ -27,8 +35,7 @@ def write_report(out_dir: Path) -> Path:
         "<h2 id='curves'>Training curves</h2>",
     ]
     if (out_dir / outputs.TRAINING_CURVES).exists():
-        caption = "Loss and accuracy per epoch, train vs validation; dotted lines mark phase changes."
-        parts.append(figure(out_dir, outputs.TRAINING_CURVES, "training curves", caption))
+        parts.append(figure(out_dir, outputs.TRAINING_CURVES, "training curves", curves_caption(out_dir)))
     else:
         parts.append("<p>No training in this run (a saved model was loaded).</p>")
     parts += test_section(out_dir, metrics)
@@ -58,6 +65,7 @@ def cam_galleries(out_dir: Path, metrics: dict) -> list[str]:
         "gradcam",
         f"Input, heatmap ({cam}) and overlay at the photo's own resolution, each cell drawn at its receptive-field "
         "centre.",
+        lazy=False,  # near the top of the page
     )
     if (out_dir / outputs.COMPARE).is_dir():
         parts += gallery(
@@ -82,6 +90,7 @@ def cam_galleries(out_dir: Path, metrics: dict) -> list[str]:
         "Filter patterns",
         "filters",
         "Inputs that maximise each filter (gradient ascent with jitter, blur and octaves), first filters of each "
-        "layer.",
+        "layer, shallowest layer first.",
+        order=visualizations.get("filters"),
     )
     return parts

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .. import outputs
+from ..history import read_history
 from .markup import escape, figure, image, table
 
 
@@ -99,14 +100,21 @@ def test_section(out_dir: Path, metrics: dict) -> list[str]:
     return parts
 
 
-def gallery(out_dir: Path, folder: str, title: str, anchor: str, note: str) -> list[str]:
+def gallery(
+    out_dir: Path, folder: str, title: str, anchor: str, note: str, order: list[str] | None = None, lazy: bool = True
+) -> list[str]:
+    """A titled gallery of ``OUT/folder/*.jpg``: in ``order`` (file stems) when given, else by name;
+    ``lazy=False`` for a gallery near the top of the page (a lazy image there may never be fetched)."""
     paths = sorted((out_dir / folder).glob("*.jpg"))
+    if order:
+        rank = {stem: index for index, stem in enumerate(order)}
+        paths.sort(key=lambda path: (rank.get(path.stem, len(rank)), path.name))
     parts = [f"<h2 id='{anchor}'>{escape(title)}</h2>", f"<p>{note}</p>"]
     if not paths:
         parts.append("<p>None.</p>")
         return parts
     figures = "".join(
-        f"<figure>{image(out_dir, path, path.stem)}<figcaption>{escape(path.stem)}</figcaption></figure>"
+        f"<figure>{image(out_dir, path, path.stem, lazy)}<figcaption>{escape(path.stem)}</figcaption></figure>"
         for path in paths
     )
     parts.append(f"<div class='gallery'>{figures}</div>")
@@ -176,3 +184,15 @@ def timing_line(metrics: dict) -> list[str]:
         )
     ending = f"; {total:.0f} s in all" if total is not None else ""
     return [f"<p><b>Time:</b> {'; '.join(parts)}{ending}.</p>"]
+
+
+def curves_caption(out_dir: Path) -> str:
+    """What the training-curves figure shows, from the run's own history (validation? several phases?)."""
+    rows = read_history(out_dir / outputs.HISTORY)
+    validated = any(row.get("val_accuracy") not in ("", None) for row in rows)
+    phases = list(dict.fromkeys(row["phase"] for row in rows))
+    caption = "Loss and accuracy per epoch, " + (
+        "train (solid) vs validation (dashed)" if validated else "training only"
+    )
+    caption += f"; dotted lines mark the change from {' to '.join(phases)}." if len(phases) > 1 else "."
+    return caption
