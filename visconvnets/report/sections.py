@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from .. import outputs
-from ..history import read_history
 from .markup import escape, figure, image, table
 
 
@@ -188,7 +187,7 @@ def timing_line(metrics: dict) -> list[str]:
 
 def curves_caption(out_dir: Path) -> str:
     """What the training-curves figure shows, from the run's own history (validation? several phases?)."""
-    rows = read_history(out_dir / outputs.HISTORY)
+    rows = outputs.read_csv_rows(out_dir / outputs.HISTORY)  # history.csv, read as the foundation reads CSV
     validated = any(row.get("val_accuracy") not in ("", None) for row in rows)
     phases = list(dict.fromkeys(row["phase"] for row in rows))
     caption = "Loss and accuracy per epoch, " + (
