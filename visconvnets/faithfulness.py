@@ -18,17 +18,20 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .config import PICTURE_BATCH_SIZE
-from .forward import probabilities
+from .forward import class_probabilities, probabilities
 from .rendering import upsample_heatmaps
 from .sanity import class_sensitivity, randomization_sanity  # the checks beside the scores (defined in sanity)
 
 BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
 ROAD_NOISE = 0.025 * 255  # ROAD's imputation noise (their 0.025 on 0-1 pixels), on 0-255 pixels
 ROAD_PERCENTILES = (10, 30, 50, 70, 90)
+# Each score a run reports, and whether a larger value is the better one.
+HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "road_combined": True, "pointing_game": True}
 __all__ = [
+    "HIGHER_IS_BETTER",
     "bootstrap_interval",
     "class_sensitivity",
+    "clearly_better",
     "deletion_insertion",
     "impute",
     "randomization_sanity",
@@ -62,25 +65,6 @@ def _pixel_ranks(maps: np.ndarray, image_side: int, geometry=None, seed: int = 0
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(order.shape[1])[None, :], axis=1)
     return ranks
-
-
-def class_probabilities(model, count: int, make_batch, class_indices: np.ndarray) -> np.ndarray:
-    """(count,) softmax probability of each perturbed image's class.
-
-    Args:
-        count: Perturbed images in all.
-        make_batch: ``make_batch(start, stop)`` -> (stop - start, S, S, 3) images: built a batch at a
-            time, so n images x many steps never sit in memory at once.
-        class_indices: (count,) the class of each.
-    """
-    found = np.empty(count, np.float64)
-    step = PICTURE_BATCH_SIZE * 2
-    for start in range(0, count, step):
-        stop = min(count, start + step)
-        found[start:stop] = probabilities(model, make_batch(start, stop))[
-            np.arange(stop - start), class_indices[start:stop]
-        ]
-    return found
 
 
 def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
@@ -221,3 +205,11 @@ def bootstrap_interval(values, resamples: int = 2000, seed: int = 0) -> dict:
     means = values[picks].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return {"mean": float(values.mean()), "ci95": [float(low), float(high)]}
+
+
+def clearly_better(score: dict, reference: dict, higher: bool) -> bool:
+    """Whether ``score``'s 95% interval lies wholly on the better side of ``reference``'s (both from
+    ``bootstrap_interval``); ``higher``: larger is better (insertion, ROAD, pointing game), else smaller (deletion)."""
+    if higher:
+        return score["ci95"][0] > reference["ci95"][1]
+    return score["ci95"][1] < reference["ci95"][0]

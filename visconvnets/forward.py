@@ -15,7 +15,10 @@ import keras
 import numpy as np
 
 from . import keras_internals
+from .config import PICTURE_BATCH_SIZE
 from .layers import unknown_layer_error
+
+PERTURBED_BATCH_SIZE = 2 * PICTURE_BATCH_SIZE  # masked/deleted images per predict call (no gradients)
 
 
 class _StopWalkError(Exception):
@@ -67,6 +70,24 @@ def probabilities(model, images) -> np.ndarray:
     """
     outputs = np.asarray(model.predict_on_batch(np.asarray(images, np.float32)), np.float64)
     return outputs if outputs_probabilities(model) else softmax(outputs)
+
+
+def class_probabilities(model, count: int, make_batch: Callable, class_indices: np.ndarray) -> np.ndarray:
+    """(count,) probability of each of ``count`` images for its own class, run in batches of
+    ``PERTURBED_BATCH_SIZE``.
+
+    Args:
+        make_batch: ``make_batch(start, stop)`` -> (stop - start, H, W, 3) images: built a batch at a time,
+            so many perturbed copies of each image never sit in memory at once.
+        class_indices: (count,) the class of each.
+    """
+    found = np.empty(count, np.float64)
+    for start in range(0, count, PERTURBED_BATCH_SIZE):
+        stop = min(count, start + PERTURBED_BATCH_SIZE)
+        found[start:stop] = probabilities(model, make_batch(start, stop))[
+            np.arange(stop - start), class_indices[start:stop]
+        ]
+    return found
 
 
 def outputs_probabilities(model) -> bool:

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from . import outputs
+from .faithfulness import HIGHER_IS_BETTER, clearly_better
 
 CHANCE_P_VALUE = 0.01  # accuracy must beat the majority-class rate at this one-sided binomial level
 ONE_CLASS_SHARE = 0.8  # "one class predicted for almost every image"
@@ -99,7 +100,8 @@ def _map_checks(metrics: dict) -> list[dict]:
         )
     method = (metrics.get("visualizations") or {}).get("cam_method", "gradcam")
     row, random = faithfulness.get("methods", {}).get(method), faithfulness.get("methods", {}).get("random")
-    if row and random and not any(_beats(row[key], random[key], key != "deletion_auc") for key in row if key in random):
+    scores = [key for key in HIGHER_IS_BETTER if row and random and key in row and key in random]
+    if scores and not any(clearly_better(row[key], random[key], HIGHER_IS_BETTER[key]) for key in scores):
         found.append(
             _warning(
                 f"{method} is not clearly better than a random map on any score (deletion, insertion, ROAD"
@@ -108,12 +110,6 @@ def _map_checks(metrics: dict) -> list[dict]:
             )
         )
     return found
-
-
-def _beats(score, reference, higher: bool) -> bool:
-    if not isinstance(score, dict):
-        return False
-    return score["ci95"][0] > reference["ci95"][1] if higher else score["ci95"][1] < reference["ci95"][0]
 
 
 def _training_and_channel_checks(metrics: dict, out_dir: Path) -> list[dict]:

@@ -24,22 +24,15 @@ def randomisation_steps(model) -> list[tuple[str, list[str]]]:
         raise ValueError(f"model {model.name!r} has no spatial layer to randomise down from")
     leaves = [layer for layer in layer_tools.iter_layers(model) if not isinstance(layer, keras.Model)]
     position = {layer.name: index for index, layer in enumerate(leaves)}
-    boundaries = [position[layer.name] for layer in points]
-    steps, upper = [], len(leaves)
-    last_spatial = spatial[-1]
-    for point_index in range(len(points) - 1, -1, -1):
-        if point_index > last_spatial:
-            continue  # the head is one step, made below
-        lower = boundaries[point_index - 1] + 1 if point_index > 0 else 0
-        if point_index == last_spatial:  # everything above the last spatial layer: the head
-            head = [layer.name for layer in leaves[boundaries[point_index] + 1 :] if layer.weights]
-            if head:
-                steps.append(("head", head))
-            upper = boundaries[point_index] + 1
-        weighted = [layer.name for layer in leaves[lower:upper] if layer.weights]
+    ends = [position[layer.name] for layer in points]  # each cut point's place among the leaves
+    last = spatial[-1]
+    head = [layer.name for layer in leaves[ends[last] + 1 :] if layer.weights]
+    steps = [("head", head)] if head else []
+    for index in range(last, -1, -1):  # the block ending at each cut point, top down
+        start = ends[index - 1] + 1 if index else 0
+        weighted = [layer.name for layer in leaves[start : ends[index] + 1] if layer.weights]
         if weighted:
-            steps.append((points[point_index].name, weighted))
-        upper = lower
+            steps.append((points[index].name, weighted))
     return steps
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from . import cams, data, outputs, rendering
 from .config import PICTURE_BATCH_SIZE, RunConfig
 from .evaluation import pointing_hits
-from .faithfulness import bootstrap_interval, deletion_insertion, road_scores
+from .faithfulness import HIGHER_IS_BETTER, bootstrap_interval, clearly_better, deletion_insertion, road_scores
 from .geometry import receptive_field
 from .images import load_images, load_original
 from .sanity import class_sensitivity, randomization_sanity
@@ -64,6 +64,8 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     methods, curves = {}, {}
     for name, method in cams.CAM_METHODS.items():
         maps = method.compute(predicted)
+        if name == config.cam_method:
+            similarity = map_similarity(maps)  # before the pointing game swaps in true-class maps
         scores, found = _score_method(model, images, maps, predicted, geometry, config)
         if boxes is not None:
             if truth is not None:
@@ -76,7 +78,7 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     rendering.save_faithfulness_curves(found["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title)
     faithfulness = {"layer": layer, "count": len(paths), "steps": config.faithfulness_steps, "methods": methods}
     faithfulness["cells"] = list(predicted.activations.shape[1:3])
-    faithfulness["map_similarity"] = map_similarity(cams.CAM_METHODS[config.cam_method].compute(predicted))
+    faithfulness["map_similarity"] = similarity
     faithfulness["findings"] = findings(methods, config.cam_method)
     sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
     faithfulness["seconds"] = round(time.perf_counter() - started, 1)
@@ -116,9 +118,9 @@ def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str
     return {**summary, "images": len(images), "class_correlation": by_class, "findings": sentences}
 
 
-def _compare(name: str, methods: dict, key: str, baseline: str, higher: bool, what: str) -> str:
+def _compare(name: str, methods: dict, key: str, baseline: str, what: str) -> str:
     score, reference = methods[name][key], methods[baseline][key]
-    better = score["ci95"][0] > reference["ci95"][1] if higher else score["ci95"][1] < reference["ci95"][0]
+    better = clearly_better(score, reference, HIGHER_IS_BETTER[key])
     verdict = "clearly better than" if better else "not clearly better than"
     low, high = score["ci95"]
     return (
@@ -130,12 +132,12 @@ def _compare(name: str, methods: dict, key: str, baseline: str, higher: bool, wh
 def findings(methods: dict, method: str) -> list[str]:
     """One sentence per comparison that decides whether the run's method deserves belief."""
     sentences = [
-        _compare(method, methods, "deletion_auc", "random", False, "deletion AUC (lower: the class goes faster)"),
-        _compare(method, methods, "insertion_auc", "random", True, "insertion AUC (higher: the class comes faster)"),
-        _compare(method, methods, "road_combined", "random", True, "ROAD combined"),
+        _compare(method, methods, "deletion_auc", "random", "deletion AUC (lower: the class goes faster)"),
+        _compare(method, methods, "insertion_auc", "random", "insertion AUC (higher: the class comes faster)"),
+        _compare(method, methods, "road_combined", "random", "ROAD combined"),
     ]
     if "pointing_game" in methods[method]:
-        sentences.append(_compare(method, methods, "pointing_game", "centre", True, "pointing game"))
+        sentences.append(_compare(method, methods, "pointing_game", "centre", "pointing game"))
     explanations = {name: row for name, row in methods.items() if not row["baseline"]}
     best = max(explanations, key=lambda name: explanations[name]["road_combined"]["mean"])
     sentences.append(f"Highest ROAD score among the methods: {best} ({methods[best]['road_combined']['mean']:.2f}).")

@@ -165,8 +165,9 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
     steps = -(-train_count // config.batch_size)
-    recipe = training.Recipe(steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose)
-    recipe.run_eagerly = config.run_eagerly
+    recipe = training.Recipe(
+        steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose, config.run_eagerly
+    )
     summary["training"] = training.train(
         model,
         *_datasets(job),

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ..config import PICTURE_BATCH_SIZE
-from ..forward import probabilities
+from ..forward import class_probabilities
 from .base import CamPass, for_model, normalise_maps, register
 
 TOP_CHANNELS = 32  # channels scored per image: 32 forward passes each instead of one per channel
@@ -36,12 +35,12 @@ def masked_scores(model, images: np.ndarray, masks: np.ndarray, class_indices: n
     """
     count, _, _, keep = masks.shape
     image_of, mask_of = np.repeat(np.arange(count), keep), np.tile(np.arange(keep), count)
-    scores = np.empty(count * keep, np.float64)
-    step = PICTURE_BATCH_SIZE * 2
-    for start in range(0, count * keep, step):
-        rows, columns = image_of[start : start + step], mask_of[start : start + step]
-        batch = images[rows] * masks[rows, :, :, columns][..., None]  # (b, H, W, 3): the image through one mask
-        scores[start : start + step] = probabilities(model, batch)[np.arange(len(rows)), class_indices[rows]]
+
+    def make_batch(start: int, stop: int) -> np.ndarray:
+        rows, columns = image_of[start:stop], mask_of[start:stop]
+        return images[rows] * masks[rows, :, :, columns][..., None]  # (b, H, W, 3): the image through one mask
+
+    scores = class_probabilities(model, count * keep, make_batch, class_indices[image_of])
     return scores.reshape(count, keep)
 
 
