@@ -103,6 +103,7 @@ def tiny_config(data: Path, output: Path, **overrides):
         filter_size=75,
         filter_octaves=1,
         faithfulness=False,  # the scores have their own tests and the shared run below
+        precision="float32",  # tiny runs gain nothing from bf16 (test_precision.py and the demo run cover it)
     )
     settings.update(overrides)
     return RunConfig(**settings)

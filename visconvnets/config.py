@@ -13,6 +13,8 @@ SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cann
 PICTURE_BATCH_SIZE = 16  # images per forward/backward pass when drawing maps and scoring them
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored", "multiworker")
+# Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 # visconvnets.cams registers these (a test keeps the lists equal); the last three are baselines.
 CAM_METHOD_NAMES = ("gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "eigencam", "random", "centre", "sobel")
 
@@ -136,7 +138,8 @@ class RunConfig(VisualizationConfig):
     # --- hardware
     distribute: str = "none"  # none | mirrored (all local GPUs, else logical CPUs) | multiworker (TF_CONFIG)
     logical_cpus: int = 0  # split the CPU into this many logical devices (tests MirroredStrategy on CPU)
-    mixed_precision: bool = False  # mixed_float16 for GPUs
+    # auto: mixed_float16 with a GPU, mixed_bfloat16 on a CPU with bf16 units (AVX-512 BF16 or AMX), else float32
+    precision: str = "auto"
     run_eagerly: bool = False  # Keras's eager mode: no train-step tracing (15-35 s on 2 cores), slower steps
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
 
@@ -169,6 +172,8 @@ class RunConfig(VisualizationConfig):
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.distribute not in STRATEGIES:
             raise ValueError(f"--distribute must be none, mirrored or multiworker, got {self.distribute!r}")
         if self.model is None and self.data is None:

@@ -1,23 +1,44 @@
-"""Devices and scale-out: logical CPUs, the precision policy, the tf.distribute strategy, the chief."""
+"""Devices and scale-out: logical CPUs, the precision for this machine, the tf.distribute strategy, the chief."""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from .config import STRATEGIES
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with bfloat16 arithmetic units
 
-def configure_devices(logical_cpus: int = 0, mixed_precision: bool = False) -> None:
+
+def configure_devices(logical_cpus: int = 0) -> None:
     """Split the CPU into ``logical_cpus`` devices (for MirroredStrategy on CPU; must run before
-    TensorFlow touches a device) and set the mixed-precision policy."""
+    TensorFlow touches a device)."""
     if logical_cpus and logical_cpus > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+
+
+def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when the CPU lists a bfloat16 unit (oneDNN then runs bf16 layers natively, not emulated).
+    False where /proc/cpuinfo does not exist (macOS, Windows)."""
+    try:
+        flags = set(cpuinfo.read_text(errors="replace").split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` -> mixed_float16 with a GPU, mixed_bfloat16 on a CPU with bf16 units, else float32;
+    any other value (a Keras dtype policy name) is returned as given."""
+    if precision != "auto":
+        return precision
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
 
 
 def make_strategy(kind: str):

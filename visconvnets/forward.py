@@ -97,6 +97,15 @@ def outputs_probabilities(model) -> bool:
     return isinstance(last, keras.layers.Softmax) or _is_softmax(getattr(last, "activation", None))
 
 
+def _float32_tap(output):
+    """(float32 tensor to record, tensor to pass on). A mixed-precision model's 16-bit activations are
+    recorded as float32, and the walk goes on from that copy, so gradients reach the recorded tensor."""
+    if keras.backend.standardize_dtype(output.dtype) in ("bfloat16", "float16"):
+        recorded = keras.ops.cast(output, "float32")
+        return recorded, keras.ops.cast(recorded, output.dtype)
+    return output, output
+
+
 def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_after_taps: bool = False):
     """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
 
@@ -109,7 +118,8 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
 
     Returns:
         (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
-        ``logits``; None when the walk stopped early.
+        ``logits``; None when the walk stopped early. Every tensor is float32, whatever the
+        model's precision.
     """
     wanted = set(taps)
     recorded: dict = {}
@@ -132,7 +142,7 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         else:
             output = layer(*args, **kwargs)
         if layer.name in wanted:
-            recorded[layer.name] = output
+            recorded[layer.name], output = _float32_tap(output)
             if stop_after_taps and len(recorded) == len(wanted):
                 raise _StopWalkError
         return output
@@ -144,4 +154,4 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
     missing = wanted - set(recorded)
     if missing:
         raise unknown_layer_error(model, sorted(missing)[0])
-    return output, recorded
+    return _float32_tap(output)[0], recorded

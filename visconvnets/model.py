@@ -7,6 +7,7 @@ the blog's, is the default; ``backbones.BACKBONES`` lists the others.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def _fold_bgr(model, backbone: Backbone) -> None:
     layer.set_weights([kernel[:, :, ::-1, :], *rest])
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Layers built inside compute in ``name`` (a Keras dtype policy: float32, mixed_bfloat16...);
+    Keras's global policy is put back afterwards, so nothing else in the process changes."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def build_model(
     num_classes: int,
     image_size: int = 299,
@@ -111,6 +124,7 @@ def build_model(
     dropout: float = 0.5,
     batch_norm_momentum: float | None = None,
     backbone_name: str = DEFAULT_BACKBONE,
+    precision: str = "float32",
 ):
     """A backbone without top + GlobalAveragePooling2D + Dense(256, relu) + Dropout + Dense(softmax).
 
@@ -126,6 +140,8 @@ def build_model(
         batch_norm_momentum: Overrides BatchNormalization's momentum (Keras: 0.99). 0.9 lets the
             moving statistics keep up when training from scratch on few steps.
         backbone_name: A ``backbones.BACKBONES`` name, case-insensitive (the blog's InceptionV3).
+        precision: Keras dtype policy of every layer (``mixed_bfloat16``: weights float32, compute
+            bfloat16); the softmax layer is float32 whatever the policy.
 
     Returns:
         keras.Model: (batch, image_size, image_size, 3) raw RGB [0, 255] -> (batch, num_classes).
@@ -134,16 +150,17 @@ def build_model(
     check_image_size(image_size, backbone.name)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-    inputs = keras.Input((image_size, image_size, 3), name="image")  # raw RGB, 0-255
-    options = {"include_preprocessing": True} if backbone.builds_own_preprocessing else {}
-    features = getattr(keras.applications, backbone.name)(
-        include_top=False, weights=weights_path, input_tensor=_preprocessed(inputs, backbone), **options
-    ).output  # (batch, h, w, channels)
-    features = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)  # (batch, channels)
-    hidden = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(features)
-    hidden = keras.layers.Dropout(dropout, name="head_dropout")(hidden)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(hidden)
-    model = keras.Model(inputs, outputs, name=f"{backbone.name.lower()}_classifier")
+    with dtype_policy(precision):
+        inputs = keras.Input((image_size, image_size, 3), name="image")  # raw RGB, 0-255
+        options = {"include_preprocessing": True} if backbone.builds_own_preprocessing else {}
+        features = getattr(keras.applications, backbone.name)(
+            include_top=False, weights=weights_path, input_tensor=_preprocessed(inputs, backbone), **options
+        ).output  # (batch, h, w, channels)
+        features = keras.layers.GlobalAveragePooling2D(name="head_pool")(features)  # (batch, channels)
+        hidden = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(features)
+        hidden = keras.layers.Dropout(dropout, name="head_dropout")(hidden)
+        outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(hidden)
+        model = keras.Model(inputs, outputs, name=f"{backbone.name.lower()}_classifier")
     if weights_path is not None and backbone.first_convolution:
         _fold_bgr(model, backbone)
     if batch_norm_momentum is not None:

@@ -106,7 +106,7 @@ def check_resume(out_dir: Path, current_settings: dict, restart: bool) -> bool:
     return False
 
 
-def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path) -> None:
+def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, element_spec) -> None:
     """Load the previous phase's weights, choose what trains, compile (call under the strategy's scope)."""
     if finished_weights.exists():
         model.load_weights(finished_weights)
@@ -126,8 +126,8 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path) 
         run_eagerly=recipe.run_eagerly,
     )
     # Built now, not inside fit's first step: a step that creates variables is traced twice by
-    # tf.function, and one trace of InceptionV3's train step costs 15-30 s on a 2-core CPU.
-    model.optimizer.build(model.trainable_variables)
+    # tf.function, and one trace of InceptionV3's train step costs 10-30 s on a 2-core CPU.
+    keras_internals.build_training_state(model, element_spec)
 
 
 def _callbacks(
@@ -209,7 +209,7 @@ def train(
             print(f"phase {phase.name}: already finished in an earlier run, skipped")
             continue
         with strategy.scope():
-            _prepare_phase(model, phase, recipe, state_dir / FINISHED_WEIGHTS)
+            _prepare_phase(model, phase, recipe, state_dir / FINISHED_WEIGHTS, train_dataset.element_spec)
         initial_epoch = progress["epochs"]
         callbacks = _callbacks(phase, recipe, state_dir, history_path, validation_dataset is not None, progress["best"])
         print(

@@ -79,7 +79,8 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
     if config.model is None:  # the backbone's own name and last stage, saved resolved in config.json
         backbone = get_backbone(config.backbone)
         fine_tune_from = config.fine_tune_from or backbone.fine_tune_from
-        config = dataclasses.replace(config, backbone=backbone.name, fine_tune_from=fine_tune_from)
+        precision = devices.resolve_precision(config.precision)
+        config = dataclasses.replace(config, backbone=backbone.name, fine_tune_from=fine_tune_from, precision=precision)
         model_tools.check_image_size(config.image_size, backbone.name)
     layout = outputs.RunLayout(config.output)
     layout.root.mkdir(parents=True, exist_ok=True)
@@ -91,7 +92,7 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
     if config.data:
         split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
         split_files.print_skipped()
-    devices.configure_devices(config.logical_cpus, config.mixed_precision)
+    devices.configure_devices(config.logical_cpus)
     if config.model is None:
         keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
     keras.utils.set_random_seed(config.seed)
@@ -114,7 +115,9 @@ def build_or_load_model(job: Job):
     momentum = config.batch_norm_momentum_for(pretrained=job.weights_path is not None)
     with job.strategy.scope():
         head = (config.dense_units, config.dropout, momentum, config.backbone)
-        model = model_tools.build_model(len(classes), config.image_size, job.weights_path, *head)
+        model = model_tools.build_model(
+            len(classes), config.image_size, job.weights_path, *head, precision=config.precision
+        )
     if config.fine_tune_from not in layer_tools.layer_names(model):  # a typo fails before training, in every recipe
         raise layer_tools.unknown_layer_error(model, config.fine_tune_from, "--fine-tune-from layer")
     explain.check_layers(model, config)
@@ -125,26 +128,17 @@ def _datasets(job: Job):
     """(train, validation or None) tf.data pipelines; decoded images cached when they fit."""
     config, files = job.config, job.split_files
     count = len(files.paths["train"]) + len(files.paths["validation"])
-    cache = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
+    shared = {"image_size": config.image_size, "batch_size": config.batch_size}
+    shared["cache"] = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
     augmenter = data_tools.make_augmenter(
         config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
     )
     train = data_tools.make_dataset(
-        files.paths["train"],
-        files.labels["train"],
-        config.image_size,
-        config.batch_size,
-        training=True,
-        augmenter=augmenter,
-        seed=config.seed,
-        cache=cache,
+        files.paths["train"], files.labels["train"], training=True, augmenter=augmenter, seed=config.seed, **shared
     )
-    validation = None
-    if config.validation:
-        validation = data_tools.make_dataset(
-            files.paths["validation"], files.labels["validation"], config.image_size, config.batch_size, cache=cache
-        )
-    return train, validation
+    if not config.validation:
+        return train, None
+    return train, data_tools.make_dataset(files.paths["validation"], files.labels["validation"], **shared)
 
 
 def train_model(job: Job, model, classes: list[str]) -> dict:
