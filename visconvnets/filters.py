@@ -39,10 +39,12 @@ def _gaussian_kernel(sigma: float):
 
 
 def _filter_scores(activation, filter_indices, border: float):
-    """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c)."""
-    height, width = activation.shape[1], activation.shape[2]
-    top, left = int(height * border), int(width * border)
-    cropped = activation[:, top : height - top or None, left : width - left or None, :]
+    """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c).
+    The map's size may be known only when run (one traced ascent step serves every octave)."""
+    height, width = tf.shape(activation)[1], tf.shape(activation)[2]
+    top = tf.cast(tf.cast(height, tf.float32) * border, tf.int32)  # floor: int(height * border)
+    left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
+    cropped = activation[:, top : height - top, left : width - left, :]
     chosen = tf.gather(cropped, filter_indices, axis=3, batch_dims=1)  # (n, h', w')
     return tf.reduce_mean(tf.cast(chosen, tf.float32), axis=(1, 2))
 
@@ -93,7 +95,14 @@ def ascend(
     blur = _gaussian_kernel(settings.blur_sigma) if settings.blur_every else None
     image = tf.constant(128.0 + rng.normal(0, 20, (count, sizes[0], sizes[0], 3)).astype(np.float32))
 
-    @tf.function
+    # one trace serves every octave: the image side is left open (None) in the signature
+    signature = (
+        tf.TensorSpec((count, None, None, 3), tf.float32),  # images
+        tf.TensorSpec((2,), tf.int32),  # jitter shift (rows, columns)
+        tf.TensorSpec((), tf.bool),  # blur this step
+    )
+
+    @tf.function(input_signature=signature)
     def step(image, shift, do_blur):
         rolled = tf.roll(image, shift, axis=(1, 2))
         with tf.GradientTape() as tape:
