@@ -189,6 +189,12 @@ def _add_training_options(option: _Options) -> None:
         + ", ".join(f"{backbone.name} {backbone.fine_tune_from}" for backbone in BACKBONES.values())
         + ")",
     )
+    option(
+        "--gradient-clip",
+        "clip each Adam update to this global norm (default: none, the blog's; the demo uses 1.0, which tames the "
+        "loss spikes of training from scratch)",
+        type=float,
+    )
     option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_positive_int)
     option(
         "--no-validation",
@@ -201,6 +207,20 @@ def _add_training_options(option: _Options) -> None:
     option("--no-flip", "no horizontal-flip augmentation", dest="horizontal_flip", action="store_false")
     option("--seed", "random seed (default: {default})", type=int)
     option("--restart", "discard an unfinished or finished run in --output and train again", action="store_true")
+    option(
+        "--no-epoch-pictures",
+        "do not explain probe images at the end of every epoch (OUT/epochs/: a panel per image and epoch, a strip "
+        "and a GIF per image; cam_drift, probe_accuracy, pointing_game columns in history.csv)",
+        dest="epoch_pictures",
+        action="store_false",
+    )
+    option("--probe-images", "probe images per class for the epoch pictures (default: {default})", type=int)
+    option(
+        "--tensorboard",
+        "also write OUT/tensorboard/ (Keras's scalars, the probe panels and numbers): tensorboard --logdir "
+        "OUT/tensorboard",
+        action="store_true",
+    )
 
 
 def _add_picture_options(option: _Options) -> None:

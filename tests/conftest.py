@@ -118,7 +118,7 @@ def trained_run(tiny_split, tmp_path_factory):
     from visconvnets import workflow
 
     output = tmp_path_factory.mktemp("run")
-    metrics = workflow.run(tiny_config(tiny_split, output, faithfulness=True, **SMALL_SCORES))
+    metrics = workflow.run(tiny_config(tiny_split, output, faithfulness=True, tensorboard=True, **SMALL_SCORES))
     return output, metrics
 
 

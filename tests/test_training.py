@@ -86,17 +86,26 @@ def test_finished_run_is_not_overwritten(trained_run, tiny_split):
         workflow.run(tiny_config(tiny_split, output))
 
 
-def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch):
-    """Interrupt after epoch 2 of 3; the same call again trains only epoch 3."""
+@pytest.mark.parametrize(
+    ("moment", "trained_again"),
+    [("after epoch 2's backup", [3]), ("in epoch 2's end, before its backup", [2, 3])],
+)
+def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch, moment, trained_again):
+    """Killed after epoch 2 was backed up, the same call trains only epoch 3; killed while epoch 2's end
+    callbacks ran (its row already written, its backup not), epoch 2 is redone. Each row once."""
     import keras
 
     class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2 and moment.startswith("after"):
+                raise KeyboardInterrupt("simulated kill at the start of epoch 3")
+
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt("simulated kill after epoch 2")
+            if epoch == 1 and moment.startswith("in"):
+                raise KeyboardInterrupt("simulated kill before epoch 2's backup")
 
     original = keras.callbacks.TerminateOnNaN
-    monkeypatch.setattr(keras.callbacks, "TerminateOnNaN", Interrupt)
+    monkeypatch.setattr(keras.callbacks, "TerminateOnNaN", Interrupt)  # runs after history, before the backup
     # VGG16: the resume mechanism is the same for every backbone, and its 21-layer graph traces in seconds
     config = tiny_config(tiny_split, tmp_path / "run", epochs=3, validation=False, backbone="VGG16", **NO_PICTURES)
     with pytest.raises(KeyboardInterrupt):
@@ -119,7 +128,7 @@ def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "fit", watched_fit)
     workflow.run(config)
-    assert epochs_seen == [3]  # resumed: epochs 1 and 2 were not trained again
+    assert epochs_seen == trained_again
     rows = [line.split(",")[:2] for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     assert rows == [["1", "scratch"], ["2", "scratch"], ["3", "scratch"]]
     assert (tmp_path / "run" / "model.keras").exists()
@@ -412,7 +421,7 @@ def test_the_run_accounts_for_its_time(trained_run):
     assert list(timings["first_steps"]) == ["scratch"] and timings["first_steps"]["scratch"] < sum(timings["epochs"])
     assert timings["training"] >= sum(timings["epochs"])
     header = (output / "history.csv").read_text().splitlines()[0].split(",")
-    assert header[-2:] == ["seconds", "first_step_seconds"]
+    assert header[7:9] == ["seconds", "first_step_seconds"] and header[-1] == "explain_seconds"
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "<b>Time:</b>" in page and "2 epochs of" in page and "graph tracing included: scratch" in page
 

@@ -126,6 +126,7 @@ class RunConfig(VisualizationConfig):
     learning_rate: float = 1e-3  # Adam, phase 1 or from scratch
     fine_tune_learning_rate: float = 1e-5  # Adam, phase 2: low, so the pretrained features are not wrecked
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over each phase)
+    gradient_clip: float | None = None  # Adam's update clipped to this global norm; None: not clipped (the blog's)
     fine_tune_from: str | None = None  # phase 2 trains this layer's block and above; None: the backbone's last stage
     patience: int = 5  # early stopping on validation accuracy, best weights restored
     validation: bool = True  # evaluate on validation/ each epoch (needed for checkpoint and early stopping)
@@ -135,6 +136,9 @@ class RunConfig(VisualizationConfig):
     horizontal_flip: bool = True  # augmentation (the blog's)
     seed: int = 42  # seeds Python, NumPy, TensorFlow and the shuffle
     restart: bool = False  # discard an unfinished run's state in OUT and train from the start
+    epoch_pictures: bool = True  # explain probe images at every epoch end: OUT/epochs/, history.csv columns
+    probe_images: int = 1  # probe images per class, from validation/ (test/ when it is empty)
+    tensorboard: bool = False  # OUT/tensorboard: Keras's scalars, the probe panels and their numbers
     # --- hardware
     distribute: str = "none"  # none | mirrored (all local GPUs, else logical CPUs) | multiworker (TF_CONFIG)
     logical_cpus: int = 0  # split the CPU into this many logical devices (tests MirroredStrategy on CPU)
@@ -170,8 +174,12 @@ class RunConfig(VisualizationConfig):
         for name in ("learning_rate", "fine_tune_learning_rate"):
             if not getattr(self, name) > 0:  # NaN fails this too
                 raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.gradient_clip is not None and not self.gradient_clip > 0:
+            raise ValueError(f"--gradient-clip must be positive, got {self.gradient_clip}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.probe_images < 0:
+            raise ValueError(f"--probe-images must be at least 0, got {self.probe_images}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.distribute not in STRATEGIES:
@@ -194,37 +202,30 @@ class RunConfig(VisualizationConfig):
 
 # Settings that decide what training computes: a run may resume only when none of them changed.
 TRAINING_KEYS = (
-    "data",
-    "backbone",
-    "weights",
-    "image_size",
-    "dense_units",
-    "dropout",
-    "batch_norm_momentum",
-    "epochs",
-    "fine_tune_epochs",
-    "batch_size",
-    "learning_rate",
-    "fine_tune_learning_rate",
-    "lr_schedule",
-    "fine_tune_from",
-    "seed",
+    *("data", "backbone", "weights", "image_size", "dense_units", "dropout", "batch_norm_momentum", "epochs"),
+    *("fine_tune_epochs", "batch_size", "learning_rate", "fine_tune_learning_rate", "lr_schedule", "gradient_clip"),
+    *("fine_tune_from", "seed"),
 )
 
 DEMO_OUTPUT = Path("outputs/demo")
-# The demo's recipe, sized for a 2-core CPU (see README): from scratch at 150 px, batch 16, Adam 1e-3
-# with cosine decay over 6 epochs, no validation pass, BatchNormalization momentum 0.9, 48 ascent steps
-# per filter pattern. Grad-CAM's layer adapts to the size: InceptionV3's mixed7 (7x7; mixed10 is 3x3 at 150 px).
+# The demo's recipe for a 2-core CPU (README, BENCHMARKS.md): from scratch at 96 px (photos drawn at
+# DEMO_PHOTO_SIZE), batch 16, Adam 1e-3, cosine decay over 6 epochs, updates clipped to norm 1 (a loss spike
+# in epoch 4 cost some seeds 0.1-0.2 of test accuracy without it), no validation pass, BatchNormalization
+# momentum 0.9; 24 filter patterns at 128 px, 40 steps. Grad-CAM: mixed2 (9x9; mixed3-7 are 4x4 at 96 px).
+DEMO_PHOTO_SIZE = 150
 DEMO_SETTINGS = {
     "weights": "none",
-    "image_size": 150,
+    "image_size": 96,
     "epochs": 6,
     "batch_size": 16,
     "lr_schedule": "cosine",
+    "gradient_clip": 1.0,
     "validation": False,
     "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM,
     "output": DEMO_OUTPUT,
-    "filter_steps": 48,
+    "filter_steps": 40,
+    "filter_count": 24,
+    "filter_size": 128,
 }
 
 

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from . import outputs, synthetic
-from .config import RunConfig, with_demo_settings
+from .config import DEMO_PHOTO_SIZE, RunConfig, with_demo_settings
 from .split import split_dataset
 
 
@@ -20,6 +20,7 @@ def prepare_demo(config: RunConfig, explicit: set[str] = frozenset()) -> RunConf
     if not (split / outputs.SPLIT_CSV).exists():
         shutil.rmtree(data_root, ignore_errors=True)
         print(f"generating {config.demo_images_per_class} synthetic flowers per class in {source}")
-        synthetic.generate_flowers(source, config.demo_images_per_class, size=config.image_size, seed=config.seed)
+        size = max(config.image_size, DEMO_PHOTO_SIZE)  # drawn larger than trained on: the overlays show at this size
+        synthetic.generate_flowers(source, config.demo_images_per_class, size=size, seed=config.seed)
         split_dataset(source, split)
     return dataclasses.replace(config, data=split, boxes=source / synthetic.BOXES_FILE)

@@ -18,9 +18,15 @@ HISTORY_COLUMNS = (
     "val_loss",
     "val_accuracy",
     "learning_rate",
-    "seconds",  # the epoch's wall time
+    "seconds",  # the epoch's wall time (the probe pictures included)
     "first_step_seconds",  # the phase's first batch (graph tracing included), on its first epoch in this process
+    "probe_accuracy",  # from callbacks.ExplainEachEpoch, when it runs: share of probe images right
+    "cam_drift",  # 1 - IoU of the top-20% cells of the probes' maps, this epoch vs the previous one
+    "pointing_game",  # share of probes whose map peaks in the object's box (boxes known)
+    "explain_seconds",  # what the probe pictures cost this epoch
 )
+LOG_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")  # read from Keras's logs as they are
+PROBE_COLUMNS = HISTORY_COLUMNS[-4:]  # read from the logs when a probe callback put them there
 
 
 class HistoryCallback(keras.callbacks.Callback):
@@ -56,10 +62,11 @@ class HistoryCallback(keras.callbacks.Callback):
             {
                 "epoch": epoch + 1,
                 "phase": self.phase,
-                **{key: logs.get(key, "") for key in HISTORY_COLUMNS[2:6]},
+                **{key: logs.get(key, "") for key in LOG_COLUMNS},
                 "learning_rate": learning_rate,
                 "seconds": round(time.perf_counter() - self.epoch_started, 2),
                 "first_step_seconds": round(self.first_step, 2) if self.first_step_unwritten else "",
+                **{key: logs.get(key, "") for key in PROBE_COLUMNS},
             }
         )
         self.first_step_unwritten = False

@@ -33,6 +33,7 @@ GRID_INDEX = "index.json"
 FILTERS = "filters"  # filters/<layer>.jpg
 GRADCAM = "gradcam"  # gradcam/<image>.jpg
 MISCLASSIFIED = "misclassified"  # misclassified/<image>.jpg
+EPOCHS = "epochs"  # epochs/NNN/<image>.jpg + maps.npz per explained epoch; epochs/<image>_strip.jpg, <image>.gif
 COMPARE = "compare"  # compare/<image>.jpg: every CAM method and baseline side by side (--compare-cams)
 DEMO_DATA = "data"  # --demo: data/flowers (generated) and data/split
 SPLIT_CSV = "split.csv"  # written by create_train_val_test.py inside the split folder

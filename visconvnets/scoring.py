@@ -46,26 +46,27 @@ def evaluate_test_split(
     return test, probabilities
 
 
-def boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path):
-    """(paths, labels, boxes, original sizes) of the test images that have a box in ``boxes_path``."""
+def boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path, part: str = "test"):
+    """(paths, labels, boxes, original sizes) of the ``part`` images (test, validation, train) that have a
+    box in ``boxes_path``."""
     boxes = read_boxes(boxes_path)
     split_csv = split_files.root / outputs.SPLIT_CSV
     if not split_csv.exists():
         raise FileNotFoundError(
-            f"--boxes needs {str(split_csv)!r} (written by create_train_val_test.py) to find each test image's source"
+            f"--boxes needs {str(split_csv)!r} (written by create_train_val_test.py) to find each image's source"
         )
     source_of = {row["destination"]: row["source"] for row in read_split_csv(split_csv) if row["destination"]}
     found = []
-    test_paths = split_files.paths["test"]
+    part_paths = split_files.paths[part]
     for path, relative, label in zip(
-        test_paths, data_tools.relative_paths(test_paths, split_files.root), split_files.labels["test"]
+        part_paths, data_tools.relative_paths(part_paths, split_files.root), split_files.labels[part]
     ):
         source = source_of.get(relative)
         if source in boxes:
             with Image.open(path) as picture:
                 found.append((path, label, boxes[source], picture.size))
     if not found:
-        raise ValueError(f"no test image has a box in {str(boxes_path)!r}")
+        raise ValueError(f"no {part} image has a box in {str(boxes_path)!r}")
     return tuple(list(column) for column in zip(*found))
 
 

@@ -49,17 +49,20 @@ class Recipe:
     patience: int  # early-stopping patience in epochs (on validation accuracy)
     verbose: int = 1  # Keras progress
     run_eagerly: bool = False  # no tf.function: slower steps, no tracing (tiny runs, debugging)
+    gradient_clip: float | None = None  # global-norm clip of each update; None: none
+    extra_callbacks: tuple = ()  # run first at every epoch end, before the history row and the backup
 
 
-def make_optimizer(learning_rate: float, schedule: str, total_steps: int):
-    """Adam at ``learning_rate``, constant or with cosine decay to 0 over ``total_steps``."""
+def make_optimizer(learning_rate: float, schedule: str, total_steps: int, clip_norm: float | None = None):
+    """Adam at ``learning_rate``, constant or with cosine decay to 0 over ``total_steps``; its update
+    clipped to global norm ``clip_norm`` when given (tames the loss spikes of training from scratch)."""
     if schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
     elif schedule == "constant":
         rate = learning_rate
     else:
         raise ValueError(f"--lr-schedule must be constant or cosine, got {schedule!r}")
-    return keras.optimizers.Adam(learning_rate=rate)
+    return keras.optimizers.Adam(learning_rate=rate, global_clipnorm=clip_norm)
 
 
 def plan_phases(
@@ -120,7 +123,9 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, 
         for layer in model.layers:
             layer.trainable = True
     model.compile(
-        optimizer=make_optimizer(phase.learning_rate, recipe.lr_schedule, recipe.steps_per_epoch * phase.epochs),
+        optimizer=make_optimizer(
+            phase.learning_rate, recipe.lr_schedule, recipe.steps_per_epoch * phase.epochs, recipe.gradient_clip
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         run_eagerly=recipe.run_eagerly,
@@ -131,16 +136,17 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, 
 
 
 def _callbacks(
-    phase: Phase, recipe: Recipe, state_dir: Path, history_path: Path, validating: bool, best_so_far: float | None
+    phase: Phase,
+    recipe: Recipe,
+    state_dir: Path,
+    history_path: Path,
+    validating: bool,
+    best_so_far: float | None,
 ) -> list:
-    """Backup (resume), history, NaN guard; with validation also the best checkpoint and early stopping."""
-    callbacks = [
-        keras.callbacks.BackupAndRestore(
-            str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False
-        ),
-        history_callback(history_path, phase.name),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    """The recipe's extra callbacks (e.g. the epoch pictures, which put numbers in the logs), history, NaN guard, with
+    validation the best checkpoint and early stopping, and last the backup (resume): an epoch killed
+    before its backup is redone whole, its row and pictures replaced, never missing."""
+    callbacks = [*recipe.extra_callbacks, history_callback(history_path, phase.name), keras.callbacks.TerminateOnNaN()]
     if validating:
         checkpoints = state_dir.parent / outputs.CHECKPOINTS
         callbacks += [
@@ -156,7 +162,10 @@ def _callbacks(
                 monitor="val_accuracy", mode="max", patience=recipe.patience, restore_best_weights=True
             ),
         ]
-    return callbacks
+    backup = keras.callbacks.BackupAndRestore(
+        str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False
+    )
+    return [*callbacks, backup]
 
 
 def _phase_outcome(phase: Phase, history, model, history_path: Path, progress: dict, initial_epoch: int) -> str | None:

@@ -17,7 +17,7 @@ import time
 import keras
 
 from . import data as data_tools
-from . import devices, explain, health, outputs, report, saved_model, scoring, training, trust
+from . import devices, explain, fitting, health, outputs, report, saved_model, scoring, training, trust
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
@@ -124,23 +124,6 @@ def build_or_load_model(job: Job):
     return model, classes, config.image_size
 
 
-def _datasets(job: Job):
-    """(train, validation or None) tf.data pipelines; decoded images cached when they fit."""
-    config, files = job.config, job.split_files
-    count = len(files.paths["train"]) + len(files.paths["validation"])
-    shared = {"image_size": config.image_size, "batch_size": config.batch_size}
-    shared["cache"] = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
-    augmenter = data_tools.make_augmenter(
-        config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
-    )
-    train = data_tools.make_dataset(
-        files.paths["train"], files.labels["train"], training=True, augmenter=augmenter, seed=config.seed, **shared
-    )
-    if not config.validation:
-        return train, None
-    return train, data_tools.make_dataset(files.paths["validation"], files.labels["validation"], **shared)
-
-
 def train_model(job: Job, model, classes: list[str]) -> dict:
     """Train (nothing for a loaded model), save ``model.keras``, drop the resume state; the summary."""
     config = job.config
@@ -159,12 +142,16 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
     steps = -(-train_count // config.batch_size)
+    layer = explain.cam_layer(model, config)
+    watching = fitting.training_callbacks(model, job.split_files, classes, config, job.layout.root, layer)
     recipe = training.Recipe(
-        steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose, config.run_eagerly
+        *(steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose, config.run_eagerly),
+        config.gradient_clip,
+        tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
     )
     summary["training"] = training.train(
         model,
-        *_datasets(job),
+        *fitting.datasets(config, job.split_files),
         job.phases,
         job.layout / outputs.TRAINING_STATE,
         job.layout / outputs.HISTORY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import outputs
+from .epochs import epochs_section
 from .markup import STYLE, escape, figure
 from .sections import (
     activation_section,
@@ -26,7 +27,8 @@ def write_report(out_dir: Path) -> Path:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>VisConvNets report</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>VisConvNets report</h1>",
-        "<nav><a href='#summary'>Summary</a><a href='#curves'>Training</a><a href='#test'>Test</a>"
+        "<nav><a href='#summary'>Summary</a><a href='#curves'>Training</a><a href='#epochs'>Epochs</a>"
+        "<a href='#test'>Test</a>"
         "<a href='#trust'>Trust</a><a href='#gradcam'>Grad-CAM</a><a href='#misclassified'>Failures</a>"
         "<a href='#filters'>Filters</a><a href='#activations'>Activations</a></nav>",
         *health_box(metrics),
@@ -38,6 +40,7 @@ def write_report(out_dir: Path) -> Path:
         parts.append(figure(out_dir, outputs.TRAINING_CURVES, "training curves", curves_caption(out_dir)))
     else:
         parts.append("<p>No training in this run (a saved model was loaded).</p>")
+    parts += epochs_section(out_dir)
     parts += test_section(out_dir, metrics)
     parts += trust_section(out_dir, metrics)
     parts += cam_galleries(out_dir, metrics)

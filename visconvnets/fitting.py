@@ -1,0 +1,84 @@
+"""What the training script gives ``model.fit`` besides the model: the tf.data pipelines, the
+``ExplainEachEpoch`` callback for probe images chosen from the split, and Keras's TensorBoard callback."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import keras
+
+from . import data as data_tools
+from .callbacks import ExplainEachEpoch
+from .config import RunConfig
+from .images import load_images
+from .scoring import boxed_test_images
+
+TENSORBOARD = "tensorboard"  # OUT/tensorboard: Keras's scalars (train/) and the probes (explain/)
+
+
+def datasets(config: RunConfig, files: data_tools.SplitFiles):
+    """(train, validation or None) tf.data pipelines; decoded images cached when they fit."""
+    count = len(files.paths["train"]) + len(files.paths["validation"])
+    shared = {"image_size": config.image_size, "batch_size": config.batch_size}
+    shared["cache"] = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
+    augmenter = data_tools.make_augmenter(
+        config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
+    )
+    train = data_tools.make_dataset(
+        files.paths["train"], files.labels["train"], training=True, augmenter=augmenter, seed=config.seed, **shared
+    )
+    if not config.validation:
+        return train, None
+    return train, data_tools.make_dataset(files.paths["validation"], files.labels["validation"], **shared)
+
+
+def probe_part(split_files: data_tools.SplitFiles) -> str:
+    """Where probes come from: validation images (never trained on, never the test), else test."""
+    return "validation" if split_files.paths["validation"] else "test"
+
+
+def choose_probes(split_files: data_tools.SplitFiles, config: RunConfig):
+    """(paths, labels, boxes or None, original sizes or None): ``probe_images`` images per class,
+    seeded; only boxed ones when --boxes is given."""
+    part = probe_part(split_files)
+    if config.boxes:
+        paths, labels, boxes, sizes = boxed_test_images(split_files, config.boxes, part)
+    else:
+        paths, labels, boxes, sizes = split_files.paths[part], split_files.labels[part], None, None
+    chosen = data_tools.choose_images(paths, labels, config.probe_images, config.seed)
+    pick = [paths[i] for i in chosen], [labels[i] for i in chosen]
+    if boxes is None:
+        return *pick, None, None
+    return *pick, [boxes[i] for i in chosen], [sizes[i] for i in chosen]
+
+
+def training_callbacks(model, split_files, classes: list[str], config: RunConfig, out_dir: Path, layer: str) -> list:
+    """The epoch pictures (unless --no-epoch-pictures) and TensorBoard (with --tensorboard)."""
+    callbacks = []
+    tensorboard_dir = Path(out_dir) / TENSORBOARD if config.tensorboard else None
+    if tensorboard_dir and importlib.util.find_spec("tensorboard") is None:
+        raise RuntimeError(
+            "--tensorboard needs the tensorboard package, which TensorFlow 2.21 no longer installs: "
+            "pip install 'tensorboard>=2.18,<2.22' (or pip install -e '.[tensorboard]'), or leave out --tensorboard"
+        )
+    if tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
+    if config.epoch_pictures and config.probe_images > 0:
+        paths, labels, boxes, sizes = choose_probes(split_files, config)
+        images = load_images(paths, config.image_size)
+        names = [f"{classes[label]}_{Path(path).stem}" for path, label in zip(paths, labels)]
+        probe = ExplainEachEpoch(
+            images,
+            labels,
+            out_dir,
+            layer_name=layer,
+            method=config.cam_method,
+            boxes=boxes,
+            tensorboard_dir=tensorboard_dir,
+            class_names=classes,
+            names=names,
+            original_sizes=sizes,
+        )
+        callbacks.insert(0, probe)  # first: its numbers reach the logs every later callback reads
+    return callbacks
