@@ -1,7 +1,7 @@
 """Watch it learn: ``ExplainEachEpoch``, a Keras callback for anyone's ``model.fit``.
 
-At the end of every ``every``-th epoch it explains a fixed probe set (one batched forward pass, two
-backward passes: the true class and the predicted class), writes a panel per probe image to
+At the end of every ``every``-th epoch it explains a fixed probe set (one batched pass for the true
+class, a second one for the probes predicted wrong: their predicted class), writes a panel per probe image to
 ``OUT/epochs/NNN/<name>.jpg`` and the maps to ``OUT/epochs/NNN/maps.npz``, and puts three numbers in the
 epoch's logs (so ``history.csv``, Keras's ``History`` and TensorBoard all get them):
 
@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from . import cams, rendering
 from .evaluation import pointing_hits
+from .forward import softmax
 from .geometry import receptive_field
 from .outputs import EPOCHS
 from .rendering import epochs as epoch_pictures
@@ -135,9 +136,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         if number % self.every and number != last:
             return
         started = time.perf_counter()
-        predicted_maps, true_maps, probabilities, predicted = cams.contrasting_maps(
-            self.model, self.images, self.labels, self.layer, self.method
-        )  # (n, h, w) twice, (n, classes), (n,)
+        true_maps, predicted_maps, probabilities, predicted = self.explain()
         values = {"probe_accuracy": float(np.mean(predicted == self.labels))}
         previous = latest_maps(self.folder, before=number)
         if previous is not None and previous.shape == true_maps.shape:
@@ -152,6 +151,21 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         values["explain_seconds"] = round(time.perf_counter() - started, 3)
         if logs is not None:
             logs.update(values)  # history.csv, History and TensorBoard read the same logs
+
+    def explain(self):
+        """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
+        One pass for the true class; a second pass only for the probes predicted wrong (once the model
+        is right on a probe its two maps are one), so a trained model costs one pass per epoch."""
+        method = cams.CAM_METHODS[self.method]
+        truth = cams.cam_pass(self.model, self.images, self.labels, self.layer)
+        predicted = truth.logits.argmax(axis=1)
+        true_maps = method.compute(truth)
+        predicted_maps = true_maps.copy()
+        wrong = np.flatnonzero(predicted != self.labels)
+        if wrong.size:
+            guesses = cams.cam_pass(self.model, self.images[wrong], predicted[wrong], self.layer)
+            predicted_maps[wrong] = method.compute(guesses)
+        return true_maps, predicted_maps, softmax(truth.logits), predicted
 
     def _write_epoch(self, number: int, true_maps, predicted_maps, probabilities, predicted) -> list[np.ndarray]:
         """maps.npz (written under a temporary name, then renamed) and one panel per probe."""
