@@ -10,7 +10,9 @@ import dataclasses
 from pathlib import Path
 
 SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
-PICTURE_BATCH_SIZE = 16  # images per forward/backward pass when drawing maps and scoring them
+PICTURE_BATCH_SIZE = (
+    32  # images per forward/backward pass when drawing maps and scoring them (eager: fewer passes, less overhead)
+)
 SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored", "multiworker")
 # Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
@@ -211,7 +213,8 @@ DEMO_OUTPUT = Path("outputs/demo")
 # The demo's recipe for a 2-core CPU (README, BENCHMARKS.md): from scratch at 96 px (photos drawn at
 # DEMO_PHOTO_SIZE), batch 16, Adam 1e-3, cosine decay over 6 epochs, updates clipped to norm 1 (a loss spike
 # in epoch 4 cost some seeds 0.1-0.2 of test accuracy without it), no validation pass, BatchNormalization
-# momentum 0.9; 24 filter patterns at 128 px, 40 steps. Grad-CAM: mixed2 (9x9; mixed3-7 are 4x4 at 96 px).
+# momentum 0.9; 24 filter patterns at 128 px, 40 steps; map scores in 8 steps; randomisation in 8 steps.
+# Grad-CAM's layer adapts to the size: mixed2 (9x9 cells; mixed3 to mixed7 are 4x4 at 96 px).
 DEMO_PHOTO_SIZE = 150
 DEMO_SETTINGS = {
     "weights": "none",
@@ -226,6 +229,8 @@ DEMO_SETTINGS = {
     "filter_steps": 40,
     "filter_count": 24,
     "filter_size": 128,
+    "faithfulness_steps": 8,
+    "sanity_steps": 8,  # head and mixed10 to mixed4: every block above the map's layer
 }
 
 
