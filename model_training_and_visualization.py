@@ -11,7 +11,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from visconvnets.config import (
     RunConfig,
     config_from_mapping,
 )
+from visconvnets.console import start_tensorflow
 
 DEFAULTS = RunConfig()
 
@@ -326,16 +326,14 @@ def explicit_settings(argv=None) -> set[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tensorflow(args.verbose)  # TensorFlow's start-up lines kept off the console unless --verbose 2
     from visconvnets import workflow  # here, not at the top: --help and argument errors need no TensorFlow
 
     try:
-        metrics = workflow.run(config_from_mapping(vars(args)), explicit_settings(argv))
+        workflow.run(config_from_mapping(vars(args)), explicit_settings(argv))  # its last line names the report
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if "test" in metrics:
-        print(f"test accuracy: {metrics['test']['accuracy']:.3f}")
     return 0
 
 

@@ -6,8 +6,8 @@ Usage (from the project root):
 
 Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
 panel, the deepest filter grid, the training curves, the confusion matrix, the deletion/insertion
-curves and the randomisation check) and draws what the demo model's mixed2 layer sees in one real
-CC-BY photo of ../shared/flowers-sample.
+curves, the randomisation check, the first probe's epoch strip and GIF) and draws what the demo
+model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
 """
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ def main(argv=None) -> int:
     shutil.copyfile(run / outputs.CONFUSION_MATRIX, args.images / "demo_confusion_matrix.png")
     shutil.copyfile(run / outputs.FAITHFULNESS_CURVES, args.images / "demo_faithfulness.png")
     shutil.copyfile(run / outputs.SANITY_FIGURE, args.images / "demo_sanity.png")
+    strips = sorted((run / outputs.EPOCHS).glob("*_strip.jpg"))  # the probes' maps, epoch by epoch
+    if strips:
+        shutil.copyfile(strips[0], args.images / "demo_epochs_strip.jpg")
+        shutil.copyfile(
+            strips[0].with_name(strips[0].name.replace("_strip.jpg", ".gif")), args.images / "demo_epochs.gif"
+        )
     photo = args.sample / args.photo
     images = load_images([photo], size)
     grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])

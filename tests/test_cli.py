@@ -53,3 +53,19 @@ def test_nothing_to_train_and_a_file_as_data_are_refused(tmp_path, capsys):
     listing.write_text("not a folder")
     assert script.main(["--data", str(listing), "--weights", "none", *output]) == 2
     assert f"--data {str(listing)!r} is a file" in capsys.readouterr().err
+
+
+def test_console_is_quiet_before_the_first_line_of_our_own(tmp_path):
+    """TensorFlow's native start-up lines (absl, oneDNN, CUDA stubs, cuInit) stay off the console unless
+    --verbose 2; the user sees our error first."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, str(script.__file__), "--data", str(tmp_path / "nowhere"), "--weights", "none"]
+    quiet = subprocess.run([*command, "--output", str(tmp_path / "a")], capture_output=True, text=True, cwd=tmp_path)
+    assert quiet.returncode == 2
+    lines = (quiet.stdout + quiet.stderr).strip().splitlines()
+    assert lines[0].startswith("error: ") and "nowhere" in lines[0], lines[:3]
+    assert not any(marker in quiet.stderr for marker in ("absl::InitializeLog", "I0000", "oneDNN", "cuInit"))
+    loud = subprocess.run([*command, "--output", str(tmp_path / "b"), "--verbose", "2"], capture_output=True, text=True)
+    assert "error: " in loud.stderr and loud.returncode == 2
