@@ -191,8 +191,8 @@ def _add_training_options(option: _Options) -> None:
     )
     option(
         "--gradient-clip",
-        "clip each Adam update to this global norm (default: none, the blog's; the demo uses 1.0, which tames the "
-        "loss spikes of training from scratch)",
+        "clip the gradients to this global norm before each Adam step (default: none, the blog's; the demo uses "
+        "1.0 against rare huge gradients when training from scratch)",
         type=float,
     )
     option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_positive_int)

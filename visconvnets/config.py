@@ -128,7 +128,7 @@ class RunConfig(VisualizationConfig):
     learning_rate: float = 1e-3  # Adam, phase 1 or from scratch
     fine_tune_learning_rate: float = 1e-5  # Adam, phase 2: low, so the pretrained features are not wrecked
     lr_schedule: str = "constant"  # constant | cosine (decays to 0 over each phase)
-    gradient_clip: float | None = None  # Adam's update clipped to this global norm; None: not clipped (the blog's)
+    gradient_clip: float | None = None  # gradients clipped to this global norm before Adam; None: not (the blog's)
     fine_tune_from: str | None = None  # phase 2 trains this layer's block and above; None: the backbone's last stage
     patience: int = 5  # early stopping on validation accuracy, best weights restored
     validation: bool = True  # evaluate on validation/ each epoch (needed for checkpoint and early stopping)

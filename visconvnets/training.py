@@ -49,13 +49,13 @@ class Recipe:
     patience: int  # early-stopping patience in epochs (on validation accuracy)
     verbose: int = 1  # Keras progress
     run_eagerly: bool = False  # no tf.function: slower steps, no tracing (tiny runs, debugging)
-    gradient_clip: float | None = None  # global-norm clip of each update; None: none
+    gradient_clip: float | None = None  # global-norm clip of the gradients; None: none
     extra_callbacks: tuple = ()  # run first at every epoch end, before the history row and the backup
 
 
 def make_optimizer(learning_rate: float, schedule: str, total_steps: int, clip_norm: float | None = None):
-    """Adam at ``learning_rate``, constant or with cosine decay to 0 over ``total_steps``; its update
-    clipped to global norm ``clip_norm`` when given (tames the loss spikes of training from scratch)."""
+    """Adam at ``learning_rate``, constant or with cosine decay to 0 over ``total_steps``; the gradients
+    clipped to global norm ``clip_norm`` first when given (against rare huge gradients from scratch)."""
     if schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, total_steps))
     elif schedule == "constant":
