@@ -440,3 +440,16 @@ def test_the_report_reads_in_depth_order_and_says_what_the_curves_show(trained_r
     first_cam = page[page.index('src="gradcam/') :].split(">", 1)[0]
     assert "lazy" not in first_cam  # near the top: loaded at once
     assert "train (solid) vs validation (dashed)." in page and "dotted lines" not in page  # one phase, validated
+
+
+def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
+    """--rotation 0 --shift 0 --zoom 0 --no-flip: no augmentation layer at all (an empty Sequential
+    cannot be built), and the training batches are the decoded images as they are."""
+    from visconvnets.data import make_augmenter, make_dataset, scan_split_folder
+
+    assert make_augmenter(0, 0, 0, False) is None
+    assert len(make_augmenter(20, 0, 0, False).layers) == 1
+    files = scan_split_folder(tiny_split)
+    plain = make_dataset(files.paths["train"], files.labels["train"], 32, 4, training=True, augmenter=None, seed=1)
+    images, labels = next(iter(plain))
+    assert images.shape == (4, 32, 32, 3) and labels.shape == (4,) and float(images.numpy().max()) <= 255

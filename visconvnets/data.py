@@ -168,7 +168,7 @@ def make_augmenter(rotation_degrees=20.0, shift=0.2, zoom=0.1, horizontal_flip=T
         layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed))
     if zoom:
         layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed))
-    return keras.Sequential(layers, name="augmentation")
+    return keras.Sequential(layers, name="augmentation") if layers else None  # None: every kind turned off
 
 
 def make_dataset(
