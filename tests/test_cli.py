@@ -69,3 +69,14 @@ def test_console_is_quiet_before_the_first_line_of_our_own(tmp_path):
     assert not any(marker in quiet.stderr for marker in ("absl::InitializeLog", "I0000", "oneDNN", "cuInit"))
     loud = subprocess.run([*command, "--output", str(tmp_path / "b"), "--verbose", "2"], capture_output=True, text=True)
     assert "error: " in loud.stderr and loud.returncode == 2
+
+
+def test_demo_explains_the_backbones_demo_layer_unless_told_otherwise():
+    from visconvnets.backbones import get_backbone
+    from visconvnets.demo import with_demo_layer
+
+    assert get_backbone("InceptionV3").demo_cam_layer == "mixed2" and get_backbone("VGG16").demo_cam_layer == ""
+    given = RunConfig(demo=True, gradcam_layer="mixed5")
+    assert with_demo_layer(given, {"gradcam_layer"}).gradcam_layer == "mixed5"
+    assert with_demo_layer(RunConfig(demo=True)).gradcam_layer == "mixed2"
+    assert with_demo_layer(RunConfig(demo=True, backbone="VGG16")).gradcam_layer is None  # adaptive for the others

@@ -80,8 +80,9 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
         "test": 10,
     }
     pointing = metrics["pointing_game"]
-    # the layer adapts to the size: mixed7 at the demo's 150 px, mixed2 (7x7) at this test's 75 px
+    # InceptionV3's demo layer (backbones.py), 13x13 at the demo's 128 px, 7x7 at this test's 75 px
     assert pointing["layer"] == metrics["visualizations"]["gradcam_layer"] == "mixed2" and pointing["count"] == 10
+    assert "--demo sets it" in metrics["visualizations"]["gradcam_layer_reason"]
     for key in ("trained", "untrained", "centre"):
         assert 0.0 <= pointing[key] <= 1.0
     assert len(pointing["trained_hits"]) == round(pointing["trained"] * pointing["count"])

@@ -43,6 +43,7 @@ class Backbone:
     weights_folder: str  # its folder under WEIGHTS_URL
     weights_hash: str  # as Keras checks it (md5, or sha256 for ConvNeXt)
     first_convolution: str = ""  # caffe only: the convolution whose input channels turn BGR into RGB
+    demo_cam_layer: str = ""  # the layer --demo explains; "": the adaptive choice (layer_choice)
 
     @property
     def weights_url(self) -> str:
@@ -64,6 +65,9 @@ BACKBONES = {
             "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
             "inception_v3",
             "bcbd6486424b2319ff4ef7d526e38f63",
+            # the demo: the last block of the 35x35 stage at 299 px, 13x13 cells at the demo's 128 px where
+            # the adaptive choice (mixed7) has 6x6, too coarse for the pointing game to tell much
+            demo_cam_layer="mixed2",
         ),
         Backbone(
             "ResNet50V2",
