@@ -67,7 +67,8 @@ def training_callbacks(model, split_files, classes: list[str], config: RunConfig
     if config.epoch_pictures and config.probe_images > 0:
         paths, labels, boxes, sizes = choose_probes(split_files, config)
         images = load_images(paths, config.image_size)
-        names = [f"{classes[label]}_{Path(path).stem}" for path, label in zip(paths, labels)]
+        stems = [(Path(path).stem, classes[label]) for path, label in zip(paths, labels)]
+        names = [stem if stem.startswith(name) else f"{name}_{stem}" for stem, name in stems]  # unique across classes
         probe = ExplainEachEpoch(
             images,
             labels,
