@@ -121,6 +121,7 @@ def test_bad_arguments_are_refused():
         ExplainEachEpoch(images, labels, "out", boxes=np.zeros((6, 3)))
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_training_script_writes_epoch_pictures_and_history_columns(trained_run):
     """The shared tiny run: one validation image per class explained after each of its 2 epochs."""
     output, metrics = trained_run
@@ -150,6 +151,7 @@ def test_tensorboard_flag_without_the_package_fails_before_training(tiny_split, 
     assert not (tmp_path / "out" / "history.csv").exists()  # stopped before the first epoch
 
 
+@pytest.mark.xdist_group("trained_run")  # one worker builds the shared run
 def test_tensorboard_flag_writes_keras_scalars_and_the_probes(trained_run):
     """--tensorboard (on in the shared run): Keras's own epoch scalars in train/, the probe panels and
     numbers in explain/, one step per epoch."""

@@ -86,6 +86,7 @@ def test_bf16_pictures_match_float32_pictures_of_the_same_weights():
     assert np.abs(reference.predict_on_batch(images) - mixed.predict_on_batch(images)).max() < 0.05
 
 
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_demo_records_the_precision_it_used(demo_run):
     """config.json holds the resolved precision (never "auto"), and the saved model computes in it."""
     import keras
