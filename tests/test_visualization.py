@@ -320,3 +320,22 @@ def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeyp
     assert [receptive_field(small_model, "conv_c") for _ in range(3)] == [(4.0, 6.0)] * 3
     assert receptive_field(small_model, "conv_b") == (2.0, 1.0)
     assert walks == ["conv_c", "conv_b"]
+
+
+def test_filter_grid_tiles_carry_their_filter_numbers(tmp_path):
+    """Each tile's top-left corner holds a dark label with light text (its filter number); the rest of
+    the tile is the pattern, and the grid keeps its size."""
+    from PIL import Image
+
+    from visconvnets.rendering import save_filter_grid
+
+    patterns = np.full((3, 40, 40, 3), 128, np.uint8)
+    path = save_filter_grid(patterns, tmp_path / "grid.jpg", columns=3, margin=5, numbers=[7, 8, 63])
+    with Image.open(path) as grid:
+        pixels = np.asarray(grid.convert("L")).astype(int)
+    assert pixels.shape == (5 + 45, 5 + 3 * 45)
+    for column in range(3):
+        left = 5 + column * 45
+        corner = pixels[6:16, left + 1 : left + 14]  # the label's box
+        assert corner.min() < 60 and corner.max() > 180  # black box, white digits
+        assert abs(pixels[5 + 30, left + 30] - 128) < 10  # the pattern itself, untouched

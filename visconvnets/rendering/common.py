@@ -18,7 +18,7 @@ def colormap_lut(name: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _font(size: int = 12):
+def font(size: int = 12):
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font
@@ -37,7 +37,7 @@ def header_band(
     band = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(band)
     for row, text in enumerate(lines):
-        draw.text((4, 2 + row * 15), text, fill=colour, font=_font(12))
+        draw.text((4, 2 + row * 15), text, fill=colour, font=font(12))
     return np.asarray(band)
 
 
