@@ -109,26 +109,23 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         self.class_names = list(class_names) if class_names is not None else None
         self.names = list(names) if names is not None else [f"probe_{index:02d}" for index in range(len(self.images))]
         self.original_sizes = original_sizes
-        self.layer, self.geometry, self._writer, self._last_epoch = None, None, None, None
+        self.layer, self.geometry, self._writer, self._fit_started = None, None, None, False
 
     @property
     def folder(self) -> Path:
         return self.out_dir / EPOCHS
 
-    def _class(self, index: int) -> str:
-        return self.class_names[index] if self.class_names else str(index)
-
     def on_train_begin(self, logs=None):
         self.layer = self.layer_name or cams.default_cam_layer(self.model)
         self.geometry = receptive_field(self.model, self.layer)
-        self._last_epoch = None
+        self._fit_started = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._last_epoch is None:  # the first epoch of this fit: later folders are from a killed attempt
+        if not self._fit_started:  # the first epoch of this fit: later folders are from a killed attempt
             for stale in explained_epochs(self.folder):
                 if stale > epoch:
                     shutil.rmtree(self.folder / f"{stale:03d}", ignore_errors=True)
-        self._last_epoch = epoch
+            self._fit_started = True
 
     def on_epoch_end(self, epoch, logs=None):
         number = epoch + 1
@@ -175,8 +172,8 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         for index, name in enumerate(self.names):
             truth, guess = int(self.labels[index]), int(predicted[index])
             lines = [
-                f"epoch {number}: left, evidence for the true class {self._class(truth)}",
-                f"right, for the predicted {self._class(guess)} ({probabilities[index, guess]:.2f})",
+                f"epoch {number}: left, evidence for the true class {_name(self.class_names, truth)}",
+                f"right, for the predicted {_name(self.class_names, guess)} ({probabilities[index, guess]:.2f})",
             ]
             image = np.clip(self.images[index], 0, 255)
             panel = epoch_pictures.epoch_panel(image, true_maps[index], predicted_maps[index], lines, self.geometry)

@@ -12,7 +12,7 @@ from . import data as data_tools
 from .callbacks import ExplainEachEpoch
 from .config import RunConfig
 from .images import load_images
-from .scoring import boxed_test_images
+from .scoring import chosen_images
 
 TENSORBOARD = "tensorboard"  # OUT/tensorboard: Keras's scalars (train/) and the probes (explain/)
 
@@ -38,21 +38,6 @@ def probe_part(split_files: data_tools.SplitFiles) -> str:
     return "validation" if split_files.paths["validation"] else "test"
 
 
-def choose_probes(split_files: data_tools.SplitFiles, config: RunConfig):
-    """(paths, labels, boxes or None, original sizes or None): ``probe_images`` images per class,
-    seeded; only boxed ones when --boxes is given."""
-    part = probe_part(split_files)
-    if config.boxes:
-        paths, labels, boxes, sizes = boxed_test_images(split_files, config.boxes, part)
-    else:
-        paths, labels, boxes, sizes = split_files.paths[part], split_files.labels[part], None, None
-    chosen = data_tools.choose_images(paths, labels, config.probe_images, config.seed)
-    pick = [paths[i] for i in chosen], [labels[i] for i in chosen]
-    if boxes is None:
-        return *pick, None, None
-    return *pick, [boxes[i] for i in chosen], [sizes[i] for i in chosen]
-
-
 def training_callbacks(model, split_files, classes: list[str], config: RunConfig, out_dir: Path, layer: str) -> list:
     """The epoch pictures (unless --no-epoch-pictures) and TensorBoard (with --tensorboard)."""
     callbacks = []
@@ -65,7 +50,8 @@ def training_callbacks(model, split_files, classes: list[str], config: RunConfig
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
     if config.epoch_pictures and config.probe_images > 0:
-        paths, labels, boxes, sizes = choose_probes(split_files, config)
+        part = probe_part(split_files)
+        paths, labels, boxes, sizes = chosen_images(split_files, config.boxes, part, config.seed, config.probe_images)
         images = load_images(paths, config.image_size)
         stems = [(Path(path).stem, classes[label]) for path, label in zip(paths, labels)]
         names = [stem if stem.startswith(name) else f"{name}_{stem}" for stem, name in stems]  # unique across classes

@@ -3,6 +3,7 @@ training curves, and the Grad-CAM pointing game against an untrained twin."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
@@ -68,6 +69,24 @@ def boxed_test_images(split_files: data_tools.SplitFiles, boxes_path: Path, part
     if not found:
         raise ValueError(f"no {part} image has a box in {str(boxes_path)!r}")
     return tuple(list(column) for column in zip(*found))
+
+
+def chosen_images(
+    split_files, boxes_path, part: str, seed: int, per_class: int | None = None, limit: int | None = None
+):
+    """(paths, labels, boxes or None, original sizes or None) of ``part`` images, seeded, every class in
+    turn: ``per_class`` of each (default: enough for ``limit``), at most ``limit``; only boxed images
+    when ``boxes_path`` is given."""
+    if boxes_path:
+        paths, labels, boxes, sizes = boxed_test_images(split_files, boxes_path, part)
+    else:
+        paths, labels, boxes, sizes = split_files.paths[part], split_files.labels[part], None, None
+    per_class = per_class or math.ceil(limit / max(1, len(set(labels))))
+    chosen = data_tools.choose_images(paths, labels, per_class, seed)[:limit]
+    pick = [paths[i] for i in chosen], [labels[i] for i in chosen]
+    if boxes is None:
+        return *pick, None, None
+    return *pick, [boxes[i] for i in chosen], [sizes[i] for i in chosen]
 
 
 def score_pointing_game(

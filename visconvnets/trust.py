@@ -4,7 +4,6 @@ method, the two figures, and the findings in plain words -> ``metrics.json``."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -17,24 +16,9 @@ from .faithfulness import HIGHER_IS_BETTER, bootstrap_interval, clearly_better, 
 from .geometry import receptive_field
 from .images import load_images, load_original
 from .sanity import class_sensitivity, randomization_sanity
-from .scoring import boxed_test_images
+from .scoring import chosen_images
 
 SANITY_IMAGES = 4  # images re-explained at every randomisation step (one cam pass per step)
-
-
-def _images_to_score(split_files: data.SplitFiles, config: RunConfig):
-    """(paths, labels, boxes or None, original sizes or None): ``faithfulness_images`` test images,
-    every class in turn (seeded); only boxed ones when --boxes is given."""
-    if config.boxes:
-        paths, labels, boxes, sizes = boxed_test_images(split_files, config.boxes)
-    else:
-        paths, labels, boxes, sizes = split_files.paths["test"], split_files.labels["test"], None, None
-    per_class = math.ceil(config.faithfulness_images / max(1, len(set(labels))))
-    chosen = data.choose_images(paths, labels, per_class, config.seed)[: config.faithfulness_images]
-    pick = [paths[i] for i in chosen], [labels[i] for i in chosen]
-    if boxes is None:
-        return *pick, None, None
-    return *pick, [boxes[i] for i in chosen], [sizes[i] for i in chosen]
 
 
 def _score_method(model, images, maps, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
@@ -54,7 +38,8 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     """{"faithfulness": ..., "sanity": ...} for metrics.json; writes faithfulness.png and sanity.png."""
     started = time.perf_counter()
     layout = outputs.RunLayout(out_dir)
-    paths, labels, boxes, sizes = _images_to_score(split_files, config)
+    limit = config.faithfulness_images
+    paths, labels, boxes, sizes = chosen_images(split_files, config.boxes, "test", config.seed, limit=limit)
     images = load_images(paths, image_size)
     geometry = receptive_field(model, layer)
     predicted = cams.cam_pass(model, images, None, layer, config.seed)  # faithfulness: the model's own answer
