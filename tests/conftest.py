@@ -130,6 +130,6 @@ def demo_run(tmp_path_factory):
 
     output = tmp_path_factory.mktemp("demo")
     overrides = {"output": output, "demo_images_per_class": 8, "image_size": 75, "epochs": 1, "verbose": 0}
-    overrides.update(activation_images=1, filter_count=4, **SMALL_SCORES)
+    overrides.update(activation_images=2, filter_count=4, **SMALL_SCORES)
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics

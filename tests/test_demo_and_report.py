@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html.parser
 import json
 import os
@@ -132,8 +133,10 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
-def test_report_renders_in_headless_chromium(demo_run):
+@contextlib.contextmanager
+def _report_page(output):
+    """A headless Chromium page on ``output/index.html`` and the console errors it logs (skips, or fails on CI,
+    without Chromium or Playwright)."""
     executable = _chromium()
     try:
         from playwright.sync_api import sync_playwright
@@ -147,25 +150,26 @@ def test_report_renders_in_headless_chromium(demo_run):
         pytest.skip(
             "chromium or playwright not installed (bash .ci/setup-browser; pip install -r requirements-dev.txt)"
         )
-    output, _ = demo_run
     errors: list[str] = []
+    arguments = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            executable_path=executable, headless=True, args=[*arguments, "--disable-sync", "--no-first-run"]
         )
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto((output / "index.html").resolve().as_uri())
+        try:
+            yield page, errors
+        finally:
+            browser.close()
+
+
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
+def test_report_renders_in_headless_chromium(demo_run):
+    output, _ = demo_run
+    with _report_page(output) as (page, errors):
         # open every collapsed section and load lazy images, then wait for all of them
         page.evaluate("""async () => {
             document.querySelectorAll('details').forEach(d => d.open = true);
@@ -175,10 +179,64 @@ def test_report_renders_in_headless_chromium(demo_run):
         }""")
         sizes = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
         page.screenshot(path=str(output / "report_screenshot.png"), full_page=False)
-        browser.close()
-    assert len(sizes) > 50
+    assert len(sizes) > 25  # the grids are in the layer browser (its own test)
     broken = [source for source, width in sizes if not width]
     assert broken == []
     assert errors == []
     with Image.open(output / "report_screenshot.png") as shot:
         assert shot.width > 500
+
+
+BROWSER_STATE = """async () => {
+    const pictures = [...document.querySelectorAll('#browser-pictures img')];
+    await Promise.all(pictures.map(p => p.complete && p.naturalWidth ? null : p.decode().catch(() => null)));
+    return {
+        layer: document.getElementById('browser-layer').textContent,
+        position: document.getElementById('browser-position').textContent,
+        pictures: pictures.map(p => ({src: p.getAttribute('src'), natural: p.naturalWidth,
+                                      shown: p.getBoundingClientRect().width})),
+    };
+}"""
+
+
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
+def test_layer_browser_keys_slider_and_every_image(demo_run):
+    output, _ = demo_run
+    folders = sorted(path for path in (output / "activations").iterdir() if path.is_dir())
+    assert len(folders) == 2  # the fixture's two activation images
+    index = json.loads((folders[0] / "index.json").read_text())
+    assert len(index) > 100 and [entry["file"] for entry in index] == sorted(entry["file"] for entry in index)
+    with _report_page(output) as (page, errors):
+        page.locator("#layer-browser").scroll_into_view_if_needed()
+        first = page.evaluate(BROWSER_STATE)
+        assert first["layer"].startswith(index[0]["layer"] + ":") and first["position"] == f"layer 1 of {len(index)}"
+        assert first["pictures"][0]["src"] == f"activations/{folders[0].name}/{index[0]['file']}"
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        moved = page.evaluate(BROWSER_STATE)
+        assert moved["layer"].startswith(index[2]["layer"] + ":") and moved["pictures"][0]["src"].endswith(
+            index[2]["file"]
+        )
+        page.keyboard.press("ArrowLeft")
+        assert page.evaluate(BROWSER_STATE)["pictures"][0]["src"].endswith(index[1]["file"])
+        page.select_option("#browser-image", "all")  # every image at the same layer
+        seen = []
+        for position in range(len(index)):  # the slider reaches every layer; every picture loads there
+            page.evaluate(
+                "value => { const s = document.getElementById('browser-slider'); s.value = value;"
+                " s.dispatchEvent(new Event('input')); }",
+                position,
+            )
+            state = page.evaluate(BROWSER_STATE)
+            assert [picture["src"] for picture in state["pictures"]] == [
+                f"activations/{folder.name}/{index[position]['file']}" for folder in folders
+            ]
+            seen += state["pictures"]
+            tile_width = index[position]["tile"][1]
+            for picture in state["pictures"]:  # loaded, and every channel at least 48 px on screen
+                assert picture["natural"] == index[position]["picture"][1]
+                assert picture["shown"] / picture["natural"] * tile_width >= 47.9, (position, picture)
+        page.keyboard.press("ArrowRight")  # at the last layer already: stays there
+        assert page.evaluate(BROWSER_STATE)["position"] == f"layer {len(index)} of {len(index)}"
+    assert len(seen) == 2 * len(index)
+    assert errors == []

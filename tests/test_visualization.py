@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -106,6 +108,17 @@ def test_dead_channel_is_flat_marked_and_never_nan():
     assert (tile[~cross] == 40).all()  # flat DEAD_TILE_VALUE grey
 
 
+def test_small_channels_are_repeated_to_eight_pixel_tiles():
+    activation = np.random.default_rng(2).normal(size=(2, 3, 4)).astype("float32")  # 2x3 channels
+    grid = activation_grid(activation, images_per_row=2, colormap="gray")
+    assert rendering.tile_factor(2, 3) == 4 and grid.shape == (2 * (8 + 1) - 1, 2 * (12 + 1) - 1, 3)
+    assert rendering.tile_area(2, 3, 4, 2) == grid.shape[:2]
+    reference = activation_grid(activation, images_per_row=2, colormap="gray", minimum_tile=1)  # (3, 7, 3)
+    first = grid[:8, :12, 0]  # channel 0 drawn 4x larger: each value a 4x4 block
+    assert (first == np.kron(reference[:2, :3, 0], np.ones((4, 4), np.uint8))).all()
+    assert (grid[8, :, 0] == 255).all()  # the separator row stays one pixel
+
+
 def test_save_activation_grids_writes_every_layer_in_depth_order(inception_flat, tmp_path):
     first_conv, first_activation, second_activation = (
         select_layers(inception_flat, ["Conv2D"])[0],
@@ -126,6 +139,10 @@ def test_save_activation_grids_writes_every_layer_in_depth_order(inception_flat,
         channels, side = 32, 37  # conv2d at 75 px: (37, 37, 32) -> 2 rows of 16
         rows = channels // 16
         assert picture.size == (max(16 * (side + 1) - 1, 360), 34 + rows * (side + 1) - 1)
+    first = json.loads((tmp_path / "index.json").read_text())[0]
+    assert first["file"] == paths[0].name and first["shape"] == [side, side, channels]
+    assert first["picture"] == [34 + rows * (side + 1) - 1, max(16 * (side + 1) - 1, 360)]
+    assert first["tiles"] == [34, rows * (side + 1) - 1, 16 * (side + 1) - 1]  # top, height, width of the tiles
     for path in paths:
         with Image.open(path) as picture:
             picture.load()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, add_header, colormap_lut, header_band
 from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
 from .files import save_filter_grid, save_jpeg, write_activation_grids
-from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels
+from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels, tile_area, tile_factor
 from .overlays import overlay_heatmap, upsample_heatmap, upsample_heatmaps
 from .trust import save_cam_comparison, save_faithfulness_curves, save_sanity_figure
 
@@ -34,6 +34,8 @@ __all__ = [
     "save_sanity_figure",
     "save_training_curves",
     "standardise_channels",
+    "tile_area",
+    "tile_factor",
     "upsample_heatmap",
     "upsample_heatmaps",
     "write_activation_grids",

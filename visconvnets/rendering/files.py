@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import outputs
-from .common import add_header, font
-from .grids import activation_grid, dead_channels
+from .common import HEADER_HEIGHT, add_header, font
+from .grids import activation_grid, dead_channels, tile_area, tile_factor
 
 
 def save_jpeg(picture: np.ndarray, path: Path, quality: int = 90) -> Path:
@@ -32,8 +32,8 @@ def write_activation_grids(
     workers: int = 2,
 ) -> list[Path]:
     """Grids of image ``image_index`` of a batch from ``layer_activations``, plus ``index.json``
-    (layer, output shape, dead channels of each file, for the report). Pictures are encoded on
-    ``workers`` threads (Pillow releases the GIL while encoding)."""
+    (for the report: layer, output shape, dead channels, the picture's size and where its tiles lie
+    below the header band). Pictures are encoded on ``workers`` threads (Pillow releases the GIL)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -45,7 +45,12 @@ def write_activation_grids(
         header = [f"{name}  ({shape})", f"{one.shape[-1]} channels, {dead} dead (constant, crossed)"]
         picture = activation_grid(one, images_per_row, colormap, header=header)
         path = save_jpeg(picture, out_dir / outputs.grid_file_name(index, name))
-        return path, {"file": path.name, "layer": name, "shape": list(one.shape), "dead": dead}
+        tiles_height, tiles_width = tile_area(*one.shape, images_per_row)
+        entry = {"file": path.name, "layer": name, "shape": list(one.shape), "dead": dead}
+        factor = tile_factor(*one.shape[:2])
+        entry |= {"picture": list(picture.shape[:2]), "tiles": [HEADER_HEIGHT, tiles_height, tiles_width]}
+        entry["tile"] = [one.shape[0] * factor, one.shape[1] * factor]  # one channel's pixels in the picture
+        return path, entry  # tiles: top, height, width of the tile area in the picture
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         rendered = list(pool.map(render, enumerate(activations.items())))

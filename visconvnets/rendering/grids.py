@@ -9,6 +9,7 @@ import numpy as np
 
 from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, colormap_lut, header_band
 
+MINIMUM_TILE = 8  # pixels: smaller channels are repeated up to this in the file (the browser scales further)
 DEAD_TILE_VALUE = 40  # grey level of a dead (constant) channel's tile, drawn with a red cross
 
 
@@ -56,6 +57,7 @@ def activation_grid(
     separator: int = 1,
     separator_colour: tuple[int, int, int] = (255, 255, 255),
     header: Sequence[str] | None = None,
+    minimum_tile: int = MINIMUM_TILE,
 ) -> np.ndarray:
     """Tile ALL channels of one layer's output for one image into an RGB picture.
 
@@ -70,30 +72,26 @@ def activation_grid(
         separator: Pixels between tiles.
         header: Lines of text for a dark band above the tiles (the picture is then at least
             ``HEADER_MIN_WIDTH`` wide); None for no band.
+        minimum_tile: Channels smaller than this are repeated (nearest neighbour, ``tile_factor``)
+            until they are at least this many pixels, so JPEG does not smear one-pixel tiles.
 
     Returns:
-        (rows*(h+sep)-sep, per_row*(w+sep)-sep, 3) uint8 (plus the band's rows); dead channels (see
-        ``standardise_channels``) are flat dark-grey tiles with a red cross.
+        (rows*(h'+sep)-sep, per_row*(w'+sep)-sep, 3) uint8 (plus the band's rows), h' = h * factor;
+        dead channels (see ``standardise_channels``) are flat dark-grey tiles with a red cross.
     """
     if activation.ndim != 3:
         raise ValueError(f"activation must be (height, width, channels), got shape {activation.shape}")
     if images_per_row < 1:
         raise ValueError(f"images_per_row must be at least 1, got {images_per_row}")
     values, dead = standardise_channels(activation)  # (c, h, w) uint8
+    factor = tile_factor(*values.shape[1:], minimum_tile)
+    values = values.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else values  # (c, h', w')
     channels, height, width = values.shape
     rows = -(-channels // images_per_row)
     indices = np.full((rows * images_per_row, height + separator, width + separator), SEPARATOR_INDEX, np.uint16)
     indices[:channels, :height, :width] = values
-    if dead.any():  # flat tile with a red cross, all dead channels at once
-        diagonal = np.arange(min(height, width))
-        steps = max(1, min(height, width) - 1)
-        down = (diagonal * (height - 1) / steps).round().astype(int)
-        across = (diagonal * (width - 1) / steps).round().astype(int)
-        dead_tiles = indices[:channels][dead]
-        dead_tiles[:, :height, :width] = DEAD_INDEX
-        dead_tiles[:, down, across] = CROSS_INDEX
-        dead_tiles[:, height - 1 - down, across] = CROSS_INDEX
-        indices[:channels][dead] = dead_tiles
+    if dead.any():
+        _cross_out(indices[:channels], dead, height, width)
     grid = indices.reshape(rows, images_per_row, height + separator, width + separator).transpose(0, 2, 1, 3)
     grid = grid.reshape(rows * (height + separator), images_per_row * (width + separator))
     grid = grid[: grid.shape[0] - separator or None, : grid.shape[1] - separator or None]
@@ -107,6 +105,33 @@ def activation_grid(
     picture[:HEADER_HEIGHT] = header_band(header, width)
     np.take(palette, np.ascontiguousarray(grid), axis=0, out=picture[HEADER_HEIGHT:])
     return picture
+
+
+def _cross_out(indices: np.ndarray, dead: np.ndarray, height: int, width: int) -> None:
+    """Draw every dead channel's tile of ``indices`` (channels, h + sep, w + sep) as a flat tile with a
+    red cross, all at once, in place."""
+    diagonal = np.arange(min(height, width))
+    steps = max(1, min(height, width) - 1)
+    down = (diagonal * (height - 1) / steps).round().astype(int)
+    across = (diagonal * (width - 1) / steps).round().astype(int)
+    dead_tiles = indices[dead]
+    dead_tiles[:, :height, :width] = DEAD_INDEX
+    dead_tiles[:, down, across] = CROSS_INDEX
+    dead_tiles[:, height - 1 - down, across] = CROSS_INDEX
+    indices[dead] = dead_tiles
+
+
+def tile_factor(height: int, width: int, minimum_tile: int = MINIMUM_TILE) -> int:
+    """How many times ``activation_grid`` repeats each pixel of an (height, width) channel."""
+    return max(1, -(-minimum_tile // max(1, min(height, width))))
+
+
+def tile_area(height: int, width: int, channels: int, images_per_row: int, separator: int = 1) -> tuple[int, int]:
+    """(height, width) in pixels of the tiles of an ``activation_grid`` of an (height, width, channels)
+    output with the default ``minimum_tile`` (below its header band)."""
+    factor = tile_factor(height, width)
+    rows = -(-channels // images_per_row)
+    return rows * (height * factor + separator) - separator, images_per_row * (width * factor + separator) - separator
 
 
 def dead_channels(activation: np.ndarray) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import outputs
+from .browser import activation_section
 from .epochs import epochs_section
 from .markup import STYLE, escape, figure
 from .sections import (
-    activation_section,
     curves_caption,
     gallery,
     health_box,

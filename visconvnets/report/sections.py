@@ -120,39 +120,6 @@ def gallery(
     return parts
 
 
-def activation_section(out_dir: Path) -> list[str]:
-    root = out_dir / outputs.ACTIVATIONS
-    parts = [
-        "<h2 id='activations'>Activation grids</h2>",
-        "<p>Every channel of every selected layer for one image; each channel standardised (mean 128, 64 per "
-        "standard deviation). Dead channels (constant output) are dark tiles with a red cross.</p>",
-    ]
-    folders = sorted(path for path in root.iterdir() if path.is_dir()) if root.exists() else []
-    if not folders:
-        parts.append("<p>None.</p>")
-    for folder in folders:
-        index_path = folder / outputs.GRID_INDEX
-        entries = (
-            json.loads(index_path.read_text(encoding="utf-8"))
-            if index_path.exists()
-            else [
-                {"file": path.name, "layer": path.stem, "shape": [], "dead": "?"}
-                for path in sorted(folder.glob("*.jpg"))
-            ]
-        )
-        figures = "".join(
-            f"<figure>{image(out_dir, folder / entry['file'], entry['layer'])}<figcaption>{escape(entry['layer'])} "
-            f"{escape('x'.join(map(str, entry['shape'])))}, {escape(entry['dead'])} dead channel(s)"
-            "</figcaption></figure>"
-            for entry in entries
-        )
-        parts.append(
-            f"<details><summary>{escape(folder.name)}: {len(entries)} layers</summary>"
-            f"<div class='grids'>{figures}</div></details>"
-        )
-    return parts
-
-
 def health_box(metrics: dict) -> list[str]:
     """The box at the top: what the run's own numbers say about how far to trust its pictures."""
     items = metrics.get("health")
