@@ -266,6 +266,33 @@ def test_gradcam_class_index_forms(small_model):
         gradcam(small_model, images, class_index=[0, 1], layer_name="relu_c")
 
 
+def test_contrasting_maps_on_one_scale(small_model):
+    from visconvnets.cams import contrasting_maps, has_shared_scale
+    from visconvnets.cams.base import activations_and_gradients
+    from visconvnets.cams.gradcam import gradcam_weighted
+
+    images, others = random_images(3, 24, seed=5), [2, 0, 1]
+    shared_predicted, shared_other, _, used = contrasting_maps(small_model, images, others, "relu_c", shared_scale=True)
+    activations, gradients, _, _ = activations_and_gradients(small_model, images, None, "relu_c")
+    raw_predicted = np.maximum(gradcam_weighted(activations, gradients), 0)  # logit units, per class
+    _, gradients_other, _, _ = activations_and_gradients(small_model, images, others, "relu_c")
+    raw_other = np.maximum(gradcam_weighted(activations, gradients_other), 0)
+    peak = np.maximum(raw_predicted.max(axis=(1, 2)), raw_other.max(axis=(1, 2)))[:, None, None]
+
+    def scaled(raw):
+        return np.divide(raw, peak, out=np.zeros_like(raw), where=peak > 0)
+
+    np.testing.assert_allclose(shared_predicted, scaled(raw_predicted), atol=1e-5)
+    np.testing.assert_allclose(shared_other, scaled(raw_other), atol=1e-5)
+    assert (peak > 0).any()
+    top = np.maximum(shared_predicted.max(axis=(1, 2)), shared_other.max(axis=(1, 2)))
+    assert np.allclose(top[peak.ravel() > 0], 1.0)
+    assert (shared_other.max(axis=(1, 2)) < 0.999).any()  # a weaker map stays weaker than its own-peak version
+    assert has_shared_scale("gradcam") and has_shared_scale("layercam") and not has_shared_scale("scorecam")
+    own, other_own, _, _ = contrasting_maps(small_model, images, others, "relu_c", "eigencam", shared_scale=True)
+    assert np.allclose(own.max(axis=(1, 2)), 1.0) or not own.any()  # no common unit: each map to its own peak
+
+
 def test_all_negative_map_is_zero_not_nan(small_model):
     import keras
 
@@ -356,3 +383,14 @@ def test_filter_grid_tiles_carry_their_filter_numbers(tmp_path):
         corner = pixels[6:16, left + 1 : left + 14]  # the label's box
         assert corner.min() < 60 and corner.max() > 180  # black box, white digits
         assert abs(pixels[5 + 30, left + 30] - 128) < 10  # the pattern itself, untouched
+
+
+def test_epoch_panel_carries_its_colour_scale():
+    from visconvnets.rendering.epochs import epoch_panel
+
+    image = np.full((40, 40, 3), 128.0)
+    panel = epoch_panel(image, np.zeros((5, 5)), np.ones((5, 5)), ["epoch 1", "second line"])
+    assert panel.shape[0] == 34 + 40 and panel.shape[1] >= 2 * 40 + 8 + 34
+    ramp = panel[34:, 2 * 40 + 8 + 2]  # a column through the colour bar, top to bottom
+    assert ramp[0, 0] > 100 and ramp[0, 2] < 60  # jet's 1: dark red at the top
+    assert ramp[-1, 2] > 100 and ramp[-1, 0] < 60  # jet's 0: dark blue at the bottom

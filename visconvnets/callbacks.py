@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import cams, rendering
+from .cams import scale_together
 from .evaluation import pointing_hits
 from .forward import softmax
 from .geometry import receptive_field
@@ -152,16 +153,21 @@ class ExplainEachEpoch(keras.callbacks.Callback):
     def explain(self):
         """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
         One pass for the true class; a second pass only for the probes predicted wrong (once the model
-        is right on a probe its two maps are one), so a trained model costs one pass per epoch."""
+        is right on a probe its two maps are one), so a trained model costs one pass per epoch. A wrong
+        probe's two maps share one scale (gradient methods), like the failure gallery's."""
         method = cams.CAM_METHODS[self.method]
         truth = cams.cam_pass(self.model, self.images, self.labels, self.layer)
         predicted = truth.logits.argmax(axis=1)
         true_maps = method.compute(truth)
         predicted_maps = true_maps.copy()
         wrong = np.flatnonzero(predicted != self.labels)
-        if wrong.size:
+        if wrong.size:  # the two maps of a wrong probe on one scale where the method has units
             guesses = cams.cam_pass(self.model, self.images[wrong], predicted[wrong], self.layer)
-            predicted_maps[wrong] = method.compute(guesses)
+            if method.unscaled is None:
+                predicted_maps[wrong] = method.compute(guesses)
+            else:
+                own = method.unscaled(truth)[wrong]
+                true_maps[wrong], predicted_maps[wrong] = scale_together(own, method.unscaled(guesses))
         return true_maps, predicted_maps, softmax(truth.logits), predicted
 
     def _write_epoch(self, number: int, true_maps, predicted_maps, probabilities, predicted) -> list[np.ndarray]:

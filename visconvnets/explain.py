@@ -12,7 +12,7 @@ from tqdm import tqdm
 from . import layer_choice, outputs, rendering, trust
 from . import model as model_tools
 from .activations import layer_activations
-from .cams import CAM_METHODS, class_activation_maps, contrasting_maps
+from .cams import CAM_METHODS, class_activation_maps, contrasting_maps, has_shared_scale
 from .config import PICTURE_BATCH_SIZE, VisualizationConfig
 from .data import choose_images
 from .filters import ascend, to_display
@@ -214,19 +214,20 @@ def write_failure_gallery(
     progress: bool = True,
 ) -> list[Path]:
     """Every misclassified test image (up to ``max_misclassified``): the map for the predicted class
-    beside the map for the true class, from one forward and two backward passes per batch."""
+    beside the map for the true class (one pass per batch), on one scale where the method allows it."""
     wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
     if not wrong or not config.gradcam:
         return []
     layout, layer = outputs.RunLayout(out_dir), cam_layer(model, config)
     geometry = receptive_field(model, layer)
+    scale_label = "map / the larger peak of the two" if has_shared_scale(config.cam_method) else "map / its own peak"
     written = []
     for part in _batches(len(wrong)):
         indices = wrong[part]
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
         predicted_maps, true_maps, probabilities, guesses = contrasting_maps(
-            model, images, true_classes, layer, config.cam_method
+            model, images, true_classes, layer, config.cam_method, shared_scale=True
         )
         for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
             path, guess, truth = Path(test_paths[index]), int(guesses[offset]), true_classes[offset]
@@ -243,6 +244,7 @@ def write_failure_gallery(
                     layout.failure_panel(path),
                     geometry,
                     image_size,
+                    scale_label=scale_label,
                 )
             )
     return written

@@ -21,6 +21,7 @@ from . import devices, explain, fitting, health, outputs, report, saved_model, s
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
+from .cams import has_shared_scale
 from .config import RunConfig
 from .demo import prepare_demo
 from .history import epoch_timings
@@ -212,6 +213,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "compare": len(written["compare"]),
         "misclassified": len(written["misclassified"]),
         "cam_method": config.cam_method,
+        "failure_maps_share_a_scale": has_shared_scale(config.cam_method),
         "gradcam_layer": layer,
         "gradcam_layer_reason": reason,
     }

@@ -5,7 +5,17 @@ baselines (``random``, ``centre``, ``sobel``) a method must beat.
 """
 
 from . import baselines  # registers random, centre, sobel
-from .base import CAM_METHODS, CamPass, cam, cam_pass, class_activation_maps, contrasting_maps, default_cam_layer
+from .base import (
+    CAM_METHODS,
+    CamPass,
+    cam,
+    cam_pass,
+    class_activation_maps,
+    contrasting_maps,
+    default_cam_layer,
+    has_shared_scale,
+    scale_together,
+)
 from .eigencam import eigencam
 from .gradcam import gradcam
 from .gradcam_plus_plus import gradcam_plus_plus
@@ -26,7 +36,9 @@ __all__ = [
     "eigencam",
     "gradcam",
     "gradcam_plus_plus",
+    "has_shared_scale",
     "hirescam",
     "layercam",
+    "scale_together",
     "scorecam",
 ]

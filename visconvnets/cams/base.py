@@ -106,6 +106,9 @@ class CamMethod:
     name: str
     compute: Callable[[CamPass], np.ndarray]
     baseline: bool  # a reference a method must beat (random, centre, sobel), not an explanation
+    # the maps before ReLU and scaling, in units shared by every class of one image (gradient methods:
+    # logit units), so two classes' maps can be drawn on one scale; None where there are no such units
+    unscaled: Callable[[CamPass], np.ndarray] | None = None
 
 
 CAM_METHODS: dict[str, CamMethod] = {}
@@ -121,11 +124,14 @@ def register(name: str, baseline: bool = False) -> Callable:
     return decorate
 
 
-def register_gradient_method(name: str, from_gradients: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
-    """Register a method that reads only ``(activations, gradients)``, both (n, h, w, c)."""
-    CAM_METHODS[name] = CamMethod(
-        name, lambda one_pass: from_gradients(one_pass.activations, one_pass.gradients), False
-    )
+def register_gradient_method(name: str, weighted: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """Register a method that reads only ``(activations, gradients)``, both (n, h, w, c): ``weighted``
+    gives its (n, h, w) map before ReLU and scaling (the registry applies ``normalise_maps``)."""
+
+    def unscaled(one_pass: CamPass) -> np.ndarray:
+        return weighted(one_pass.activations, one_pass.gradients)
+
+    CAM_METHODS[name] = CamMethod(name, lambda one_pass: normalise_maps(unscaled(one_pass)), False, unscaled)
 
 
 def for_model(name: str) -> Callable:
@@ -181,9 +187,15 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
     return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
 
 
-def contrasting_maps(model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam"):
+def contrasting_maps(
+    model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam", shared_scale=False
+):
     """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
     from ONE forward pass and two backward passes.
+
+    Args:
+        shared_scale: Scale each image's two maps by the larger of their two peaks (so weak evidence
+            looks weak beside strong), for methods with ``has_shared_scale``; else each map by its own.
 
     Returns:
         (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
@@ -195,4 +207,18 @@ def contrasting_maps(model, images, other_class_index, layer_name: str | None = 
     )
     images = np.asarray(images, np.float32)
     passes = [CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)]
+    if shared_scale and chosen.unscaled is not None:
+        return (*scale_together(chosen.unscaled(passes[0]), chosen.unscaled(passes[1])), softmax(logits), index_sets[0])
     return chosen.compute(passes[0]), chosen.compute(passes[1]), softmax(logits), index_sets[0]
+
+
+def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two (n, h, w) unscaled maps of the same images after ReLU, each image's pair divided by the larger
+    of its two peaks: (n, h, w) twice, in [0, 1]."""
+    both = normalise_maps(np.concatenate([first, second], axis=2))  # (n, h, 2w): one peak per image
+    return both[:, :, : first.shape[2]], both[:, :, first.shape[2] :]
+
+
+def has_shared_scale(method: str) -> bool:
+    """Whether ``method``'s maps of different classes share units (``contrasting_maps(shared_scale=True)``)."""
+    return _method(method).unscaled is not None

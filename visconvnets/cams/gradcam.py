@@ -7,10 +7,15 @@ import numpy as np
 from .base import activations_and_gradients, normalise_maps, register_gradient_method
 
 
-def gradcam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]."""
+def gradcam_weighted(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) sum_k alpha_k A^k, before ReLU and scaling."""
     weights = gradients.mean(axis=(1, 2))  # (n, c): alpha_k^c, global-average-pooled gradients
-    return normalise_maps(np.einsum("nhwc,nc->nhw", activations, weights))  # ReLU(sum_k alpha_k A^k)
+    return np.einsum("nhwc,nc->nhw", activations, weights)
+
+
+def gradcam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k alpha_k A^k) / max."""
+    return normalise_maps(gradcam_weighted(activations, gradients))
 
 
 def gradcam(model, images, class_index=None, layer_name: str | None = None) -> np.ndarray:
@@ -29,4 +34,4 @@ def gradcam(model, images, class_index=None, layer_name: str | None = None) -> n
     return gradcam_from_gradients(activations, gradients)
 
 
-register_gradient_method("gradcam", gradcam_from_gradients)
+register_gradient_method("gradcam", gradcam_weighted)

@@ -7,8 +7,8 @@ import numpy as np
 from .base import activations_and_gradients, normalise_maps, register_gradient_method
 
 
-def gradcam_plus_plus_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1].
+def gradcam_plus_plus_weighted(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) weighted sums, before ReLU and scaling.
 
     alpha = g^2 / (2 g^2 + sum_ab(A) g^3) (the exponential-score closed form), weights =
     sum_ab(alpha * ReLU(g)).
@@ -18,7 +18,12 @@ def gradcam_plus_plus_from_gradients(activations: np.ndarray, gradients: np.ndar
     denominator = 2 * squared + activation_sums * cubed
     alpha = np.divide(squared, denominator, out=np.zeros_like(squared), where=np.abs(denominator) > 1e-12)
     weights = (alpha * np.maximum(gradients, 0)).sum(axis=(1, 2))  # (n, c)
-    return normalise_maps(np.einsum("nhwc,nc->nhw", activations, weights))
+    return np.einsum("nhwc,nc->nhw", activations, weights)
+
+
+def gradcam_plus_plus_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]."""
+    return normalise_maps(gradcam_plus_plus_weighted(activations, gradients))
 
 
 def gradcam_plus_plus(model, images, class_index=None, layer_name: str | None = None) -> np.ndarray:
@@ -27,4 +32,4 @@ def gradcam_plus_plus(model, images, class_index=None, layer_name: str | None = 
     return gradcam_plus_plus_from_gradients(activations, gradients)
 
 
-register_gradient_method("gradcam++", gradcam_plus_plus_from_gradients)
+register_gradient_method("gradcam++", gradcam_plus_plus_weighted)

@@ -10,10 +10,15 @@ import numpy as np
 from .base import for_model, normalise_maps, register_gradient_method
 
 
+def hirescam_weighted(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) sum_k g^k_ij A^k_ij, before ReLU and scaling."""
+    return np.einsum("nhwc,nhwc->nhw", gradients, activations)
+
+
 def hirescam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k g^k_ij A^k_ij)."""
-    return normalise_maps(np.einsum("nhwc,nhwc->nhw", gradients, activations))
+    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k g^k_ij A^k_ij) / max."""
+    return normalise_maps(hirescam_weighted(activations, gradients))
 
 
-register_gradient_method("hirescam", hirescam_from_gradients)
+register_gradient_method("hirescam", hirescam_weighted)
 hirescam = for_model("hirescam")

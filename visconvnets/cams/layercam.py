@@ -8,10 +8,15 @@ import numpy as np
 from .base import for_model, normalise_maps, register_gradient_method
 
 
+def layercam_weighted(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) activations and gradients -> (n, h, w) sum_k ReLU(g^k_ij) A^k_ij, before ReLU and scaling."""
+    return np.einsum("nhwc,nhwc->nhw", np.maximum(gradients, 0.0), activations)
+
+
 def layercam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k ReLU(g^k_ij) A^k_ij)."""
-    return normalise_maps(np.einsum("nhwc,nhwc->nhw", np.maximum(gradients, 0.0), activations))
+    """(n, h, w, c) activations and gradients -> (n, h, w) maps in [0, 1]: ReLU(sum_k ReLU(g^k_ij) A^k_ij) / max."""
+    return normalise_maps(layercam_weighted(activations, gradients))
 
 
-register_gradient_method("layercam", layercam_from_gradients)
+register_gradient_method("layercam", layercam_weighted)
 layercam = for_model("layercam")

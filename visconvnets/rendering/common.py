@@ -48,3 +48,18 @@ def add_header(picture: np.ndarray, lines: Sequence[str], height: int = HEADER_H
     if picture.shape[1] < width:
         picture = np.pad(picture, ((0, 0), (0, width - picture.shape[1]), (0, 0)), constant_values=255)
     return np.concatenate((header_band(lines, width, height), picture), axis=0)
+
+
+COLOUR_BAR_WIDTH = 12  # pixels of the colour ramp
+COLOUR_BAR_LABELS = 22  # pixels beside it for the end labels
+
+
+def colour_bar(height: int, colormap: str = "jet", low: str = "0", high: str = "1") -> np.ndarray:
+    """(height, 34, 3) uint8: a vertical colour ramp (``high`` at the top) with its two end labels, on white."""
+    ramp = colormap_lut(colormap)[np.linspace(255, 0, height).round().astype(int)]  # (height, 3), top = 255
+    bar = Image.new("RGB", (COLOUR_BAR_WIDTH + COLOUR_BAR_LABELS, height), (255, 255, 255))
+    bar.paste(Image.fromarray(np.repeat(ramp[:, None], COLOUR_BAR_WIDTH, axis=1)), (0, 0))
+    draw = ImageDraw.Draw(bar)
+    draw.text((COLOUR_BAR_WIDTH + 3, 0), high, fill=(0, 0, 0), font=font(11))
+    draw.text((COLOUR_BAR_WIDTH + 3, max(0, height - 13)), low, fill=(0, 0, 0), font=font(11))
+    return np.asarray(bar)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .common import add_header, header_band
+from .common import add_header, colour_bar, header_band
 from .files import save_jpeg
 from .overlays import overlay_heatmap
 
@@ -29,7 +29,8 @@ def _side_by_side(pictures: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def epoch_panel(image, true_map, predicted_map, lines: Sequence[str], geometry=None, input_size=None) -> np.ndarray:
-    """The true class's map beside the predicted class's, over the image, under a text band.
+    """The true class's map beside the predicted class's, over the image, then their colour scale,
+    under a text band.
 
     Args:
         image: (H, W, 3) RGB in [0, 255].
@@ -37,13 +38,13 @@ def epoch_panel(image, true_map, predicted_map, lines: Sequence[str], geometry=N
         lines: Up to two lines of text (epoch, classes, probability).
 
     Returns:
-        (34 + H, 2W + 4, 3) uint8 (at least 360 wide).
+        (34 + H, 2W + 8 + 34, 3) uint8 (at least 360 wide).
     """
     overlays = [
         overlay_heatmap(image, heatmap, geometry=geometry, input_size=input_size)
         for heatmap in (true_map, predicted_map)
     ]
-    return add_header(_side_by_side(overlays), lines)
+    return add_header(_side_by_side([*overlays, colour_bar(overlays[0].shape[0])]), lines)
 
 
 def save_epoch_panel(path: Path, *arguments, **options) -> Path:

@@ -81,18 +81,24 @@ def save_cam_panel(
     geometry=None,
     input_size: int | None = None,
     alpha: float = 0.4,
+    scale_label: str = "map / its own peak",
 ) -> Path:
-    """A row of panels: the input, then for each heatmap the map itself and its overlay. JPEG.
+    """A row of panels: the input, then for each heatmap the map itself (with a colour bar labelled
+    ``scale_label``) and its overlay. JPEG.
 
-    ``image`` is the original-resolution RGB image; overlays are drawn at that resolution.
+    ``image`` is the original-resolution RGB image; overlays are drawn at that resolution. Maps are
+    (h, w) in [0, 1], drawn with 0 and 1 at the ends of the colour scale.
     """
     panels = 1 + 2 * len(heatmaps)
-    figure = Figure(figsize=(3.2 * panels, 3.6))
+    figure = Figure(figsize=(3.3 * panels, 3.6))
     axes = figure.subplots(1, panels)
     axes[0].imshow(np.asarray(image, np.uint8))
     axes[0].set_title("input", fontsize=9)
     for number, (heatmap, title) in enumerate(zip(heatmaps, titles)):
-        axes[1 + 2 * number].imshow(heatmap, cmap="jet", vmin=0, vmax=1)
+        drawn = axes[1 + 2 * number].imshow(heatmap, cmap="jet", vmin=0, vmax=1)
+        bar = figure.colorbar(drawn, ax=axes[1 + 2 * number], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
+        bar.ax.tick_params(labelsize=7)
+        bar.set_label(scale_label, fontsize=7)
         axes[1 + 2 * number].set_title(f"{title}\n({heatmap.shape[0]}x{heatmap.shape[1]} map)", fontsize=9)
         axes[2 + 2 * number].imshow(overlay_heatmap(image, heatmap, alpha, geometry=geometry, input_size=input_size))
         axes[2 + 2 * number].set_title(f"{title}: overlay", fontsize=9)

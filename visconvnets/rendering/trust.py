@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from .figures import _save_figure
@@ -51,8 +53,8 @@ def save_sanity_figure(
     """
     count = len(steps)
     figure = Figure(figsize=(max(8.0, 1.1 * (count + 1)), 6.0))
-    grid = figure.add_gridspec(2, count + 1, height_ratios=(2.2, 1))
-    curve = figure.add_subplot(grid[0, :])
+    grid = figure.add_gridspec(2, count + 2, height_ratios=(2.2, 1), width_ratios=[1] * (count + 1) + [0.08])
+    curve = figure.add_subplot(grid[0, :-1])
     positions = np.arange(1, count + 1)
     curve.plot(positions, spearman, "o-", label="rank correlation (Spearman)")
     curve.plot(positions, ssim, "s--", label="SSIM")
@@ -63,11 +65,14 @@ def save_sanity_figure(
     curve.set_xlabel("re-initialised, cumulatively from the top", fontsize=9)
     curve.grid(alpha=0.3)
     curve.legend(fontsize=8)
-    for index, heatmap in enumerate(maps):
-        axis = figure.add_subplot(grid[1, index])
-        axis.imshow(heatmap, cmap="jet", vmin=0, vmax=1)
+    axes = [figure.add_subplot(grid[1, index]) for index in range(len(maps))]
+    for index, (axis, heatmap) in enumerate(zip(axes, maps)):
+        drawn = axis.imshow(heatmap, cmap="jet", vmin=0, vmax=1)
         axis.set_title("trained" if index == 0 else steps[index - 1], fontsize=7)
         axis.axis("off")
+    bar = figure.colorbar(drawn, cax=figure.add_subplot(grid[1, -1]), ticks=[0, 1])
+    bar.set_label("map / its peak", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
     return _save_figure(figure, path, top=0.93 if title else 1.0)
@@ -80,8 +85,9 @@ def save_cam_comparison(
     panels = 1 + len(maps)
     columns = min(5, panels)
     rows = -(-panels // columns)
-    figure = Figure(figsize=(2.6 * columns, 2.8 * rows))
-    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    figure = Figure(figsize=(2.6 * columns + 0.6, 2.8 * rows))
+    grid = figure.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [0.06])  # last: the colour bar
+    axes = [figure.add_subplot(grid[row, column]) for row in range(rows) for column in range(columns)]
     axes[0].imshow(np.asarray(image, np.uint8))
     axes[0].set_title("input", fontsize=9)
     for axis, (name, heatmap) in zip(axes[1:], maps.items()):
@@ -89,5 +95,9 @@ def save_cam_comparison(
         axis.set_title(name, fontsize=9)
     for axis in axes:
         axis.axis("off")
+    scale = ScalarMappable(Normalize(0, 1), "jet")  # every overlay's colours, one bar for the figure
+    bar = figure.colorbar(scale, cax=figure.add_subplot(grid[:, -1]), ticks=[0, 0.5, 1])
+    bar.set_label("each map / its own peak", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     figure.suptitle(suptitle, fontsize=10)
     return _save_figure(figure, path, dpi=80, top=0.9, pil_kwargs={"quality": 90})

@@ -85,7 +85,12 @@ def cam_galleries(out_dir: Path, metrics: dict) -> list[str]:
         outputs.MISCLASSIFIED,
         "Failure gallery",
         "misclassified",
-        "Every misclassified test image (capped): the map for the predicted class beside the map for the true class.",
+        "Every misclassified test image (capped): the map for the predicted class beside the map for the true class, "
+        + (
+            "both on one colour scale (1 = the larger of their two peaks), so weak evidence looks weak."
+            if visualizations.get("failure_maps_share_a_scale")
+            else "each map scaled to its own peak (this method's maps of two classes have no common unit)."
+        ),
     )
     parts += gallery(
         out_dir,
