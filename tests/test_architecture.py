@@ -21,7 +21,7 @@ LAYERS = [
     ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
     ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation", "faithfulness", "sanity"}),
-    ("orchestration", {"explain", "scoring", "demo", "trust", "health", "callbacks", "fitting"}),
+    ("orchestration", {"explain", "scoring", "demo", "trust", "health", "callbacks", "phase_summaries", "fitting"}),
     ("workflow", {"workflow"}),
 ]
 LAYER_OF = {component: rank for rank, (_, components) in enumerate(LAYERS) for component in components}

@@ -4,6 +4,7 @@ every/last epochs, a resumed fit, TensorBoard events read back; and the training
 from __future__ import annotations
 
 import csv
+import io
 
 import numpy as np
 import pytest
@@ -157,11 +158,19 @@ def test_tensorboard_flag_writes_keras_scalars_and_the_probes(trained_run):
     numbers in explain/, one step per epoch."""
     import tensorflow as tf
 
-    output, _ = trained_run
-    found = {}
+    output, metrics = trained_run
+    found, matrices = {}, []
     for event_file in (output / "tensorboard").rglob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             for value in event.summary.value:
                 found.setdefault((event_file.parent.name, value.tag), set()).add(event.step)
+                if value.tag == "validation_confusion_matrix":  # [width, height, PNG] as TF2 writes images
+                    matrices.append(Image.open(io.BytesIO(value.tensor.string_val[2])))
     assert found[("train", "epoch_loss")] == {0, 1}  # Keras counts from 0
     assert found[("explain", "probes")] == {1, 2} and found[("explain", "probe_accuracy")] == {1, 2}
+    # the validation confusion matrix at the end of the one phase (epoch 2), a real picture with ink on it
+    assert found[("phases", "validation_confusion_matrix")] == {2}
+    assert found[("phases", "validation_accuracy_at_phase_end")] == {2}
+    assert len(matrices) == 1 and matrices[0].width > 200 and matrices[0].height > 200
+    pixels = np.asarray(matrices[0].convert("L"))
+    assert pixels.min() < 100 and pixels.max() > 200

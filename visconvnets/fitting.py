@@ -12,9 +12,10 @@ from . import data as data_tools
 from .callbacks import ExplainEachEpoch
 from .config import RunConfig
 from .images import load_images
+from .phase_summaries import ConfusionAtPhaseEnd
 from .scoring import chosen_images
 
-TENSORBOARD = "tensorboard"  # OUT/tensorboard: Keras's scalars (train/) and the probes (explain/)
+TENSORBOARD = "tensorboard"  # OUT/tensorboard: Keras's scalars (train/), probes (explain/), phase ends (phases/)
 
 
 def datasets(config: RunConfig, files: data_tools.SplitFiles):
@@ -49,6 +50,12 @@ def training_callbacks(model, split_files, classes: list[str], config: RunConfig
         )
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
+        if split_files.paths["validation"]:  # the validation confusion matrix at each phase's end
+            validation = data_tools.make_dataset(
+                split_files.paths["validation"], split_files.labels["validation"], config.image_size, config.batch_size
+            )
+            labels = split_files.labels["validation"]
+            callbacks.append(ConfusionAtPhaseEnd(validation, labels, classes, tensorboard_dir / "phases"))
     if config.epoch_pictures and config.probe_images > 0:
         part = probe_part(split_files)
         paths, labels, boxes, sizes = chosen_images(split_files, config.boxes, part, config.seed, config.probe_images)

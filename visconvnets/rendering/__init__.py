@@ -9,7 +9,7 @@ Nothing here runs a model: callers pass the arrays.
 from __future__ import annotations
 
 from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, add_header, colormap_lut, header_band
-from .figures import save_cam_panel, save_confusion_matrix, save_training_curves
+from .figures import confusion_matrix_picture, save_cam_panel, save_confusion_matrix, save_training_curves
 from .files import save_filter_grid, save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels, tile_area, tile_factor
 from .overlays import overlay_heatmap, upsample_heatmap, upsample_heatmaps
@@ -22,6 +22,7 @@ __all__ = [
     "activation_grid",
     "add_header",
     "colormap_lut",
+    "confusion_matrix_picture",
     "dead_channels",
     "header_band",
     "overlay_heatmap",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -51,10 +52,7 @@ def save_training_curves(history_rows: Sequence[dict], path: Path, title: str = 
     return _save_figure(figure, path)
 
 
-def save_confusion_matrix(
-    confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str = ""
-) -> Path:
-    """Confusion matrix (rows = true, columns = predicted) with the count in every cell. PNG."""
+def _confusion_figure(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> Figure:
     matrix = np.asarray(confusion)
     size = max(4.0, 0.9 * len(classes) + 2)
     figure = Figure(figsize=(size + 1, size))
@@ -69,7 +67,22 @@ def save_confusion_matrix(
         axis.text(column, row, str(value), ha="center", va="center", color="white" if value > threshold else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     axis.set_title(title or f"test confusion matrix ({matrix.sum()} images)")
-    return _save_figure(figure, path)
+    figure.tight_layout()
+    return figure
+
+
+def save_confusion_matrix(
+    confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, title: str = ""
+) -> Path:
+    """Confusion matrix (rows = true, columns = predicted) with the count in every cell. PNG."""
+    return _save_figure(_confusion_figure(confusion, classes, title), path)
+
+
+def confusion_matrix_picture(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str) -> np.ndarray:
+    """The ``save_confusion_matrix`` figure as an (h, w, 3) uint8 array (for TensorBoard), no file."""
+    canvas = FigureCanvasAgg(_confusion_figure(confusion, classes, title))
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_cam_panel(
