@@ -394,3 +394,20 @@ def test_epoch_panel_carries_its_colour_scale():
     ramp = panel[34:, 2 * 40 + 8 + 2]  # a column through the colour bar, top to bottom
     assert ramp[0, 0] > 100 and ramp[0, 2] < 60  # jet's 1: dark red at the top
     assert ramp[-1, 2] > 100 and ramp[-1, 0] < 60  # jet's 0: dark blue at the bottom
+
+
+def test_traced_contrast_equals_the_eager_passes(small_model):
+    from visconvnets.cams import CAM_METHODS, TracedContrast, contrasting_maps
+
+    images, classes = random_images(3, 24, seed=6), [2, 0, 1]
+    contrast = TracedContrast(small_model, "relu_c")
+    for _ in range(2):  # the second call runs the traced graph again
+        given, guessed = contrast(images, classes)
+    predicted, other, probabilities, used = contrasting_maps(small_model, images, classes, "relu_c")
+    assert given.indices.tolist() == classes and guessed.indices.tolist() == used.tolist()
+    gradcam_of = CAM_METHODS["gradcam"].compute
+    np.testing.assert_allclose(gradcam_of(given), other, atol=1e-5)
+    np.testing.assert_allclose(gradcam_of(guessed), predicted, atol=1e-5)
+    np.testing.assert_allclose(given.logits, guessed.logits)
+    with pytest.raises(ValueError, match="no \\(batch, h, w, channels\\) output"):
+        TracedContrast(small_model, "scores")

@@ -111,6 +111,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         self.names = list(names) if names is not None else [f"probe_{index:02d}" for index in range(len(self.images))]
         self.original_sizes = original_sizes
         self.layer, self.geometry, self._writer, self._fit_started = None, None, None, False
+        self._contrast = None  # the traced pass, made at the first epoch end
 
     @property
     def folder(self) -> Path:
@@ -152,23 +153,18 @@ class ExplainEachEpoch(keras.callbacks.Callback):
 
     def explain(self):
         """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
-        One pass for the true class; a second pass only for the probes predicted wrong (once the model
-        is right on a probe its two maps are one), so a trained model costs one pass per epoch. A wrong
-        probe's two maps share one scale (gradient methods), like the failure gallery's."""
+        One traced forward pass and two backward passes (``cams.TracedContrast``, traced at the first
+        epoch end, a graph run after that). A wrong probe's two maps share one scale (gradient methods),
+        like the failure gallery's; a right probe's two maps are one."""
         method = cams.CAM_METHODS[self.method]
-        truth = cams.cam_pass(self.model, self.images, self.labels, self.layer)
-        predicted = truth.logits.argmax(axis=1)
-        true_maps = method.compute(truth)
-        predicted_maps = true_maps.copy()
-        wrong = np.flatnonzero(predicted != self.labels)
-        if wrong.size:  # the two maps of a wrong probe on one scale where the method has units
-            guesses = cams.cam_pass(self.model, self.images[wrong], predicted[wrong], self.layer)
-            if method.unscaled is None:
-                predicted_maps[wrong] = method.compute(guesses)
-            else:
-                own = method.unscaled(truth)[wrong]
-                true_maps[wrong], predicted_maps[wrong] = scale_together(own, method.unscaled(guesses))
-        return true_maps, predicted_maps, softmax(truth.logits), predicted
+        if self._contrast is None or self._contrast.model is not self.model:
+            self._contrast = cams.TracedContrast(self.model, self.layer)
+        truth, guess = self._contrast(self.images, self.labels)
+        if method.unscaled is None:
+            true_maps, predicted_maps = method.compute(truth), method.compute(guess)
+        else:
+            true_maps, predicted_maps = scale_together(method.unscaled(truth), method.unscaled(guess))
+        return true_maps, predicted_maps, softmax(truth.logits), guess.indices
 
     def _write_epoch(self, number: int, true_maps, predicted_maps, probabilities, predicted) -> list[np.ndarray]:
         """maps.npz (written under a temporary name, then renamed) and one panel per probe."""

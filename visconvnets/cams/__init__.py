@@ -22,10 +22,12 @@ from .gradcam_plus_plus import gradcam_plus_plus
 from .hirescam import hirescam
 from .layercam import layercam
 from .scorecam import TOP_CHANNELS, scorecam
+from .traced import TracedContrast
 
 __all__ = [
     "CAM_METHODS",
     "TOP_CHANNELS",
+    "TracedContrast",
     "CamPass",
     "baselines",
     "cam",
