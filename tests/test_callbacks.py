@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets.callbacks import ExplainEachEpoch, cam_drift, explained_epochs, top_cells
+from visconvnets.callbacks import ExplainEachEpoch, explained_epochs
+from visconvnets.evaluation import cam_drift, top_cells
 
 
 def _user_model():
@@ -174,3 +175,29 @@ def test_tensorboard_flag_writes_keras_scalars_and_the_probes(trained_run):
     assert len(matrices) == 1 and matrices[0].width > 200 and matrices[0].height > 200
     pixels = np.asarray(matrices[0].convert("L"))
     assert pixels.min() < 100 and pixels.max() > 200
+
+
+def test_long_fits_trace_the_pass_and_match_the_eager_maps(tmp_path):
+    from visconvnets.callbacks import TRACE_FROM_EPOCHS
+
+    model = _user_model()
+    images, labels, _ = _data(6)
+    probe = ExplainEachEpoch(images, labels, tmp_path, layer_name="features_2")
+    probe.set_model(model)
+    probe.on_train_begin()
+    probe.set_params({"epochs": 2, "verbose": 0, "steps": 1})
+    probe.on_epoch_begin(0)
+    assert not probe._traced  # a 2-epoch fit: eager passes
+    eager = probe.explain()
+    assert probe._contrast is None
+    long_fit = ExplainEachEpoch(images, labels, tmp_path / "long", layer_name="features_2")
+    long_fit.set_model(model)
+    long_fit.on_train_begin()
+    long_fit.set_params({"epochs": TRACE_FROM_EPOCHS + 3, "verbose": 0, "steps": 1})
+    long_fit.on_epoch_begin(3)  # resumed at epoch 4: 5 epochs left to explain
+    assert long_fit._traced
+    traced = long_fit.explain()
+    assert long_fit._contrast is not None
+    assert not (eager[3] == labels).all()  # an untrained model: some probes wrong, so two classes explained
+    for eager_part, traced_part in zip(eager, traced):
+        np.testing.assert_allclose(eager_part, traced_part, atol=1e-4)

@@ -1,7 +1,7 @@
 """Watch it learn: ``ExplainEachEpoch``, a Keras callback for anyone's ``model.fit``.
 
-At the end of every ``every``-th epoch it explains a fixed probe set (one batched pass for the true
-class, a second one for the probes predicted wrong: their predicted class), writes a panel per probe image to
+At the end of every ``every``-th epoch it explains a fixed probe set (the true class and the
+predicted class of each probe, in one batched pass), writes a panel per probe image to
 ``OUT/epochs/NNN/<name>.jpg`` and the maps to ``OUT/epochs/NNN/maps.npz``, and puts three numbers in the
 epoch's logs (so ``history.csv``, Keras's ``History`` and TensorBoard all get them):
 
@@ -28,31 +28,16 @@ import tensorflow as tf
 
 from . import cams, rendering
 from .cams import scale_together
-from .evaluation import pointing_hits
+from .evaluation import cam_drift, pointing_hits
 from .forward import softmax
 from .geometry import receptive_field
 from .outputs import EPOCHS
 from .rendering import epochs as epoch_pictures
 
 MAPS_FILE = "maps.npz"
-TOP_FRACTION = 0.2  # cam_drift compares the top 20% of cells
-
-
-def top_cells(maps: np.ndarray, fraction: float = TOP_FRACTION) -> np.ndarray:
-    """(n, h, w) bool: each map's ``fraction`` highest cells (ties at the threshold included), positive only."""
-    flat = maps.reshape(len(maps), -1)
-    count = max(1, int(round(fraction * flat.shape[1])))
-    threshold = -np.sort(-flat, axis=1)[:, count - 1 : count]  # (n, 1) the count-th largest value
-    return ((flat >= threshold) & (flat > 0)).reshape(maps.shape)
-
-
-def cam_drift(previous: np.ndarray, current: np.ndarray, fraction: float = TOP_FRACTION) -> float:
-    """Mean over images of 1 - IoU of the top cells of two (n, h, w) map sets; two empty maps agree."""
-    before, after = top_cells(previous, fraction), top_cells(current, fraction)
-    union = (before | after).sum(axis=(1, 2))
-    overlap = (before & after).sum(axis=(1, 2))
-    iou = np.divide(overlap, union, out=np.ones(len(union)), where=union > 0)
-    return float(np.mean(1.0 - iou))
+# explained epochs in one fit from which the pass is traced: tracing costs 3-4 s once, then about 0.15 s an
+# epoch; eager passes cost 0.6-1.3 s an epoch (InceptionV3, 5 probes at 128 px), so short fits stay eager
+TRACE_FROM_EPOCHS = 5
 
 
 class ExplainEachEpoch(keras.callbacks.Callback):
@@ -111,7 +96,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         self.names = list(names) if names is not None else [f"probe_{index:02d}" for index in range(len(self.images))]
         self.original_sizes = original_sizes
         self.layer, self.geometry, self._writer, self._fit_started = None, None, None, False
-        self._contrast = None  # the traced pass, made at the first epoch end
+        self._contrast, self._traced = None, False  # the traced pass (long fits), made at the first epoch end
 
     @property
     def folder(self) -> Path:
@@ -128,6 +113,8 @@ class ExplainEachEpoch(keras.callbacks.Callback):
                 if stale > epoch:
                     shutil.rmtree(self.folder / f"{stale:03d}", ignore_errors=True)
             self._fit_started = True
+            remaining = (self.params or {}).get("epochs", epoch + 1) - epoch
+            self._traced = remaining // self.every >= TRACE_FROM_EPOCHS
 
     def on_epoch_end(self, epoch, logs=None):
         number = epoch + 1
@@ -153,13 +140,23 @@ class ExplainEachEpoch(keras.callbacks.Callback):
 
     def explain(self):
         """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
-        One traced forward pass and two backward passes (``cams.TracedContrast``, traced at the first
-        epoch end, a graph run after that). A wrong probe's two maps share one scale (gradient methods),
-        like the failure gallery's; a right probe's two maps are one."""
+        A fit that explains ``TRACE_FROM_EPOCHS`` epochs or more traces its pass once (``cams.TracedContrast``:
+        one forward and two backward passes in a graph); a shorter one runs eager passes, the second only
+        when a probe is predicted wrong. A wrong probe's two maps share one scale (gradient methods), like
+        the failure gallery's; a right probe's two maps are one."""
         method = cams.CAM_METHODS[self.method]
-        if self._contrast is None or self._contrast.model is not self.model:
-            self._contrast = cams.TracedContrast(self.model, self.layer)
-        truth, guess = self._contrast(self.images, self.labels)
+        if self._traced:
+            if self._contrast is None or self._contrast.model is not self.model:
+                self._contrast = cams.TracedContrast(self.model, self.layer)
+            truth, guess = self._contrast(self.images, self.labels)
+        else:
+            truth = cams.cam_pass(self.model, self.images, self.labels, self.layer)
+            predicted = truth.logits.argmax(axis=1)
+            guess = (
+                cams.cam_pass(self.model, self.images, predicted, self.layer)
+                if (predicted != self.labels).any()
+                else truth
+            )
         if method.unscaled is None:
             true_maps, predicted_maps = method.compute(truth), method.compute(guess)
         else:

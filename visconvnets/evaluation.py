@@ -119,3 +119,23 @@ def pointing_game(model, images: np.ndarray, class_indices, boxes, layer_name: s
     )
     hits, centre = pointing_hits(maps, boxes, receptive_field(model, layer_name), images.shape[1], original_sizes)
     return {"hits": hits.tolist(), "score": float(hits.mean()), "centre": float(centre.mean())}
+
+
+TOP_FRACTION = 0.2  # cam_drift compares the top 20% of cells
+
+
+def top_cells(maps: np.ndarray, fraction: float = TOP_FRACTION) -> np.ndarray:
+    """(n, h, w) bool: each map's ``fraction`` highest cells (ties at the threshold included), positive only."""
+    flat = maps.reshape(len(maps), -1)
+    count = max(1, int(round(fraction * flat.shape[1])))
+    threshold = -np.sort(-flat, axis=1)[:, count - 1 : count]  # (n, 1) the count-th largest value
+    return ((flat >= threshold) & (flat > 0)).reshape(maps.shape)
+
+
+def cam_drift(previous: np.ndarray, current: np.ndarray, fraction: float = TOP_FRACTION) -> float:
+    """Mean over images of 1 - IoU of the top cells of two (n, h, w) map sets; two empty maps agree."""
+    before, after = top_cells(previous, fraction), top_cells(current, fraction)
+    union = (before | after).sum(axis=(1, 2))
+    overlap = (before & after).sum(axis=(1, 2))
+    iou = np.divide(overlap, union, out=np.ones(len(union)), where=union > 0)
+    return float(np.mean(1.0 - iou))
