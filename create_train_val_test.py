@@ -31,12 +31,18 @@ How it works:
     always lands in one split (no leaks); groups are ordered by hash and shuffled with
     --seed, so listing order and machine do not matter. The same image under two classes
     is a label conflict: all its copies are skipped and reported.
+  * Near-duplicates (the same photo re-encoded, resized or lightly edited) are found by a
+    64-bit difference hash of the decoded pixels, computed in the same decode: photos whose
+    hashes differ in at most --near-duplicates bits (default 4) join one group, so they
+    cannot leak across splits either; near-duplicates under two classes are reported as
+    possible label conflicts and kept in one split. The search is banded, not pairwise.
   * Rounding: validation and test get round-half-up(n * fraction) groups, at least 1 each
     when a class has 3 or more; train gets the rest (at least 1). A class with fewer than
     3 distinct usable images is an error unless --allow-small-classes.
   * DEST is built in a hidden folder beside it and renamed into place only when complete:
     an interrupted run leaves no half-written DEST. DEST/split.csv records every file:
-    source, class, split (or "excluded"), sha256, action, destination, reason.
+    source, class, split (or "excluded"), sha256, action, destination, reason, group
+    (files sharing a group share a split).
 """
 
 
@@ -77,6 +83,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="images with more pixels are skipped as decompression bombs "
         f"(default: {splitting.DEFAULT_MAX_PIXELS}, Pillow's)",
     )
+    parser.add_argument(
+        "--near-duplicates",
+        type=int,
+        default=splitting.DEFAULT_DISTANCE,
+        metavar="DISTANCE",
+        help="keep photos whose difference hashes differ in at most DISTANCE of 64 bits in one split "
+        f"(default: {splitting.DEFAULT_DISTANCE}: re-encoded and resized copies; 0 turns it off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -102,6 +116,7 @@ def main(argv=None) -> int:
             workers=args.workers,
             max_pixels=args.max_pixels,
             progress=not args.quiet,
+            near_duplicates=args.near_duplicates,
         )
     except (ValueError, FileNotFoundError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

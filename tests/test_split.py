@@ -366,3 +366,29 @@ def test_killed_run_leaves_no_destination(tmp_path: Path):
     assert process.returncode == 130, stderr
     assert not (tmp_path / "out").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["src"]
+
+
+def test_signals_are_held_until_the_block_ends():
+    """A SIGTERM sent inside ``signals_deferred`` (with NumPy's threads running, which a sigmask on the main
+    thread alone would not cover) reaches the handler only after the block."""
+    import os
+    import signal
+
+    import numpy  # noqa: F401 - its BLAS threads are what a per-thread mask misses
+
+    steps = []
+
+    def handler(number, _frame):
+        steps.append(f"handler {number}")
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with splitting.signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                steps.append("block finished")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert steps == ["block finished", f"handler {int(signal.SIGTERM)}"]

@@ -7,8 +7,10 @@ The flow, each step a function:
 1. ``find_class_folders``: sorted class folders under the source (hidden entries skipped, the Kaggle
    zip's doubled root ``flowers/flowers/daisy`` descended into).
 2. ``check_files``: every file read once, hashed (SHA-256) and fully decoded with Pillow, in parallel.
-3. ``plan_split``: per class, groups of byte-identical files shuffled with a seeded generator and cut
-   by the documented rounding rule; content found under two classes is a label conflict.
+3. ``plan_split``: per class, groups of byte-identical files and of near-duplicates (a difference hash
+   of the decoded pixels, ``near_duplicates``) shuffled with a seeded generator and cut by the
+   documented rounding rule; the same bytes under two classes is a label conflict (excluded), a
+   near-duplicate under two classes a possible one (reported, kept in one split).
 4. ``write_split``: everything written into a temporary folder beside DEST, renamed into place only
    when complete, with ``split.csv`` as the audit trail.
 """
@@ -21,11 +23,13 @@ from pathlib import Path
 from .audit import CSV_COLUMNS, format_report, read_split_csv, write_split_csv
 from .checks import DEFAULT_MAX_PIXELS, FileCheck, check_file, check_files
 from .discovery import IGNORED_FOLDERS, IMAGE_EXTENSIONS, find_class_folders, list_class_files
+from .near_duplicates import DEFAULT_DISTANCE
 from .plan import MODES, SPLIT_NAMES, PlannedFile, SplitPlan, plan_split, split_counts, validate_fractions
 from .writing import INCOMING, check_destination, make_staging_folder, signals_deferred, write_split
 
 __all__ = [
     "CSV_COLUMNS",
+    "DEFAULT_DISTANCE",
     "DEFAULT_MAX_PIXELS",
     "IGNORED_FOLDERS",
     "IMAGE_EXTENSIONS",
@@ -52,6 +56,16 @@ __all__ = [
 ]
 
 
+def _check_settings(validation_fraction, test_fraction, mode: str, max_pixels: int, near_duplicates: int) -> None:
+    validate_fractions(validation_fraction, test_fraction)
+    if mode not in MODES:
+        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    if not 0 <= near_duplicates < 32:
+        raise ValueError(f"--near-duplicates must be 0-31 bits of the 64-bit dHash (0: off), got {near_duplicates}")
+
+
 def split_dataset(
     source: Path,
     destination: Path,
@@ -65,6 +79,7 @@ def split_dataset(
     workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
+    near_duplicates: int = DEFAULT_DISTANCE,
 ) -> SplitPlan:
     """Check, plan and (unless ``dry_run``) write a split. The one call the script and notebooks use.
 
@@ -73,11 +88,7 @@ def split_dataset(
     Returns:
         The plan; ``plan.counts()`` and ``format_report(plan)`` describe it.
     """
-    validate_fractions(validation_fraction, test_fraction)
-    if mode not in MODES:
-        raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+    _check_settings(validation_fraction, test_fraction, mode, max_pixels, near_duplicates)
     root, class_names = find_class_folders(Path(source))
     if len(class_names) < 2:
         raise ValueError(
@@ -100,10 +111,10 @@ def split_dataset(
             max_pixels=max_pixels,
             progress=progress,
             stage_into=staging / INCOMING if staging else None,
+            hash_pixels=near_duplicates > 0,
         )
-        plan = plan_split(
-            root, class_names, checks, validation_fraction, test_fraction, seed, mode, allow_small_classes
-        )
+        fractions = (validation_fraction, test_fraction)
+        plan = plan_split(root, class_names, checks, *fractions, seed, mode, allow_small_classes, near_duplicates)
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from .plan import SPLIT_NAMES, SplitPlan
 
-CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason")
+CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason", "group")
 
 
 def write_split_csv(plan: SplitPlan, path: Path) -> None:
@@ -17,7 +17,16 @@ def write_split_csv(plan: SplitPlan, path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for item in plan.files:
             writer.writerow(
-                (item.source, item.class_name, item.split, item.sha256, item.action, item.destination, item.reason)
+                (
+                    item.source,
+                    item.class_name,
+                    item.split,
+                    item.sha256,
+                    item.action,
+                    item.destination,
+                    item.reason,
+                    item.group,
+                )
             )
 
 
@@ -25,6 +34,28 @@ def read_split_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a ``split.csv`` written by ``write_split``, as dictionaries keyed by column name."""
     with Path(path).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def near_duplicate_lines(plan: SplitPlan) -> list[str]:
+    """How many groups hold near-duplicates (files of different bytes kept together), and the groups
+    that span classes: possible label conflicts for a person to look at."""
+    if plan.near_duplicates <= 0:
+        return ["\nNear-duplicate search off (--near-duplicates 0): only byte-identical files are grouped."]
+    members: dict[str, list] = defaultdict(list)
+    for item in plan.kept:
+        members[item.group].append(item)
+    near = {key: items for key, items in members.items() if len({item.sha256 for item in items}) > 1}
+    files = sum(len(items) for items in near.values())
+    lines = [
+        f"\nnear-duplicate groups (dHash distance <= {plan.near_duplicates}): {len(near)}, holding {files} files "
+        "(each group kept in one split)"
+    ]
+    mixed = {key: items for key, items in near.items() if len({item.class_name for item in items}) > 1}
+    if mixed:
+        lines.append(f"{len(mixed)} possible label conflict(s): near-duplicates under different classes (check them):")
+        for items in mixed.values():
+            lines.append("  " + ", ".join(f"{item.source} ({item.class_name})" for item in items))
+    return lines
 
 
 def format_report(plan: SplitPlan) -> str:
@@ -46,6 +77,7 @@ def format_report(plan: SplitPlan) -> str:
         + "  ".join(f"{totals[name]:>10}" for name in SPLIT_NAMES)
         + f"  {sum(totals.values()):>7}"
     )
+    lines += near_duplicate_lines(plan)
     converted = sum(1 for item in plan.kept if item.action == "convert")
     if converted:
         lines.append(f"\n{converted} file(s) TensorFlow cannot read were converted to RGB PNG.")

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..workers import process_pool, progress_bar
 from .discovery import IMAGE_EXTENSIONS
+from .near_duplicates import difference_hash
 
 # Pillow formats that TensorFlow's decode_image reads as they are (checked on TF 2.21). WEBP is read by
 # TF >= 2.18 only, and TIFF never, so both are converted to keep DEST readable by any TF 2.x.
@@ -40,6 +41,8 @@ class FileCheck:
         problem: Why the file is unusable, or "" when it decoded fully.
         needs_conversion: True when Pillow reads it but TensorFlow would not (written as RGB PNG).
         size: (width, height) in pixels, (0, 0) when unusable.
+        pixel_hash: 64-bit difference hash of the decoded image (``near_duplicates.difference_hash``)
+            when asked for, else None.
     """
 
     relative_path: str
@@ -48,12 +51,15 @@ class FileCheck:
     problem: str = ""
     needs_conversion: bool = False
     size: tuple[int, int] = (0, 0)
+    pixel_hash: int | None = None
 
 
-def _decode_problem(data: bytes, max_pixels: int) -> tuple[str, bool, tuple[int, int]]:
-    """Fully decode ``data`` with Pillow. Returns (problem or "", needs_conversion, (width, height))."""
+def _decode_problem(data: bytes, max_pixels: int, hash_pixels: bool = False) -> tuple[str, bool, tuple, int | None]:
+    """Fully decode ``data`` with Pillow. Returns (problem or "", needs_conversion, (width, height),
+    difference hash of the pixels when ``hash_pixels`` and the image decoded, else None)."""
+    pixel_hash = None
     if not data:
-        return "empty file (0 bytes)", False, (0, 0)
+        return "empty file (0 bytes)", False, (0, 0), None
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
@@ -62,18 +68,20 @@ def _decode_problem(data: bytes, max_pixels: int) -> tuple[str, bool, tuple[int,
             with Image.open(io.BytesIO(data)) as image:
                 image_format, mode, size = image.format, image.mode, image.size
                 image.load()  # decodes every pixel; truncated or corrupt data raises here
+                if hash_pixels and size[0] > 0 and size[1] > 0:
+                    pixel_hash = difference_hash(image)  # from the same decode, no second read
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        return f"decompression bomb: {error}", False, (0, 0)
+        return f"decompression bomb: {error}", False, (0, 0), None
     except Image.UnidentifiedImageError:
-        return "not an image Pillow can identify", False, (0, 0)
+        return "not an image Pillow can identify", False, (0, 0), None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        return f"corrupt or truncated image: {error}", False, (0, 0)
+        return f"corrupt or truncated image: {error}", False, (0, 0), None
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit
     if size[0] < 1 or size[1] < 1:
-        return f"image has no pixels ({size[0]}x{size[1]})", False, (0, 0)
+        return f"image has no pixels ({size[0]}x{size[1]})", False, (0, 0), None
     readable = image_format in TF_READABLE_FORMATS and (image_format != "BMP" or mode in TF_READABLE_BMP_MODES)
-    return "", not readable, size
+    return "", not readable, size, pixel_hash
 
 
 def staged_name(relative_path: str) -> str:
@@ -87,6 +95,7 @@ def check_file(
     class_name: str,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     stage_into: Path | None = None,
+    hash_pixels: bool = False,
 ) -> FileCheck:
     """Read, hash and fully decode one file.
 
@@ -97,6 +106,7 @@ def check_file(
         max_pixels: Images with more pixels are skipped as decompression bombs.
         stage_into: When given, a usable TF-readable image's bytes (already in memory) are written
             there as ``staged_name(relative_path)``, so copy mode never reads a file twice.
+        hash_pixels: Also compute the decoded image's difference hash (for near-duplicates).
 
     Returns:
         A FileCheck; ``problem`` is "" for a usable image.
@@ -110,16 +120,19 @@ def check_file(
     except OSError as error:
         return FileCheck(relative_path, class_name, "", f"cannot be read: {error}")
     digest = hashlib.sha256(data).hexdigest()
-    problem, needs_conversion, size = _decode_problem(data, max_pixels)
+    problem, needs_conversion, size, pixel_hash = _decode_problem(data, max_pixels, hash_pixels)
     if stage_into is not None and not problem and not needs_conversion:
         (Path(stage_into) / staged_name(relative_path)).write_bytes(data)
-    return FileCheck(relative_path, class_name, digest, problem, needs_conversion, size)
+    return FileCheck(relative_path, class_name, digest, problem, needs_conversion, size, pixel_hash)
 
 
-def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int, str | None]) -> list[FileCheck]:
-    root, items, max_pixels, stage_into = arguments
+def _check_chunk(arguments: tuple[str, list[tuple[str, str]], int, str | None, bool]) -> list[FileCheck]:
+    root, items, max_pixels, stage_into, hash_pixels = arguments
     stage_path = Path(stage_into) if stage_into else None
-    return [check_file(Path(root), relative, class_name, max_pixels, stage_path) for relative, class_name in items]
+    return [
+        check_file(Path(root), relative, class_name, max_pixels, stage_path, hash_pixels)
+        for relative, class_name in items
+    ]
 
 
 def check_files(
@@ -129,6 +142,7 @@ def check_files(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
     stage_into: Path | None = None,
+    hash_pixels: bool = False,
 ) -> list[FileCheck]:
     """Check many files, in ``workers`` processes (default: every core), in input order.
 
@@ -139,11 +153,13 @@ def check_files(
         max_pixels: Decompression-bomb limit in pixels.
         progress: Show a progress bar on stderr.
         stage_into: Folder to stage copies of usable images in (see ``check_file``).
+        hash_pixels: Also compute each image's difference hash (see ``check_file``).
     """
     workers = workers or os.cpu_count() or 1
     chunk_size = 64
     chunks = [list(files[start : start + chunk_size]) for start in range(0, len(files), chunk_size)]
-    jobs = [(str(root), chunk, max_pixels, str(stage_into) if stage_into else None) for chunk in chunks]
+    staged = str(stage_into) if stage_into else None
+    jobs = [(str(root), chunk, max_pixels, staged, hash_pixels) for chunk in chunks]
     bar = progress_bar(len(files), "checking images", progress)
     results: list[FileCheck] = []
     try:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .checks import FileCheck
+from .near_duplicates import group_keys
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -27,6 +28,7 @@ class PlannedFile:
     action: str  # copy | hardlink | symlink | convert | skip
     destination: str = ""
     reason: str = ""
+    group: str = ""  # files of one group (same bytes or near-duplicates) share a split; "" when excluded
 
 
 @dataclasses.dataclass
@@ -36,6 +38,7 @@ class SplitPlan:
     source_root: Path
     classes: list[str]
     files: list[PlannedFile]
+    near_duplicates: int = 0  # the dHash distance used to group near-duplicates (0: identical bytes only)
 
     @property
     def kept(self) -> list[PlannedFile]:
@@ -105,9 +108,9 @@ def _destination_name(relative_path: str, convert: bool, taken: set[str]) -> str
     return name
 
 
-def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str]):
-    """(excluded files, {class: {sha256: [checks]}}): unusable files and label conflicts excluded, the
-    rest grouped by content within their class."""
+def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str], near_duplicates: int):
+    """(excluded files, {class: {group: [checks]}}): unusable files and label conflicts (the same bytes
+    under two classes) excluded, the rest grouped by ``group_keys`` (same bytes, near-duplicates)."""
     checks = sorted(checks, key=lambda check: check.relative_path)
     excluded: list[PlannedFile] = []
     usable = [check for check in checks if not check.problem]
@@ -119,7 +122,7 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str]):
     classes_by_digest: dict[str, set[str]] = defaultdict(set)
     for check in usable:
         classes_by_digest[check.sha256].add(check.class_name)
-    groups: dict[str, dict[str, list[FileCheck]]] = {name: defaultdict(list) for name in class_names}
+    kept = []
     for check in usable:
         conflicting = classes_by_digest[check.sha256]
         if len(conflicting) > 1:
@@ -129,8 +132,26 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str]):
                 PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", reason)
             )
         else:
-            groups[check.class_name][check.sha256].append(check)
+            kept.append(check)
+    keys = group_keys([check.sha256 for check in kept], [check.pixel_hash for check in kept], near_duplicates)
+    groups: dict[str, dict[str, list[FileCheck]]] = {name: defaultdict(list) for name in class_names}
+    for check, key in zip(kept, keys):
+        groups[check.class_name][key].append(check)
     return excluded, groups
+
+
+def _assign_groups(keys: list[str], counts: tuple[int, int, int], assigned: dict[str, str]) -> dict[str, str]:
+    """The split of each of one class's (shuffled) group ``keys``: groups another class already placed
+    (near-duplicates across classes) keep their split and count against its share; the rest fill
+    train, validation, test in order."""
+    remaining = dict(zip(SPLIT_NAMES, counts))
+    for key in keys:
+        if key in assigned:
+            remaining[assigned[key]] -= 1
+    queue = [name for name in SPLIT_NAMES for _ in range(max(0, remaining[name]))]
+    free = [key for key in keys if key not in assigned]
+    placed = {key: queue[position] if position < len(queue) else "train" for position, key in enumerate(free)}
+    return {key: assigned.get(key, placed.get(key)) for key in keys}
 
 
 def plan_split(
@@ -142,11 +163,14 @@ def plan_split(
     seed: int = 42,
     mode: str = "copy",
     allow_small_classes: bool = False,
+    near_duplicates: int = 0,
 ) -> SplitPlan:
     """Decide the split of every checked file. Pure: reads and writes nothing.
 
-    Byte-identical files (same SHA-256) form one group and always land in the same split. Groups are
-    ordered by digest, then shuffled by a generator seeded with ``seed`` and the class name, so the
+    Byte-identical files (same SHA-256) form one group and always land in the same split; with
+    ``near_duplicates`` > 0 so do files whose difference hashes (``FileCheck.pixel_hash``) are at most
+    that many bits apart, transitively, also under different classes. Groups are ordered by key (their
+    smallest digest), then shuffled by a generator seeded with ``seed`` and the class name, so the
     result depends only on file contents and the seed, never on listing order or the machine.
 
     Raises:
@@ -156,7 +180,7 @@ def plan_split(
     validate_fractions(validation_fraction, test_fraction)
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    planned, groups = _group_by_content(checks, class_names)
+    planned, groups = _group_by_content(checks, class_names, near_duplicates)
     small = {name: len(groups[name]) for name in class_names if len(groups[name]) < 3}
     if small and not allow_small_classes:
         listed = ", ".join(f"{name!r} ({count})" for name, count in small.items())
@@ -165,17 +189,21 @@ def plan_split(
             "Add images, remove the class folder, or pass --allow-small-classes to put them in train only."
         )
 
+    assigned: dict[str, str] = {}  # group -> split, across classes (a near-duplicate pair under two classes)
     for class_name in class_names:
-        digests = sorted(groups[class_name])
-        random.Random(f"{seed}:{class_name}").shuffle(digests)
-        n_train, n_validation, _ = split_counts(len(digests), validation_fraction, test_fraction)
+        keys = sorted(groups[class_name])
+        random.Random(f"{seed}:{class_name}").shuffle(keys)
+        splits = _assign_groups(keys, split_counts(len(keys), validation_fraction, test_fraction), assigned)
+        assigned.update(splits)
         taken: set[str] = set()
-        for position, digest in enumerate(digests):
-            split = "train" if position < n_train else "validation" if position < n_train + n_validation else "test"
-            for check in sorted(groups[class_name][digest], key=lambda item: item.relative_path):
+        for key in keys:
+            split = splits[key]
+            for check in sorted(groups[class_name][key], key=lambda item: item.relative_path):
                 action = "convert" if check.needs_conversion else mode
                 name = _destination_name(check.relative_path, check.needs_conversion, taken)
                 destination = f"{split}/{class_name}/{name}"
-                planned.append(PlannedFile(check.relative_path, class_name, split, check.sha256, action, destination))
+                planned.append(
+                    PlannedFile(check.relative_path, class_name, split, check.sha256, action, destination, "", key)
+                )
     planned.sort(key=lambda item: item.source)
-    return SplitPlan(Path(root), list(class_names), planned)
+    return SplitPlan(Path(root), list(class_names), planned, near_duplicates)

@@ -74,20 +74,30 @@ def check_destination(source: Path, destination: Path, force: bool) -> None:
             )
 
 
+DEFERRED = (signal.SIGINT, signal.SIGTERM)  # the signals signals_deferred holds
+
+
 @contextlib.contextmanager
 def signals_deferred():
     """Hold SIGINT and SIGTERM until the block ends, so a kill cannot land between two file-system steps
     that must happen together (creating and recording a staging folder, swapping DEST into place).
-    A no-op off the main thread or where the platform cannot block signals."""
-    can_block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    if not can_block:
+
+    Done with Python-level handlers that only record the signal, then re-raised once the block is over:
+    blocking the signal with ``pthread_sigmask`` holds it in the main thread only, and the kernel hands a
+    process-wide signal to any other thread (NumPy's BLAS threads), whose C handler then runs the
+    Python handler in the block anyway. A no-op off the main thread (handlers can only be set there)."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    received: list[int] = []
+    previous = {number: signal.signal(number, lambda got, _frame: received.append(got)) for number in DEFERRED}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])  # now, with the caller's handler back in place
 
 
 def make_staging_folder(destination: Path) -> Path:
