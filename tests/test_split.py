@@ -384,11 +384,10 @@ def test_signals_are_held_until_the_block_ends():
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            with splitting.signals_deferred():
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.05)
-                steps.append("block finished")
+        with pytest.raises(KeyboardInterrupt), splitting.signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            steps.append("block finished")
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert steps == ["block finished", f"handler {int(signal.SIGTERM)}"]
