@@ -335,6 +335,10 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a read-only --output: one line naming the path, no traceback
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where} (is --output writable, with room left?)", file=sys.stderr)
+        return 2
     return 0
 
 

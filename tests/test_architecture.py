@@ -17,7 +17,7 @@ PACKAGE = PROJECT_ROOT / "visconvnets"
 
 # Lowest first; a module may import its own layer or lower ones, never a higher one (ARCHITECTURE.md).
 LAYERS = [
-    ("foundation", {"config", "backbones", "outputs", "keras_internals", "workers", "timing", "console"}),
+    ("foundation", {"config", "backbones", "outputs", "keras_internals", "workers", "timing", "console", "run_state"}),
     ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
     ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation", "faithfulness", "sanity"}),

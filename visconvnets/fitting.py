@@ -9,13 +9,12 @@ from pathlib import Path
 import keras
 
 from . import data as data_tools
+from . import outputs
 from .callbacks import ExplainEachEpoch
 from .config import RunConfig
 from .images import load_images
 from .phase_summaries import ConfusionAtPhaseEnd
 from .scoring import chosen_images
-
-TENSORBOARD = "tensorboard"  # OUT/tensorboard: Keras's scalars (train/), probes (explain/), phase ends (phases/)
 
 
 def datasets(config: RunConfig, files: data_tools.SplitFiles):
@@ -42,7 +41,7 @@ def probe_part(split_files: data_tools.SplitFiles) -> str:
 def training_callbacks(model, split_files, classes: list[str], config: RunConfig, out_dir: Path, layer: str) -> list:
     """The epoch pictures (unless --no-epoch-pictures) and TensorBoard (with --tensorboard)."""
     callbacks = []
-    tensorboard_dir = Path(out_dir) / TENSORBOARD if config.tensorboard else None
+    tensorboard_dir = Path(out_dir) / outputs.TENSORBOARD if config.tensorboard else None
     if tensorboard_dir and importlib.util.find_spec("tensorboard") is None:
         raise RuntimeError(
             "--tensorboard needs the tensorboard package, which TensorFlow 2.21 no longer installs: "

@@ -36,6 +36,33 @@ MISCLASSIFIED = "misclassified"  # misclassified/<image>.jpg
 EPOCHS = "epochs"  # epochs/NNN/<image>.jpg + maps.npz per explained epoch; epochs/<image>_strip.jpg, <image>.gif
 COMPARE = "compare"  # compare/<image>.jpg: every CAM method and baseline side by side (--compare-cams)
 DEMO_DATA = "data"  # --demo: data/flowers (generated) and data/split
+TRAINING_SUMMARY = "training.json"  # epochs run, best validation accuracy, why training stopped, seconds
+LOCK = ".visconvnets.lock"  # the process using OUT (pid, host, start time); see ``run_lock``
+TENSORBOARD = "tensorboard"  # --tensorboard: train/, explain/, phases/
+# everything a run writes under OUT (not DEMO_DATA, not the lock): what --restart and a new demo remove
+RUN_OUTPUTS = (
+    REPORT,
+    METRICS,
+    MODEL,
+    MODEL_PARTIAL,
+    CLASSES,
+    TRAINING_SUMMARY,
+    HISTORY,
+    PREDICTIONS,
+    TRAINING_CURVES,
+    CONFUSION_MATRIX,
+    FAITHFULNESS_CURVES,
+    SANITY_FIGURE,
+    TRAINING_STATE,
+    CHECKPOINTS,
+    ACTIVATIONS,
+    FILTERS,
+    GRADCAM,
+    MISCLASSIFIED,
+    EPOCHS,
+    COMPARE,
+    TENSORBOARD,
+)
 SPLIT_CSV = "split.csv"  # written by create_train_val_test.py inside the split folder
 
 

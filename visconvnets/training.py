@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from . import keras_internals, outputs
 from . import model as model_tools
-from .config import TRAINING_KEYS
 from .history import history_callback, read_history
 
 FINISHED_WEIGHTS = "after_previous_phase.weights.h5"  # in the state folder: weights after the last finished phase
@@ -74,39 +73,6 @@ def plan_phases(
     else:
         phases = [Phase("head", epochs, learning_rate), Phase("fine_tune", fine_tune_epochs, fine_tune_learning_rate)]
     return [phase for phase in phases if phase.epochs > 0]
-
-
-def check_resume(out_dir: Path, current_settings: dict, restart: bool) -> bool:
-    """True when ``out_dir`` holds an unfinished run with the same training settings to continue.
-
-    Raises:
-        ValueError: an unfinished run with other settings, or a finished run (nothing is overwritten).
-    """
-    out_dir = Path(out_dir)
-    state = out_dir / outputs.TRAINING_STATE
-    if restart:
-        for target in (state, out_dir / outputs.CHECKPOINTS, out_dir / outputs.HISTORY):
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-        return False
-    if state.exists():
-        saved = outputs.read_json(out_dir / outputs.CONFIG).get("config", {})
-        changed = [key for key in TRAINING_KEYS if key in saved and saved[key] != current_settings[key]]
-        if changed:
-            differences = ", ".join(f"{key}: {saved[key]} -> {current_settings[key]}" for key in changed)
-            raise ValueError(
-                f"{str(out_dir)!r} holds an unfinished run with other settings ({differences}); rerun with the "
-                "same settings to resume, pass --restart to discard it, or choose another --output"
-            )
-        return True
-    if (out_dir / outputs.MODEL).exists():
-        raise ValueError(
-            f"{str(out_dir)!r} already holds a finished run; use --model {out_dir / outputs.MODEL} to evaluate "
-            "and visualise it again, --restart to train again (replacing it), or another --output"
-        )
-    return False
 
 
 def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, element_spec) -> None:

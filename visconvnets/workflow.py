@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from pathlib import Path
 
 import keras
 
 from . import data as data_tools
-from . import devices, explain, fitting, health, outputs, report, saved_model, scoring, training, trust
+from . import devices, explain, fitting, health, outputs, report, run_state, saved_model, scoring, training, trust
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
@@ -26,6 +27,8 @@ from .config import RunConfig
 from .demo import prepare_demo
 from .history import epoch_timings
 from .timing import Stopwatch, stage
+
+TRAINED = ("training", "training_seconds")  # the summary keys saved in training.json
 
 
 @dataclasses.dataclass
@@ -36,21 +39,11 @@ class Job:
     layout: outputs.RunLayout
     split_files: data_tools.SplitFiles | None  # None with --model and no --data
     weights_path: str | None  # None: random initialisation (or a loaded model)
-    resuming: bool  # an unfinished run in OUT continues
+    state: str  # run_state.check_resume: "fresh", "resume" (killed training) or "finish" (killed pictures)
     strategy: object  # the tf.distribute strategy
+    lock: Path | None = None  # OUT's lock, held by the chief until the run ends
     started: float = dataclasses.field(default_factory=time.perf_counter)
     clock: Stopwatch | None = None  # seconds per stage -> metrics.json timings
-
-    @property
-    def phases(self) -> list[training.Phase]:
-        config = self.config
-        return training.plan_phases(
-            self.weights_path is not None,
-            config.epochs,
-            config.fine_tune_epochs,
-            config.learning_rate,
-            config.fine_tune_learning_rate,
-        )
 
 
 def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
@@ -61,15 +54,19 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
         explicit: Names of settings the user gave (the demo does not override those).
     """
     clock = Stopwatch()
-    with clock.stage("data"):  # settings, demo data, every image decoded
+    with clock.stage("data"):  # settings, OUT's lock and state, demo data, every image decoded
         job = prepare(config, explicit)
     job.clock = clock
-    with clock.stage("model"):
-        model, classes, image_size = build_or_load_model(job)
-    with clock.stage("training"):
-        summary = train_model(job, model, classes)
-    metrics, predicted = evaluate(job, model, classes, image_size, summary)
-    return explain_and_report(job, model, classes, image_size, metrics, predicted)
+    try:
+        with clock.stage("model"):
+            model, classes, image_size = build_or_load_model(job)
+        with clock.stage("training"):
+            summary = train_model(job, model, classes)
+        metrics, predicted = evaluate(job, model, classes, image_size, summary)
+        return explain_and_report(job, model, classes, image_size, metrics, predicted)
+    finally:
+        if job.lock is not None:
+            run_state.release(job.lock)
 
 
 def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
@@ -85,19 +82,27 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
         model_tools.check_image_size(config.image_size, backbone.name)
     layout = outputs.RunLayout(config.output)
     layout.root.mkdir(parents=True, exist_ok=True)
-    resuming, weights_path = False, None
-    if config.model is None:
-        resuming = training.check_resume(layout.root, config.to_json(), config.restart)
-        weights_path = model_tools.resolve_weights(config.weights, config.backbone)  # fails fast when offline
-    split_files = None
-    if config.data:
-        split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
-        split_files.print_skipped()
-    devices.configure_devices(config.logical_cpus)
-    if config.model is None:
-        keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
-    keras.utils.set_random_seed(config.seed)
-    return Job(config, layout, split_files, weights_path, resuming, devices.make_strategy(config.distribute))
+    lock = run_state.acquire(layout.root) if devices.is_chief() else None  # one run per OUT
+    try:
+        state, weights_path = "fresh", None
+        if config.model is None:
+            was_demo = outputs.read_json(layout / outputs.CONFIG).get("config", {}).get("demo") is True
+            state = run_state.check_resume(layout.root, config.to_json(), config.restart, config.demo and was_demo)
+            weights_path = model_tools.resolve_weights(config.weights, config.backbone)  # fails fast when offline
+        split_files = None
+        if config.data:
+            split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
+            split_files.print_skipped()
+        devices.configure_devices(config.logical_cpus)
+        if config.model is None:
+            keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
+        keras.utils.set_random_seed(config.seed)
+        strategy = devices.make_strategy(config.distribute)
+    except BaseException:
+        if lock is not None:
+            run_state.release(lock)
+        raise
+    return Job(config, layout, split_files, weights_path, state, strategy, lock=lock)
 
 
 def build_or_load_model(job: Job):
@@ -112,6 +117,11 @@ def build_or_load_model(job: Job):
         explain.check_layers(model, config)
         return model, classes, int(model.input_shape[1])
     classes = job.split_files.classes
+    if job.state == "finish":  # a killed run saved its model: load it, train nothing
+        print(f"{job.layout / outputs.MODEL} was trained by an earlier run of this command: finishing its pictures")
+        model, _ = saved_model.load_trained_model(job.layout / outputs.MODEL, classes)
+        explain.check_layers(model, config)
+        return model, classes, config.image_size
     saved_model.write_run_config(job.layout / outputs.CONFIG, config.to_json(), job.weights_path, classes)
     momentum = config.batch_norm_momentum_for(pretrained=job.weights_path is not None)
     with job.strategy.scope():
@@ -135,11 +145,13 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
     }
     if config.model is not None:
         return summary
+    if job.state == "finish":
+        return summary | outputs.read_json(job.layout / outputs.TRAINING_SUMMARY)
     train_count = len(job.split_files.paths["train"])
     weights = "ImageNet" if config.weights == "imagenet" else config.weights
     print(
         f"training {config.backbone} on {train_count} images of {len(classes)} classes at {config.image_size}px"
-        f"{' (resuming)' if job.resuming else ''}; {weights} weights; "
+        f"{' (resuming)' if job.state == 'resume' else ''}; {weights} weights; "
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
     steps = -(-train_count // config.batch_size)
@@ -153,16 +165,21 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
     summary["training"] = training.train(
         model,
         *fitting.datasets(config, job.split_files),
-        job.phases,
+        training.plan_phases(
+            job.weights_path is not None,
+            *(config.epochs, config.fine_tune_epochs),
+            *(config.learning_rate, config.fine_tune_learning_rate),
+        ),
         job.layout / outputs.TRAINING_STATE,
         job.layout / outputs.HISTORY,
         recipe,
         job.strategy,
     )
-    if devices.is_chief():
-        saved_model.save_trained_model(model, classes, job.layout.root)
-    shutil.rmtree(job.layout / outputs.TRAINING_STATE, ignore_errors=True)
     summary["training_seconds"] = round(time.perf_counter() - job.started, 1)
+    if devices.is_chief():  # the model, then what a run killed later needs to finish without training
+        saved_model.save_trained_model(model, classes, job.layout.root)
+        outputs.write_json(job.layout / outputs.TRAINING_SUMMARY, {key: summary[key] for key in TRAINED})
+    shutil.rmtree(job.layout / outputs.TRAINING_STATE, ignore_errors=True)
     return summary
 
 

@@ -43,20 +43,21 @@ def _bands(distance: int) -> list[tuple[int, int]]:
     return [(int(shift), width) for shift, width in zip(shifts, widths)]
 
 
-def _same_key_pairs(keys: np.ndarray) -> np.ndarray:
-    """(k, 2) index pairs (i < j in sorted order) of entries with equal ``keys``, all pairs of every run."""
+def _same_key_pairs(keys: np.ndarray):
+    """Yield (k, 2) index arrays of entries with equal ``keys``: every pair of every run of equal keys,
+    one offset at a time (offset k pairs each entry with the one k places later in its sorted run), so
+    memory stays proportional to the entries, not to the pairs."""
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
     lengths = np.diff(np.concatenate([starts, [len(keys)]]))
     run_start = np.repeat(starts, lengths)  # for each sorted position, where its run starts
     left = np.repeat(lengths, lengths) - (np.arange(len(keys)) - run_start) - 1  # later entries in the same run
-    pairs, positions, offset = [], np.flatnonzero(left > 0), 1
-    while positions.size:  # offset k pairs every position with the one k places later in its run
-        pairs.append(np.stack([order[positions], order[positions + offset]], axis=1))
+    positions, offset = np.flatnonzero(left > 0), 1
+    while positions.size:
+        yield np.stack([order[positions], order[positions + offset]], axis=1)
         offset += 1
         positions = positions[left[positions] >= offset]
-    return np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
 
 
 def near_duplicate_pairs(hashes: np.ndarray, distance: int) -> np.ndarray:
@@ -72,14 +73,14 @@ def near_duplicate_pairs(hashes: np.ndarray, distance: int) -> np.ndarray:
     if not 0 <= distance < 32:
         raise ValueError(f"near-duplicate distance must be 0-31 bits of 64, got {distance}")
     hashes = np.asarray(hashes, dtype=np.uint64)
-    found = []
+    found = [np.empty((0, 2), np.int64)]
     for shift, width in _bands(distance):
         keys = (hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)
-        candidates = _same_key_pairs(keys)
-        close = _popcount(hashes[candidates[:, 0]] ^ hashes[candidates[:, 1]]) <= distance
-        found.append(np.sort(candidates[close], axis=1))
-    pairs = np.concatenate(found) if found else np.empty((0, 2), np.int64)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2).astype(np.int64)
+        for candidates in _same_key_pairs(keys):  # compared as they come: only close pairs are kept
+            close = _popcount(hashes[candidates[:, 0]] ^ hashes[candidates[:, 1]]) <= distance
+            found.append(np.sort(candidates[close], axis=1))
+    pairs = np.concatenate(found).astype(np.int64)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs
 
 
 def connected_groups(count: int, pairs: np.ndarray) -> np.ndarray:
@@ -110,7 +111,8 @@ def group_keys(digests: list[str], hashes: list[int | None], distance: int) -> l
     count = len(digests)
     if count == 0:
         return []
-    unique, first = np.unique(np.asarray(digests), return_inverse=True)  # same bytes -> same index
+    digest_array = np.array(digests, dtype="S64")  # one byte a hex digit (a str array takes four)
+    unique, first = np.unique(digest_array, return_inverse=True)  # same bytes -> same index
     representative = np.full(len(unique), -1)
     representative[first[::-1]] = np.arange(count)[::-1]  # the first file of each content
     pairs = [np.stack([np.arange(count), representative[first]], axis=1)]
@@ -119,7 +121,7 @@ def group_keys(digests: list[str], hashes: list[int | None], distance: int) -> l
         values = np.array([hashes[index] for index in hashed], dtype=np.uint64)
         pairs.append(hashed[near_duplicate_pairs(values, distance)])
     labels = connected_groups(count, np.concatenate(pairs))
-    order = np.argsort(np.asarray(digests), kind="stable")  # smallest digest first
+    order = np.argsort(digest_array, kind="stable")  # smallest digest first
     smallest = {}
     for index in order:
         smallest.setdefault(labels[index], digests[index])
