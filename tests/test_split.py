@@ -391,3 +391,58 @@ def test_signals_are_held_until_the_block_ends():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert steps == ["block finished", f"handler {int(signal.SIGTERM)}"]
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl and /proc are Linux's")
+def test_kill_9_leaves_no_orphan_workers_and_the_next_run_cleans_up(tmp_path: Path):
+    import signal
+
+    source = tmp_path / "src"
+    for class_name in ("a", "b"):
+        for index in range(600):
+            seed = index + (0 if class_name == "a" else 10_000)
+            write(source / class_name / f"{index}.png", image_bytes(seed, "PNG", size=(64, 64)))
+    command = [sys.executable, str(PROJECT_ROOT / "create_train_val_test.py"), str(source), str(tmp_path / "out")]
+    process = subprocess.Popen([*command, "--quiet", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        workers = _children(process.pid)  # the checking workers are running
+    if process.poll() is not None:
+        pytest.skip("the split finished before its workers could be seen")
+    process.send_signal(signal.SIGKILL)  # no handler runs: nothing in the program can clean up
+    process.wait()
+    time.sleep(0.5)
+    partials = list(tmp_path.glob(".out.partial-*"))
+    assert len(partials) == 1  # left behind by the killed run
+
+    def alive(pid: int) -> bool:
+        try:
+            state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers), "workers outlived their parent"
+    done = subprocess.run([*command, "--quiet"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"removed {partials[0]}" in done.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "src"]
+    assert (tmp_path / "out" / "split.csv").is_file()

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)
+
+
+def die_with_parent() -> None:
+    """In a worker: ask Linux to send SIGTERM when the parent dies, so a ``kill -9`` of the program
+    leaves no orphan workers running (a no-op elsewhere). Ends at once if the parent is already gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no libc prctl (an unusual libc): workers end when their work does
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
+
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A process pool that is safe to start from any program: forked (fast) while TensorFlow is not
-    loaded, spawned once it is (forking a process that runs TensorFlow's threads can deadlock)."""
+    loaded, spawned once it is (forking a process that runs TensorFlow's threads can deadlock). Its
+    workers die with the program (``die_with_parent``)."""
     method = "spawn" if "tensorflow" in sys.modules else "fork"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    context = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
 
 
 class _NoProgress:

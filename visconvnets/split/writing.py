@@ -5,9 +5,12 @@ complete, signals held around the file-system steps that must go together.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -100,11 +103,45 @@ def signals_deferred():
             signal.raise_signal(received[0])  # now, with the caller's handler back in place
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())[:40]
+
+
+def remove_abandoned_staging(destination: Path) -> list[Path]:
+    """Remove the hidden folders beside ``destination`` that a run on this machine started and never
+    finished because it was killed (``kill -9``, a crash: nothing could clean up); the folders removed.
+    A folder's owner is in its name (``.DEST.partial-<host>-<pid>-<random>``); live owners' are kept."""
+    destination = Path(destination)
+    removed = []
+    for folder in destination.parent.glob(f".{glob.escape(destination.name)}.partial-*"):
+        owner = re.fullmatch(rf"\.{re.escape(destination.name)}\.partial-(.+)-(\d+)-[^-]+", folder.name)
+        if owner is None or owner.group(1) != _host() or _process_alive(int(owner.group(2))):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+        print(f"removed {folder}, left by process {owner.group(2)}, which was killed before it finished")
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def make_staging_folder(destination: Path) -> Path:
-    """A new hidden folder beside ``destination`` (same file system, so renaming it is atomic)."""
+    """A new hidden folder beside ``destination`` (same file system, so renaming it is atomic), named
+    after this machine and process so that a later run can tell it was abandoned; abandoned ones of
+    earlier runs are removed first."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    remove_abandoned_staging(destination)
+    prefix = f".{destination.name}.partial-{_host()}-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
     (staging / INCOMING).mkdir()
     return staging
 
