@@ -377,6 +377,43 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
                 os.environ["TF_CONFIG"] = saved
 
 
+def test_two_workers_on_loopback_train_one_model_and_only_the_chief_writes(tiny_split, tmp_path):
+    """Two worker processes (TF_CONFIG with two 127.0.0.1 ports, worker 0 the chief) on the same --output:
+    both finish; OUT holds one run, written by the chief; the other worker's scratch folder is gone."""
+    import os
+    import socket
+    import tempfile
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "multiworker", "--batch-size", "16")
+    scratch_before = set(Path(tempfile.gettempdir()).glob("visconvnets-worker1-*"))
+    processes = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(
+                os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            ),
+        )
+        for index in range(2)
+    ]
+    logs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], "\n".join(log[-2000:] for log in logs)
+    assert "2 replica(s)" in logs[0] and "2 replica(s)" in logs[1]
+    assert "report:" in logs[0] and "the chief writes" in logs[1] and "report:" not in logs[1]
+    history = (tmp_path / "out" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and history[1].startswith("1,scratch,")  # one epoch, written once
+    assert (tmp_path / "out" / "model.keras").exists() and (tmp_path / "out" / "index.html").exists()
+    assert set(Path(tempfile.gettempdir()).glob("visconvnets-worker1-*")) == scratch_before  # the worker's removed
+
+
 @pytest.mark.xdist_group("trained_run")
 def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     from visconvnets.config import CAM_METHOD_NAMES

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import tensorflow as tf
@@ -66,3 +69,20 @@ def is_chief() -> bool:
     if task.get("type") == "chief":
         return True
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in config.get("cluster", {})
+
+
+def output_folder(output: Path) -> Path:
+    """Where this process writes: ``--output`` for the chief (or a single process); for any other worker of
+    a ``multiworker`` cluster a scratch folder of its own outside OUT (its training state, so that it can
+    resume), named after OUT and its task, so a restarted worker finds it again."""
+    if is_chief():
+        return Path(output)
+    task = json.loads(os.environ["TF_CONFIG"])["task"]
+    digest = hashlib.sha1(str(Path(output).resolve()).encode("utf-8")).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"visconvnets-{task.get('type')}{task.get('index', 0)}-{digest}"
+
+
+def finish_worker(scratch: Path, output: Path) -> None:
+    """A cluster's other worker after training: its scratch folder (``output_folder``) is no longer needed."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(f"this worker's part of training is done; the chief writes {output}")

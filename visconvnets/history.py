@@ -110,3 +110,8 @@ def epoch_timings(path: Path) -> dict:
         return {}
     first = {row["phase"]: float(row["first_step_seconds"]) for row in rows if row.get("first_step_seconds")}
     return {"epochs": [float(row["seconds"]) for row in rows], "first_steps": first}
+
+
+def run_timings(stages: dict, history_path: Path, trained: bool) -> dict:
+    """Seconds per stage and, for a run that trained, each epoch and each phase's first step (history.csv)."""
+    return {**stages, **epoch_timings(history_path)} if trained else dict(stages)

@@ -22,6 +22,12 @@ is here because the public API does not give what it gives:
   created inside the first train step, and ``tf.function`` then traces that step twice (a step that
   creates variables is traced once to create them and again to run): 9-10 s more on 2 cores for
   InceptionV3 per phase. If it went missing, we fall back to building the optimizer only.
+* ``Trainer._maybe_symbolic_build``: ``fit`` and ``evaluate`` first build the model from one batch,
+  which under a strategy they get by ``strategy.reduce("MEAN", (x, y))`` of the first distributed
+  batch; ``MultiWorkerMirroredStrategy`` with two or more workers cannot reduce a structure and fails
+  with "Attempt to convert a value (PerReplica ...) to a Tensor" (Keras issue #20329). Once
+  ``_symbolic_build`` has built everything from the dataset's ``element_spec`` that step has nothing
+  to do, so ``without_batch_build`` skips it for the duration of ``fit``.
 * ``keras.src.legacy.saving.legacy_h5_format``: writes weights in the legacy HDF5 layout of Keras's
   ImageNet files (the tests make such a file; Keras 3's ``save_weights`` writes only ``.weights.h5``).
 
@@ -31,6 +37,7 @@ Keras upgrade has removed or renamed one; the test suite calls it.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 
@@ -75,6 +82,20 @@ def build_training_state(model, element_spec) -> None:
         build(data_batch=element_spec)
     elif not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+
+
+@contextlib.contextmanager
+def without_batch_build(model, skip: bool = True):
+    """Within the block, ``model``'s ``fit``/``evaluate`` do not build the model from a reduced first batch
+    (call ``build_training_state`` first). ``skip=False`` leaves Keras as it is."""
+    if not skip or not hasattr(model, "_maybe_symbolic_build"):
+        yield
+        return
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # on the instance only
+    try:
+        yield
+    finally:
+        del model._maybe_symbolic_build  # the class's method again
 
 
 def save_legacy_h5_weights(model, path) -> None:
@@ -128,5 +149,7 @@ def verify() -> None:
         _fail("Trainer._initial_epoch set by BackupAndRestore", "resuming a killed run at the right epoch")
     if "data_batch" not in inspect.signature(getattr(model, "_symbolic_build", lambda: None)).parameters:
         _fail("Trainer._symbolic_build(data_batch=)", "building the optimizer and metrics before the first step")
+    if "iterator" not in inspect.signature(getattr(model, "_maybe_symbolic_build", lambda: None)).parameters:
+        _fail("Trainer._maybe_symbolic_build(iterator=)", "training with two or more workers (multiworker)")
     if "double_checkpoint" not in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
         _fail("BackupAndRestore(double_checkpoint=)", "a backup that survives a kill while it is written")

@@ -105,3 +105,13 @@ def write_run_config(path: Path, settings: dict, weights_file: str | None, class
     """``OUT/config.json``: the resolved settings, library versions, weights file and class names."""
     content = {"config": settings, "versions": library_versions(), "weights_file": weights_file, "classes": classes}
     outputs.write_json(path, content)
+
+
+def model_to_explain(model, out_dir: Path, classes: list[str], several_workers: bool):
+    """The model every test number and picture comes from: the trained one, or, after training on several
+    workers, ``OUT/model.keras`` loaded back outside the cluster (the chief explains alone; a model built
+    under ``MultiWorkerMirroredStrategy`` would wait in ``predict`` for workers that have finished)."""
+    if not several_workers:
+        return model
+    loaded, _ = load_trained_model(Path(out_dir) / outputs.MODEL, classes)
+    return loaded

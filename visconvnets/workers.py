@@ -24,7 +24,7 @@ def die_with_parent() -> None:
     except (OSError, AttributeError):  # no libc prctl (an unusual libc): workers end when their work does
         return
     if os.getppid() == 1:  # the parent died before the request was made
-        os._exit(1)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:

@@ -1,8 +1,7 @@
 """The whole job of model_training_and_visualization.py, as five named steps:
 
-1. ``prepare``: settings checked, demo data made, resume state and weights found, the data checked;
-2. ``build_or_load_model``: the backbone (InceptionV3 by default) built for training, or a saved model
-   loaded; every layer name checked;
+1. ``prepare``: settings, OUT's lock and state, demo data, weights, the data checked;
+2. ``build_or_load_model``: the backbone built for training, or a saved model loaded; layer names checked;
 3. ``train_model``: the two-phase recipe (or from scratch), resumable; the model saved;
 4. ``evaluate``: test metrics, predictions, confusion matrix, pointing game -> ``metrics.json``;
 5. ``explain_and_report``: the pictures, then ``index.html``.
@@ -25,10 +24,8 @@ from .backbones import get_backbone
 from .cams import has_shared_scale
 from .config import RunConfig
 from .demo import prepare_demo
-from .history import epoch_timings
+from .history import run_timings
 from .timing import Stopwatch, stage
-
-TRAINED = ("training", "training_seconds")  # the summary keys saved in training.json
 
 
 @dataclasses.dataclass
@@ -62,6 +59,10 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
             model, classes, image_size = build_or_load_model(job)
         with clock.stage("training"):
             summary = train_model(job, model, classes)
+        if not devices.is_chief():  # a cluster's other worker: its part of training is done; the chief writes OUT
+            return summary
+        several = job.config.distribute == "multiworker" and job.config.model is None  # explained after a reload
+        model = saved_model.model_to_explain(model, job.layout.root, classes, several)
         metrics, predicted = evaluate(job, model, classes, image_size, summary)
         return explain_and_report(job, model, classes, image_size, metrics, predicted)
     finally:
@@ -80,7 +81,7 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
         precision = devices.resolve_precision(config.precision)
         config = dataclasses.replace(config, backbone=backbone.name, fine_tune_from=fine_tune_from, precision=precision)
         model_tools.check_image_size(config.image_size, backbone.name)
-    layout = outputs.RunLayout(config.output)
+    layout = outputs.RunLayout(devices.output_folder(config.output))  # a worker's own scratch folder if not chief
     layout.root.mkdir(parents=True, exist_ok=True)
     lock = run_state.acquire(layout.root) if devices.is_chief() else None  # one run per OUT
     try:
@@ -178,7 +179,11 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
     summary["training_seconds"] = round(time.perf_counter() - job.started, 1)
     if devices.is_chief():  # the model, then what a run killed later needs to finish without training
         saved_model.save_trained_model(model, classes, job.layout.root)
-        outputs.write_json(job.layout / outputs.TRAINING_SUMMARY, {key: summary[key] for key in TRAINED})
+        outputs.write_json(
+            job.layout / outputs.TRAINING_SUMMARY, {key: summary[key] for key in ("training", "training_seconds")}
+        )
+    else:
+        devices.finish_worker(job.layout.root, config.output)
     shutil.rmtree(job.layout / outputs.TRAINING_STATE, ignore_errors=True)
     return summary
 
@@ -235,14 +240,9 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         "gradcam_layer_reason": reason,
     }
     metrics["health"] = health.assess(metrics, job.layout.root, echo=True)
-    metrics["timings"] = timings_of(job)  # everything but the report itself (well under a second)
+    stages = job.clock.summary() if job.clock else {}  # everything but the report itself (well under a second)
+    metrics["timings"] = run_timings(stages, job.layout / outputs.HISTORY, trained=job.config.model is None)
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     page = report.write_report(job.layout.root)
     print(f"report: {page.resolve()}")
     return metrics
-
-
-def timings_of(job: Job) -> dict:
-    """Seconds per stage so far, with each epoch this process trained and each phase's first step."""
-    found = job.clock.summary() if job.clock else {}
-    return found if job.config.model is not None else {**found, **epoch_timings(job.layout / outputs.HISTORY)}
