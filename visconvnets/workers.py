@@ -16,14 +16,18 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 def die_with_parent() -> None:
     """In a worker: ask Linux to send SIGTERM when the parent dies, so a ``kill -9`` of the program
-    leaves no orphan workers running (a no-op elsewhere). Ends at once if the parent is already gone."""
+    leaves no orphan workers running (a no-op elsewhere). SIGTERM gets its default action back (a forked
+    worker inherits the program's handler, which would turn it into an exception inside the task), and
+    a worker whose parent is already gone ends at once."""
     if not sys.platform.startswith("linux"):
         return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # no libc prctl (an unusual libc): workers end when their work does
         return
-    if os.getppid() == 1:  # the parent died before the request was made
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # reparented: the parent died before the request
         os.kill(os.getpid(), signal.SIGTERM)
 
 
