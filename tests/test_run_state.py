@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,3 +151,69 @@ def test_a_run_killed_during_the_pictures_finishes_without_training(trained_run,
     assert metrics["training"]["epochs_run"] == 2 and "test" in metrics
     with pytest.raises(ValueError, match="already holds a finished run"):  # now finished: refused
         workflow.run(tiny_config(tiny_split, output, faithfulness=True, tensorboard=True, **SMALL_SCORES))
+
+
+def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
+    """Start ``command``, ``kill -9`` it as soon as ``ready()`` holds; False when it finished first."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    finished = process.poll() is not None
+    process.kill()
+    process.wait()
+    return not finished
+
+
+@pytest.mark.parametrize("moment", ["in the second epoch", "in the pictures"])
+def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, tmp_path):
+    """A real ``kill -9`` (no handler runs, the lock stays behind), then the same command again: the run
+    completes, its report links only to files that exist, and ``history.csv`` has every epoch once."""
+    from .test_training import tiny_script_command
+
+    output = tmp_path / "out"
+    command = [flag for flag in tiny_script_command(tiny_split, output, "--epochs", "2") if flag != "--no-gradcam"]
+    history = output / outputs.HISTORY
+
+    def ready() -> bool:
+        if moment == "in the second epoch":
+            return history.exists() and len(history.read_text().splitlines()) >= 2  # epoch 1 written
+        return (output / outputs.TRAINING_SUMMARY).exists()  # the model saved: pictures under way
+
+    if not _kill_when(command, ready):
+        pytest.skip(f"the run finished before it could be killed {moment}")
+    assert (output / outputs.LOCK).exists() and not (output / outputs.REPORT).exists()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "taking over" in again.stdout  # the killed run's lock
+    if moment == "in the pictures":
+        assert "finishing its pictures" in again.stdout and "phase scratch" not in again.stdout
+    rows = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
+    assert rows == ["1", "2"]
+    page = (output / outputs.REPORT).read_text(encoding="utf-8")
+    links = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    assert links and all((output / link).exists() for link in links)
+    assert not (output / outputs.LOCK).exists()
+
+
+def test_a_backup_cut_short_falls_back_to_the_one_before_or_is_dropped(tmp_path):
+    import keras
+    import numpy as np
+
+    from visconvnets import keras_internals
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    backup_dir = tmp_path / "backup"
+    backup = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
+    data = (np.zeros((8, 4), np.float32), np.zeros(8, np.int64))
+    model.fit(*data, epochs=2, verbose=0, callbacks=[backup])  # two backups: latest and the one before (.bkp)
+    assert keras_internals.repair_backup(backup_dir) is None  # readable: left alone
+    latest = backup_dir / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[:100])  # as a kill -9 mid-write leaves it
+    assert "resuming from the one before it" in keras_internals.repair_backup(backup_dir)
+    assert keras_internals.repair_backup(backup_dir) is None  # repaired: readable again
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        (backup_dir / name).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 20)
+    assert "its phase starts again" in keras_internals.repair_backup(backup_dir)
+    assert not backup_dir.exists()

@@ -28,6 +28,11 @@ is here because the public API does not give what it gives:
   with "Attempt to convert a value (PerReplica ...) to a Tensor" (Keras issue #20329). Once
   ``_symbolic_build`` has built everything from the dataset's ``element_spec`` that step has nothing
   to do, so ``without_batch_build`` skips it for the duration of ``fit``.
+* ``BackupAndRestore._weights_path`` / ``_training_metadata_path`` (and their ``_prev_`` copies): where
+  the backup lives. A ``kill -9`` while the backup is written leaves it unreadable; Keras falls back
+  to the previous copy only for unreadable weights and only if a previous copy exists (not at the
+  first epoch), so ``repair_backup`` checks both files before ``fit`` and falls back or starts the
+  phase again itself.
 * ``keras.src.legacy.saving.legacy_h5_format``: writes weights in the legacy HDF5 layout of Keras's
   ImageNet files (the tests make such a file; Keras 3's ``save_weights`` writes only ``.weights.h5``).
 
@@ -39,8 +44,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
+import h5py
 import keras
 
 CHECKED_KERAS_VERSIONS = ("3.7.0", "3.15.1")  # oldest and newest Keras whose internals were checked
@@ -98,6 +107,31 @@ def without_batch_build(model, skip: bool = True):
         del model._maybe_symbolic_build  # the class's method again
 
 
+def _backup_readable(weights: Path, metadata: Path) -> bool:
+    try:
+        with h5py.File(weights, "r"):
+            pass
+        return isinstance(json.loads(metadata.read_text(encoding="utf-8")).get("epoch"), int)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def repair_backup(backup_dir: Path) -> str | None:
+    """Leave ``BackupAndRestore(backup_dir)`` a backup it can load: the current one if readable, else the
+    previous copy, else none (the phase starts again). Returns what was done, or None if nothing was."""
+    probe = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)  # only reads its names
+    current = (Path(probe._weights_path), Path(probe._training_metadata_path))
+    previous = (Path(probe._prev_weights_path), Path(probe._prev_training_metadata_path))
+    if not any(path.exists() for path in current) or _backup_readable(*current):
+        return None
+    if _backup_readable(*previous):
+        for source, target in zip(previous, current):
+            shutil.copyfile(source, target)
+        return f"the backup in {backup_dir} was cut short by a kill; resuming from the one before it"
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return f"the only backup in {backup_dir} was cut short by a kill; its phase starts again"
+
+
 def save_legacy_h5_weights(model, path) -> None:
     """Write ``model``'s weights in the legacy HDF5 layout (that of Keras's ImageNet weight files)."""
     # Imported here, not at the top: only the tests write this format, and h5py need not load otherwise.
@@ -151,5 +185,10 @@ def verify() -> None:
         _fail("Trainer._symbolic_build(data_batch=)", "building the optimizer and metrics before the first step")
     if "iterator" not in inspect.signature(getattr(model, "_maybe_symbolic_build", lambda: None)).parameters:
         _fail("Trainer._maybe_symbolic_build(iterator=)", "training with two or more workers (multiworker)")
+    backup = keras.callbacks.BackupAndRestore("unused_backup_folder", double_checkpoint=True)
+    if not str(getattr(backup, "_prev_weights_path", "")).endswith(".bkp") or not hasattr(
+        backup, "_prev_training_metadata_path"
+    ):
+        _fail("BackupAndRestore._prev_weights_path / _prev_training_metadata_path", "resuming after a kill -9")
     if "double_checkpoint" not in inspect.signature(keras.callbacks.BackupAndRestore).parameters:
         _fail("BackupAndRestore(double_checkpoint=)", "a backup that survives a kill while it is written")

@@ -140,12 +140,13 @@ def check_resume(out_dir: Path, current_settings: dict, restart: bool, replace_f
         if removed and not restart:
             print(f"replacing the previous run in {out_dir} ({len(removed)} outputs removed; its data kept)")
         return "fresh"
+    if (out_dir / outputs.MODEL).exists() and (out_dir / outputs.TRAINING_SUMMARY).exists() and not finished:
+        _check_same_settings(out_dir, current_settings, "a trained model whose pictures were not finished")
+        shutil.rmtree(out_dir / outputs.TRAINING_STATE, ignore_errors=True)  # killed before it was removed
+        return "finish"
     if (out_dir / outputs.TRAINING_STATE).exists():
         _check_same_settings(out_dir, current_settings, "an unfinished run")
         return "resume"
-    if (out_dir / outputs.MODEL).exists() and (out_dir / outputs.TRAINING_SUMMARY).exists() and not finished:
-        _check_same_settings(out_dir, current_settings, "a trained model whose pictures were not finished")
-        return "finish"
     if (out_dir / outputs.MODEL).exists():
         raise ValueError(
             f"{str(out_dir)!r} already holds a finished run; use --model {out_dir / outputs.MODEL} to evaluate "

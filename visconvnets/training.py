@@ -13,7 +13,6 @@ command started again continues from the last finished epoch of the phase it was
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import shutil
 from pathlib import Path
@@ -26,6 +25,7 @@ from . import model as model_tools
 from .history import history_callback, read_history
 
 FINISHED_WEIGHTS = "after_previous_phase.weights.h5"  # in the state folder: weights after the last finished phase
+PARTIAL_WEIGHTS = "after_previous_phase.partial.weights.h5"  # FINISHED_WEIGHTS while being written
 PROGRESS = "progress.json"  # in the state folder: finished phases, epochs so far, best validation accuracy
 
 
@@ -162,6 +162,9 @@ def _callbacks(
                 monitor="val_accuracy", mode="max", patience=recipe.patience, restore_best_weights=True
             ),
         ]
+    repaired = keras_internals.repair_backup(state_dir / f"backup_{phase.name}")  # cut short by a kill -9?
+    if repaired:
+        print(f"note: {repaired}")
     backup = keras.callbacks.BackupAndRestore(
         str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False
     )
@@ -212,11 +215,12 @@ def train(
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir.parent / outputs.CHECKPOINTS).mkdir(parents=True, exist_ok=True)
     progress = outputs.read_json(state_dir / PROGRESS) or {"finished": [], "epochs": 0, "best": None}
-    stopped = None
+    stopped, ran = None, False
     for phase in phases:
         if phase.name in progress["finished"]:
             print(f"phase {phase.name}: already finished in an earlier run, skipped")
             continue
+        ran = True
         with strategy.scope():
             _prepare_phase(model, phase, recipe, state_dir / FINISHED_WEIGHTS, train_dataset.element_spec)
         initial_epoch = progress["epochs"]
@@ -232,9 +236,12 @@ def train(
         outcome = _phase_outcome(phase, history, model, history_path, progress, initial_epoch)
         if outcome and ("NaN" in outcome or stopped is None):  # a NaN is always told; else the first early stop
             stopped = outcome
-        model.save_weights(state_dir / FINISHED_WEIGHTS)
-        (state_dir / PROGRESS).write_text(json.dumps(progress))
+        model.save_weights(state_dir / PARTIAL_WEIGHTS)  # then renamed: a kill never leaves half a file
+        (state_dir / PARTIAL_WEIGHTS).replace(state_dir / FINISHED_WEIGHTS)
+        outputs.write_json(state_dir / PROGRESS, progress)
         shutil.rmtree(state_dir / f"backup_{phase.name}", ignore_errors=True)
         if stopped and "NaN" in stopped:
             break
+    if not ran and (state_dir / FINISHED_WEIGHTS).exists():
+        model.load_weights(state_dir / FINISHED_WEIGHTS)  # every phase done by a killed run: its weights
     return {"epochs_run": progress["epochs"], "best_val_accuracy": progress["best"], "stopped": stopped}
