@@ -155,6 +155,12 @@ def _add_data_options(option: _Options) -> None:
         action="store_false",
     )
     option("--cache-limit-mb", "cache decoded images in memory up to this size (default: {default})", type=float)
+    option(
+        "--cache-dir",
+        "cache decoded images in files in this folder instead of memory, for data larger than memory "
+        "(written during the first epoch, read in the later ones; default: none)",
+        type=Path,
+    )
 
 
 def _add_model_options(option: _Options) -> None:

@@ -204,10 +204,13 @@ def tiny_script_command(data: Path, output: Path, *extra: str) -> list[str]:
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
-    command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "mirrored", "--logical-cpus", "2")
+    """Two logical CPUs as two replicas, with the decoded images cached on disk (--cache-dir)."""
+    extra = ("--distribute", "mirrored", "--logical-cpus", "2", "--cache-dir", str(tmp_path / "cache"))
+    command = tiny_script_command(tiny_split, tmp_path / "out", *extra)
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2 replica(s)" in done.stdout
+    assert list((tmp_path / "cache").glob("train-75px-*.index"))  # the first epoch wrote the cache
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 6
 
@@ -490,3 +493,27 @@ def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
     plain = make_dataset(files.paths["train"], files.labels["train"], 32, 4, training=True, augmenter=None, seed=1)
     images, labels = next(iter(plain))
     assert images.shape == (4, 32, 32, 3) and labels.shape == (4,) and float(images.numpy().max()) <= 255
+
+
+def test_disk_cache_serves_later_epochs_and_a_half_written_one_is_replaced(tiny_split, tmp_path, capsys):
+    from visconvnets.fitting import disk_cache
+
+    source = tmp_path / "images"
+    shutil.copytree(tiny_split / "train", source)
+    files = data_tools.scan_split_folder(tiny_split)
+    paths = [source / Path(path).relative_to(tiny_split / "train") for path in files.paths["train"]]
+    labels = files.labels["train"]
+    prefix = disk_cache(tmp_path / "cache", "train", paths, 32)
+    assert prefix.name.startswith("train-32px-") and prefix.parent.is_dir()
+    dataset = data_tools.make_dataset(paths, labels, 32, 4, cache=prefix)
+    first = np.concatenate([images.numpy() for images, _ in dataset])
+    assert sorted(path.name for path in prefix.parent.iterdir() if path.name.startswith(prefix.name))  # on disk
+    shutil.rmtree(source)  # the images are gone: a second epoch can only come from the cache
+    second = np.concatenate([images.numpy() for images, _ in dataset])
+    np.testing.assert_array_equal(first, second)
+    assert disk_cache(tmp_path / "cache", "train", paths, 32) == prefix  # same files and size: same cache
+    assert disk_cache(tmp_path / "cache", "train", paths, 48) != prefix
+    (prefix.parent / f"{prefix.name}_0.lockfile").write_text("")  # as a killed first epoch leaves it
+    disk_cache(tmp_path / "cache", "train", paths, 32)
+    assert "removing the half-written cache" in capsys.readouterr().out
+    assert not list(prefix.parent.glob(f"{prefix.name}*"))

@@ -114,6 +114,7 @@ class RunConfig(VisualizationConfig):
     demo_images_per_class: int = 92  # synthetic pictures per class (60 train, 14 validation, 18 test)
     check_images: bool = True  # fully decode every file before training; bad ones are skipped and reported
     cache_limit_mb: float = 4096  # cache decoded images in memory when they fit in this many MB
+    cache_dir: Path | None = None  # cache decoded images on disk here instead (data larger than memory)
     # --- model
     backbone: str = "InceptionV3"  # the blog's; any name of backbones.BACKBONES, case-insensitive
     weights: str = "imagenet"  # imagenet | none | PATH to a .h5/.weights.h5 backbone file

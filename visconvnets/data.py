@@ -179,7 +179,7 @@ def make_dataset(
     training: bool = False,
     augmenter=None,
     seed: int = 0,
-    cache: bool = True,
+    cache: bool | Path = True,
 ):
     """A batched, prefetched ``tf.data.Dataset`` of (images float32 [0, 255], labels int32).
 
@@ -190,7 +190,8 @@ def make_dataset(
         training: Shuffle each epoch (seeded) and apply ``augmenter``.
         augmenter: A Keras layer/model from ``make_augmenter``, used only when ``training``.
         seed: Shuffle seed.
-        cache: Keep decoded, resized images in memory (uint8) after the first epoch.
+        cache: Keep decoded, resized images (uint8) after the first epoch: True in memory, a path on
+            disk (files with that prefix), False not at all.
 
     Returns:
         Dataset of ((batch, image_size, image_size, 3) float32, (batch,) int32).
@@ -203,7 +204,7 @@ def make_dataset(
         deterministic=True,
     )
     if cache:
-        dataset = dataset.cache()
+        dataset = dataset.cache("" if cache is True else str(cache))  # "" means in memory
     if training:
         dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)

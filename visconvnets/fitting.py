@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -17,20 +18,48 @@ from .phase_summaries import ConfusionAtPhaseEnd
 from .scoring import chosen_images
 
 
+def disk_cache(cache_dir: Path, part: str, paths, image_size: int) -> Path:
+    """Where ``part``'s decoded images are cached on disk: a prefix named after the files and the size (a
+    changed data set or size gets a new cache). A cache a killed run left half-written (its TensorFlow
+    lock file still there) is removed first; a cache directory is for one run at a time."""
+    key = hashlib.sha1(f"{image_size}|{'|'.join(map(str, paths))}".encode()).hexdigest()[:16]
+    prefix = Path(cache_dir) / f"{part}-{image_size}px-{key}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    if list(prefix.parent.glob(f"{prefix.name}*.lockfile")):
+        print(f"note: removing the half-written cache {prefix}* of a run that was stopped")
+        for stale in prefix.parent.glob(f"{prefix.name}*"):
+            stale.unlink()
+    return prefix
+
+
 def datasets(config: RunConfig, files: data_tools.SplitFiles):
-    """(train, validation or None) tf.data pipelines; decoded images cached when they fit."""
+    """(train, validation or None) tf.data pipelines; decoded images cached in memory when they fit, on
+    disk in ``--cache-dir`` when given."""
     count = len(files.paths["train"]) + len(files.paths["validation"])
     shared = {"image_size": config.image_size, "batch_size": config.batch_size}
-    shared["cache"] = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
+    in_memory = data_tools.cache_fits(count, config.image_size, config.cache_limit_mb)
+
+    def cache_for(part: str):
+        return (
+            disk_cache(config.cache_dir, part, files.paths[part], config.image_size) if config.cache_dir else in_memory
+        )
+
     augmenter = data_tools.make_augmenter(
         config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
     )
     train = data_tools.make_dataset(
-        files.paths["train"], files.labels["train"], training=True, augmenter=augmenter, seed=config.seed, **shared
+        files.paths["train"],
+        files.labels["train"],
+        training=True,
+        augmenter=augmenter,
+        seed=config.seed,
+        cache=cache_for("train"),
+        **shared,
     )
     if not config.validation:
         return train, None
-    return train, data_tools.make_dataset(files.paths["validation"], files.labels["validation"], **shared)
+    validation = files.paths["validation"], files.labels["validation"]
+    return train, data_tools.make_dataset(*validation, cache=cache_for("validation"), **shared)
 
 
 def probe_part(split_files: data_tools.SplitFiles) -> str:
