@@ -19,7 +19,10 @@ PACKAGE = PROJECT_ROOT / "visconvnets"
 LAYERS = [
     ("foundation", {"config", "backbones", "outputs", "keras_internals", "workers", "timing", "console", "run_state"}),
     ("files, graph, pictures", {"split", "layers", "layer_choice", "forward", "rendering", "report"}),
-    ("data and model", {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training"}),
+    (
+        "data and model",
+        {"data", "images", "synthetic", "model", "saved_model", "devices", "history", "training", "cluster"},
+    ),
     ("methods", {"activations", "filters", "geometry", "cams", "evaluation", "faithfulness", "sanity"}),
     ("orchestration", {"explain", "scoring", "demo", "trust", "health", "callbacks", "phase_summaries", "fitting"}),
     ("workflow", {"workflow"}),

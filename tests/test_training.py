@@ -383,30 +383,11 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
 def test_two_workers_on_loopback_train_one_model_and_only_the_chief_writes(tiny_split, tmp_path):
     """Two worker processes (TF_CONFIG with two 127.0.0.1 ports, worker 0 the chief) on the same --output:
     both finish; OUT holds one run, written by the chief; the other worker's scratch folder is gone."""
-    import os
-    import socket
     import tempfile
 
-    ports = []
-    for _ in range(2):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            ports.append(probe.getsockname()[1])
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "multiworker", "--batch-size", "16")
     scratch_before = set(Path(tempfile.gettempdir()).glob("visconvnets-worker1-*"))
-    processes = [
-        subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=dict(
-                os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-            ),
-        )
-        for index in range(2)
-    ]
+    processes = _two_workers(command)
     logs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], "\n".join(log[-2000:] for log in logs)
     assert "2 replica(s)" in logs[0] and "2 replica(s)" in logs[1]
@@ -493,6 +474,61 @@ def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
     plain = make_dataset(files.paths["train"], files.labels["train"], 32, 4, training=True, augmenter=None, seed=1)
     images, labels = next(iter(plain))
     assert images.shape == (4, 32, 32, 3) and labels.shape == (4,) and float(images.numpy().max()) <= 255
+
+
+def _two_workers(command: list[str]) -> list[subprocess.Popen]:
+    """``command`` started as worker 0 (the chief) and worker 1 of a loopback cluster."""
+    import os
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(
+                os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            ),
+        )
+        for index in range(2)
+    ]
+
+
+def test_a_killed_worker_then_both_restarted_resume_from_one_epoch(tiny_split, tmp_path):
+    """kill -9 of worker 1 right after an epoch ends (its backup may lag the chief's), then of the chief;
+    both started again agree on one epoch to resume from, finish, and history.csv has every epoch once."""
+    import time
+
+    output = tmp_path / "out"
+    command = tiny_script_command(
+        tiny_split, output, "--distribute", "multiworker", "--batch-size", "16", "--epochs", "3"
+    )
+    first = _two_workers(command)
+    history = output / "history.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and first[0].poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2:  # epoch 1 over
+            break
+        time.sleep(0.05)
+    if first[0].poll() is not None:
+        pytest.skip("the training finished before a worker could be killed")
+    first[1].kill()
+    time.sleep(0.5)
+    first[0].kill()
+    for process in first:
+        process.communicate()
+    again = _two_workers(command)
+    logs = [process.communicate(timeout=600)[0] for process in again]
+    assert [process.returncode for process in again] == [0, 0], "\n".join(log[-2000:] for log in logs)
+    assert "(resuming)" in logs[0] and "report:" in logs[0]
+    assert [line.split(",")[0] for line in history.read_text().splitlines()[1:]] == ["1", "2", "3"]
 
 
 def test_disk_cache_serves_later_epochs_and_a_half_written_one_is_replaced(tiny_split, tmp_path, capsys):

@@ -119,9 +119,7 @@ def _backup_readable(weights: Path, metadata: Path) -> bool:
 def repair_backup(backup_dir: Path) -> str | None:
     """Leave ``BackupAndRestore(backup_dir)`` a backup it can load: the current one if readable, else the
     previous copy, else none (the phase starts again). Returns what was done, or None if nothing was."""
-    probe = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)  # only reads its names
-    current = (Path(probe._weights_path), Path(probe._training_metadata_path))
-    previous = (Path(probe._prev_weights_path), Path(probe._prev_training_metadata_path))
+    current, previous = _backup_files(backup_dir)
     if not any(path.exists() for path in current) or _backup_readable(*current):
         return None
     if _backup_readable(*previous):
@@ -130,6 +128,32 @@ def repair_backup(backup_dir: Path) -> str | None:
         return f"the backup in {backup_dir} was cut short by a kill; resuming from the one before it"
     shutil.rmtree(backup_dir, ignore_errors=True)
     return f"the only backup in {backup_dir} was cut short by a kill; its phase starts again"
+
+
+def _backup_files(backup_dir: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
+    probe = keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True)  # only reads its names
+    return (
+        (Path(probe._weights_path), Path(probe._training_metadata_path)),
+        (Path(probe._prev_weights_path), Path(probe._prev_training_metadata_path)),
+    )
+
+
+def backup_epoch(backup_dir: Path, previous: bool = False) -> int:
+    """The epoch the (``previous``) backup in ``backup_dir`` would resume from; -1 when there is none."""
+    weights, metadata = _backup_files(backup_dir)[1 if previous else 0]
+    if not _backup_readable(weights, metadata):
+        return -1
+    return int(json.loads(metadata.read_text(encoding="utf-8"))["epoch"])
+
+
+def step_back_backup(backup_dir: Path, epoch: int) -> None:
+    """Make the backup resume from ``epoch`` (the previous copy when it is that epoch), else drop it."""
+    current, previous = _backup_files(backup_dir)
+    if epoch >= 0 and backup_epoch(backup_dir, previous=True) == epoch:
+        for source, target in zip(previous, current):
+            shutil.copyfile(source, target)
+    else:
+        shutil.rmtree(backup_dir, ignore_errors=True)
 
 
 def save_legacy_h5_weights(model, path) -> None:

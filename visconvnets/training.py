@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import keras_internals, outputs
+from . import cluster, keras_internals, outputs
 from . import model as model_tools
 from .history import history_callback, read_history
 
@@ -99,40 +99,6 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, 
     # Built now, not inside fit's first step: a step that creates variables is traced twice by
     # tf.function, and one trace of InceptionV3's train step costs 10-30 s on a 2-core CPU.
     keras_internals.build_training_state(model, element_spec)
-
-
-def _fit(model, strategy, train_dataset, validation_dataset, initial_epoch: int, epochs: int, callbacks, recipe):
-    """``model.fit`` for one phase; on several workers with the two Keras 3 work-arounds they need."""
-    several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    if several_workers:
-        _logs_as_vectors(model)
-    with keras_internals.without_batch_build(model, skip=several_workers):  # built in _prepare_phase
-        return model.fit(
-            train_dataset,
-            validation_data=validation_dataset,
-            epochs=initial_epoch + epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            verbose=recipe.verbose,
-            shuffle=False,
-        )  # shuffled in tf.data
-
-
-def _logs_as_vectors(model) -> None:
-    """Make ``model``'s train and test steps return each number as a (1,) vector. Keras 3 averages the
-    steps' numbers over two or more workers with ``strategy.reduce("MEAN", value, axis=0)``, which fails on
-    a scalar ("Invalid reduction dimension 0 for input with 0 dimensions"); a (1,) vector per replica
-    reduces to the scalar mean. Overrides the public ``train_step``/``test_step`` on this instance."""
-    if getattr(model, "_steps_return_vectors", False):
-        return
-    plain_train, plain_test = model.train_step, model.test_step
-
-    def as_vectors(logs):
-        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
-
-    model.train_step = lambda data: as_vectors(plain_train(data))
-    model.test_step = lambda data: as_vectors(plain_test(data))
-    model._steps_return_vectors = True
 
 
 def _callbacks(
@@ -229,8 +195,8 @@ def train(
             f"phase {phase.name}: epochs {initial_epoch + 1}-{initial_epoch + phase.epochs}, "
             f"learning rate {phase.learning_rate:g} ({recipe.lr_schedule})"
         )
-        history = _fit(
-            model, strategy, train_dataset, validation_dataset, initial_epoch, phase.epochs, callbacks, recipe
+        history = cluster.fit_phase(
+            model, strategy, train_dataset, validation_dataset, initial_epoch, phase.epochs, callbacks, recipe.verbose
         )
         keras_internals.clear_restored_epoch(model)  # set by BackupAndRestore; must not leak into the next phase
         outcome = _phase_outcome(phase, history, model, history_path, progress, initial_epoch)
