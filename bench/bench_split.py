@@ -85,7 +85,19 @@ def main(argv=None) -> None:
     parser.add_argument("--tree", type=Path, default=Path(tempfile.gettempdir()) / "visconvnets-bench-tree")
     parser.add_argument("--files-per-class", type=int, default=865)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--files",
+        type=int,
+        nargs="+",
+        help="instead: time per file and peak memory at these tree sizes "
+        "(bench_split_scale.py; e.g. --files 4000 100000)",
+    )
     args = parser.parse_args(argv)
+    if args.files:
+        from bench_split_scale import main as scale_main
+
+        scale_main(["--files", *map(str, args.files)])
+        return
     count = make_tree(args.tree, args.files_per_class)
     work = Path(tempfile.mkdtemp(prefix="visconvnets-bench-", dir=args.tree.parent))
     timings: dict[str, list[float]] = {"split-folders": [], "ours copy": [], "ours hardlink": []}

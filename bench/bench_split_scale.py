@@ -3,6 +3,7 @@ near-duplicate search, plan, hard links) from a few thousand files to 100,000, a
 search alone on 100,000 hashes.
 
 Usage:
+    python bench/bench_split.py --files 4000 100000
     python bench/bench_split_scale.py --files 4000 100000 [--root /tmp/visconvnets-scale]
 
 Each size runs in a fresh process (so peak memory is that size's own): a tree of small generated
