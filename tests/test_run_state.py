@@ -140,19 +140,29 @@ def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
     return not finished
 
 
-@pytest.mark.parametrize("moment", ["in the second epoch", "in the pictures"])
+@pytest.mark.parametrize("moment", ["in the second epoch", "between the phases", "in the pictures"])
 def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, tmp_path):
     """A real ``kill -9`` (no handler runs, the lock stays behind), then the same command again: the run
     completes, its report links only to files that exist, and ``history.csv`` has every epoch once."""
     from .test_training import tiny_script_command
 
     output = tmp_path / "out"
-    command = [flag for flag in tiny_script_command(tiny_split, output, "--epochs", "2") if flag != "--no-gradcam"]
+    epochs = ["--epochs", "2"]
+    if moment == "between the phases":  # a backbone weights file: head, then fine_tune, one epoch each
+        import keras
+
+        weights = tmp_path / "vgg16.weights.h5"
+        keras.applications.VGG16(include_top=False, weights=None, input_shape=(75, 75, 3)).save_weights(weights)
+        epochs = ["--weights", str(weights), "--epochs", "1", "--fine-tune-epochs", "1"]
+    command = [flag for flag in tiny_script_command(tiny_split, output, *epochs) if flag != "--no-gradcam"]
     history = output / outputs.HISTORY
+    progress = output / outputs.TRAINING_STATE / "progress.json"
 
     def ready() -> bool:
         if moment == "in the second epoch":
             return history.exists() and len(history.read_text().splitlines()) >= 2  # epoch 1 written
+        if moment == "between the phases":
+            return progress.exists() and "head" in progress.read_text()  # the head phase finished
         return (output / outputs.TRAINING_SUMMARY).exists()  # the model saved: pictures under way
 
     if not _kill_when(command, ready):
@@ -161,6 +171,8 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "taking over" in again.stdout  # the killed run's lock
+    if moment == "between the phases":  # the finished phase is not trained again
+        assert "phase head: already finished in an earlier run, skipped" in again.stdout
     if moment == "in the pictures":  # the saved model explained, not trained again
         assert "finishing its pictures" in again.stdout and "phase scratch" not in again.stdout
         metrics = json.loads((output / outputs.METRICS).read_text())
