@@ -206,3 +206,19 @@ def test_a_backup_cut_short_falls_back_to_the_one_before_or_is_dropped(tmp_path)
         (backup_dir / name).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 20)
     assert "its phase starts again" in keras_internals.repair_backup(backup_dir)
     assert not backup_dir.exists()
+
+
+def test_a_lock_being_written_is_waited_for_before_it_counts_as_abandoned(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run_state, "FRESH_LOCK_SECONDS", 0.5)
+    lock = tmp_path / outputs.LOCK
+    lock.write_text("")  # created by a run starting this instant, its record not written yet
+    started = time.monotonic()
+    path = run_state.acquire(tmp_path)
+    assert time.monotonic() - started >= 0.4  # read again until it was old enough to be abandoned
+    assert "taking over" in capsys.readouterr().out
+    run_state.release(path)
+    lock.write_text("")
+    os.utime(lock, (time.time() - 60, time.time() - 60))  # unreadable and a minute old: abandoned now
+    started = time.monotonic()
+    run_state.release(run_state.acquire(tmp_path))
+    assert time.monotonic() - started < 0.4

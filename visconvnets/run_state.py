@@ -7,7 +7,7 @@
   gone (``kill -9``, a crash) is taken over, saying so. The lock is created with ``O_CREAT | O_EXCL``,
   so two runs starting together cannot both get it.
 
-Imports ``config`` and ``outputs`` only (no TensorFlow).
+Imports ``config``, ``outputs`` and ``workers`` only (no TensorFlow).
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from pathlib import Path
 
 from . import outputs
 from .config import TRAINING_KEYS
+from .workers import process_alive
+
+FRESH_LOCK_SECONDS = 5.0  # an unreadable lock younger than this is being written, not abandoned
 
 
-def _alive(pid: int) -> bool:
+def _age_seconds(path: Path) -> float:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0  # vanished meanwhile: try again
 
 
 def _holder(path: Path) -> dict | None:
@@ -49,12 +49,15 @@ def acquire(out_dir: Path) -> Path:
     """
     path = Path(out_dir) / outputs.LOCK
     record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for _ in range(3):
+    for _ in range(50):
         try:
             descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _holder(path)
-            if holder and holder.get("host") == record["host"] and _alive(int(holder.get("pid", -1))):
+            if holder is None and _age_seconds(path) < FRESH_LOCK_SECONDS:
+                time.sleep(0.1)  # just created by a run starting now, not yet written: read it again
+                continue
+            if holder and holder.get("host") == record["host"] and process_alive(int(holder.get("pid", -1))):
                 raise RuntimeError(
                     f"{str(out_dir)!r} is in use by another run (process {holder['pid']}, started "
                     f"{holder.get('started', '?')}); wait for it to finish or choose another --output"

@@ -53,3 +53,14 @@ def progress_bar(total: int, description: str, enabled: bool):
     if not enabled:
         return _NoProgress()
     return tqdm(total=total, desc=description, unit="file", file=sys.stderr, leave=False)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

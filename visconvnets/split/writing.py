@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from .. import outputs
-from ..workers import process_pool, progress_bar
+from ..workers import process_alive, process_pool, progress_bar
 from .audit import write_split_csv
 from .checks import staged_name
 from .plan import SPLIT_NAMES, PlannedFile, SplitPlan
@@ -115,22 +115,12 @@ def remove_abandoned_staging(destination: Path) -> list[Path]:
     removed = []
     for folder in destination.parent.glob(f".{glob.escape(destination.name)}.partial-*"):
         owner = re.fullmatch(rf"\.{re.escape(destination.name)}\.partial-(.+)-(\d+)-[^-]+", folder.name)
-        if owner is None or owner.group(1) != _host() or _process_alive(int(owner.group(2))):
+        if owner is None or owner.group(1) != _host() or process_alive(int(owner.group(2))):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
         print(f"removed {folder}, left by process {owner.group(2)}, which was killed before it finished")
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def make_staging_folder(destination: Path) -> Path:
