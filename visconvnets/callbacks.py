@@ -36,7 +36,7 @@ from .rendering import epochs as epoch_pictures
 
 MAPS_FILE = "maps.npz"
 # explained epochs in one fit from which the pass is traced: tracing costs 3-4 s once, then about 0.15 s an
-# epoch; eager passes cost 0.6-1.3 s an epoch (InceptionV3, 5 probes at 128 px), so short fits stay eager
+# epoch; the eager pass about 0.9 s an epoch (InceptionV3, 5 probes at 128 px), so short fits stay eager
 TRACE_FROM_EPOCHS = 5
 
 
@@ -140,23 +140,16 @@ class ExplainEachEpoch(keras.callbacks.Callback):
 
     def explain(self):
         """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
-        A fit that explains ``TRACE_FROM_EPOCHS`` epochs or more traces its pass once (``cams.TracedContrast``:
-        one forward and two backward passes in a graph); a shorter one runs eager passes, the second only
-        when a probe is predicted wrong. A wrong probe's two maps share one scale (gradient methods), like
-        the failure gallery's; a right probe's two maps are one."""
+        One forward and two backward passes: traced once in a fit that explains ``TRACE_FROM_EPOCHS`` epochs
+        or more (``cams.TracedContrast``), eager in a shorter one (``cams.contrast_passes``). A wrong probe's
+        two maps share one scale (gradient methods), like the failure gallery's; a right probe's are one."""
         method = cams.CAM_METHODS[self.method]
         if self._traced:
             if self._contrast is None or self._contrast.model is not self.model:
                 self._contrast = cams.TracedContrast(self.model, self.layer)
             truth, guess = self._contrast(self.images, self.labels)
         else:
-            truth = cams.cam_pass(self.model, self.images, self.labels, self.layer)
-            predicted = truth.logits.argmax(axis=1)
-            guess = (
-                cams.cam_pass(self.model, self.images, predicted, self.layer)
-                if (predicted != self.labels).any()
-                else truth
-            )
+            truth, guess = cams.contrast_passes(self.model, self.images, self.labels, self.layer)
         if method.unscaled is None:
             true_maps, predicted_maps = method.compute(truth), method.compute(guess)
         else:

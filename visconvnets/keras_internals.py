@@ -123,11 +123,16 @@ def repair_backup(backup_dir: Path) -> str | None:
     if not any(path.exists() for path in current) or _backup_readable(*current):
         return None
     if _backup_readable(*previous):
-        for source, target in zip(previous, current):
-            shutil.copyfile(source, target)
+        _copy_over(previous, current)
         return f"the backup in {backup_dir} was cut short by a kill; resuming from the one before it"
     shutil.rmtree(backup_dir, ignore_errors=True)
     return f"the only backup in {backup_dir} was cut short by a kill; its phase starts again"
+
+
+def _copy_over(sources: tuple[Path, Path], targets: tuple[Path, Path]) -> None:
+    """The previous backup's weights and metadata copied over the current ones."""
+    for source, target in zip(sources, targets):
+        shutil.copyfile(source, target)
 
 
 def _backup_files(backup_dir: Path) -> tuple[tuple[Path, Path], tuple[Path, Path]]:
@@ -150,16 +155,14 @@ def step_back_backup(backup_dir: Path, epoch: int) -> None:
     """Make the backup resume from ``epoch`` (the previous copy when it is that epoch), else drop it."""
     current, previous = _backup_files(backup_dir)
     if epoch >= 0 and backup_epoch(backup_dir, previous=True) == epoch:
-        for source, target in zip(previous, current):
-            shutil.copyfile(source, target)
+        _copy_over(previous, current)
     else:
         shutil.rmtree(backup_dir, ignore_errors=True)
 
 
 def save_legacy_h5_weights(model, path) -> None:
     """Write ``model``'s weights in the legacy HDF5 layout (that of Keras's ImageNet weight files)."""
-    # Imported here, not at the top: only the tests write this format, and h5py need not load otherwise.
-    import h5py
+    # Imported here, not at the top: only the tests write this format.
     from keras.src.legacy.saving import legacy_h5_format
 
     with h5py.File(path, "w") as handle:

@@ -187,11 +187,23 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
     return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
 
 
+def contrast_passes(model, images, class_index, layer_name: str | None = None) -> tuple[CamPass, CamPass]:
+    """(pass for ``class_index``, pass for each image's predicted class) from ONE forward pass and two
+    backward passes (``cams.TracedContrast`` is the same, traced for repeated calls)."""
+    layer_name = layer_name or default_cam_layer(model)
+    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [class_index, None], layer_name)
+    images = np.asarray(images, np.float32)
+    given, predicted = (
+        CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)
+    )
+    return given, predicted
+
+
 def contrasting_maps(
     model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam", shared_scale=False
 ):
     """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
-    from ONE forward pass and two backward passes.
+    from ONE forward pass and two backward passes (``contrast_passes``).
 
     Args:
         shared_scale: Scale each image's two maps by the larger of their two peaks (so weak evidence
@@ -201,15 +213,12 @@ def contrasting_maps(
         (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
     """
     chosen = _method(method)
-    layer_name = layer_name or default_cam_layer(model)
-    activations, gradients, logits, index_sets = _forward_and_gradients(
-        model, images, [None, other_class_index], layer_name
-    )
-    images = np.asarray(images, np.float32)
-    passes = [CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)]
+    other, predicted = contrast_passes(model, images, other_class_index, layer_name)
     if shared_scale and chosen.unscaled is not None:
-        return (*scale_together(chosen.unscaled(passes[0]), chosen.unscaled(passes[1])), softmax(logits), index_sets[0])
-    return chosen.compute(passes[0]), chosen.compute(passes[1]), softmax(logits), index_sets[0]
+        maps = scale_together(chosen.unscaled(predicted), chosen.unscaled(other))
+    else:
+        maps = chosen.compute(predicted), chosen.compute(other)
+    return (*maps, softmax(predicted.logits), predicted.indices)
 
 
 def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
