@@ -79,8 +79,12 @@ def training_callbacks(model, split_files, classes: list[str], config: RunConfig
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), write_graph=False))
         if split_files.paths["validation"]:  # the validation confusion matrix at each phase's end
-            validation = data_tools.make_dataset(
-                split_files.paths["validation"], split_files.labels["validation"], config.image_size, config.batch_size
+            validation = data_tools.make_dataset(  # read once a phase: no second in-memory copy of the images
+                split_files.paths["validation"],
+                split_files.labels["validation"],
+                config.image_size,
+                config.batch_size,
+                cache=False,
             )
             labels = split_files.labels["validation"]
             callbacks.append(ConfusionAtPhaseEnd(validation, labels, classes, tensorboard_dir / "phases"))
