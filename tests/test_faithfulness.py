@@ -131,7 +131,35 @@ def test_randomisation_drives_gradcam_down_and_leaves_sobel_alone(blob_model_and
     eigen = randomization_sanity(model, images, "eigencam", "c3")
     assert eigen["spearman"][0] == 1.0  # no class, no head: re-initialising the head cannot move it
     for got, want in zip(model.get_weights(), before):
-        np.testing.assert_array_equal(got, want)  # the model itself was never touched
+        np.testing.assert_array_equal(got, want)  # the trained weights are back
+
+
+def test_randomisation_reuses_a_traced_pass_and_restores_the_weights_on_error(blob_model_and_images, monkeypatch):
+    from visconvnets import cams, sanity
+
+    model, images = blob_model_and_images
+    before = [weights.copy() for weights in model.get_weights()]
+    eager = randomization_sanity(model, images, "gradcam", "c3")
+    traced = cams.trace_passes(model, "c3")
+    try:
+        found = randomization_sanity(model, images, "gradcam", "c3")
+        assert traced._both_passes.experimental_get_tracing_count() == 1  # every step ran the one graph
+        np.testing.assert_allclose(found["maps"], eager["maps"], atol=1e-4)
+        calls = []
+
+        def failing_cam(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:  # the original maps, one step, then a failure in the second step
+                raise RuntimeError("out of memory")
+            return cams.cam(*args, **kwargs)
+
+        monkeypatch.setattr(sanity, "cam", failing_cam)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            randomization_sanity(model, images, "gradcam", "c3")
+    finally:
+        cams.drop_traced_passes(model)
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_rank_correlation_averages_ties_and_a_flat_map_ranks_nothing():

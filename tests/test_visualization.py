@@ -396,18 +396,34 @@ def test_epoch_panel_carries_its_colour_scale():
     assert ramp[-1, 2] > 100 and ramp[-1, 0] < 60  # jet's 0: dark blue at the bottom
 
 
-def test_traced_contrast_equals_the_eager_passes(small_model):
-    from visconvnets.cams import CAM_METHODS, TracedContrast, contrasting_maps
+def test_traced_passes_equal_the_eager_passes(small_model):
+    from visconvnets.cams import (
+        CAM_METHODS,
+        cam_pass,
+        contrasting_maps,
+        drop_traced_passes,
+        trace_passes,
+        traced_passes,
+    )
 
     images, classes = random_images(3, 24, seed=6), [2, 0, 1]
-    contrast = TracedContrast(small_model, "relu_c")
-    for _ in range(2):  # the second call runs the traced graph again
-        given, guessed = contrast(images, classes)
-    predicted, other, probabilities, used = contrasting_maps(small_model, images, classes, "relu_c")
-    assert given.indices.tolist() == classes and guessed.indices.tolist() == used.tolist()
+    predicted, other, probabilities, used = contrasting_maps(small_model, images, classes, "relu_c")  # eager
+    eager_pass = cam_pass(small_model, images, None, "relu_c")
+    assert traced_passes(small_model, "relu_c") is None
+    traced = trace_passes(small_model, "relu_c")
+    assert traced_passes(small_model, "relu_c") is traced and trace_passes(small_model, "relu_c") is traced
+    for count in (3, 2):  # another batch size runs the same trace (open batch dimension)
+        found = contrasting_maps(small_model, images[:count], classes[:count], "relu_c")
+        for eager_part, traced_part in zip((predicted, other, probabilities, used), found):
+            np.testing.assert_allclose(eager_part[:count], traced_part, atol=1e-5)
+    assert traced._both_passes.experimental_get_tracing_count() == 1
+    traced_pass = cam_pass(small_model, images, None, "relu_c")  # predicted classes through the trace
+    assert traced_pass.indices.tolist() == eager_pass.indices.tolist() and traced_pass.indices.dtype == np.int64
     gradcam_of = CAM_METHODS["gradcam"].compute
-    np.testing.assert_allclose(gradcam_of(given), other, atol=1e-5)
-    np.testing.assert_allclose(gradcam_of(guessed), predicted, atol=1e-5)
-    np.testing.assert_allclose(given.logits, guessed.logits)
+    np.testing.assert_allclose(gradcam_of(traced_pass), gradcam_of(eager_pass), atol=1e-5)
+    with pytest.raises(ValueError, match="class_index must be in"):
+        cam_pass(small_model, images, 7, "relu_c")  # checked before the graph runs
     with pytest.raises(ValueError, match="no \\(batch, h, w, channels\\) output"):
-        TracedContrast(small_model, "scores")
+        trace_passes(small_model, "scores")
+    drop_traced_passes(small_model)  # the session's other tests see the eager passes
+    assert traced_passes(small_model, "relu_c") is None

@@ -35,9 +35,8 @@ from .outputs import EPOCHS
 from .rendering import epochs as epoch_pictures
 
 MAPS_FILE = "maps.npz"
-# explained epochs in one fit from which the pass is traced: tracing costs 3-4 s once, then about 0.15 s an
-# epoch; the eager pass about 0.9 s an epoch (InceptionV3, 5 probes at 128 px), so short fits stay eager
-TRACE_FROM_EPOCHS = 5
+# explained epochs in one fit from which the pass is traced (``cams.TRACE_FROM_PASSES``): short fits stay eager
+TRACE_FROM_EPOCHS = cams.TRACE_FROM_PASSES
 
 
 class ExplainEachEpoch(keras.callbacks.Callback):
@@ -96,7 +95,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         self.names = list(names) if names is not None else [f"probe_{index:02d}" for index in range(len(self.images))]
         self.original_sizes = original_sizes
         self.layer, self.geometry, self._writer, self._fit_started = None, None, None, False
-        self._contrast, self._traced = None, False  # the traced pass (long fits), made at the first epoch end
+        self._traced = False  # whether this fit's passes are traced (long fits; traced at the first epoch end)
 
     @property
     def folder(self) -> Path:
@@ -141,15 +140,12 @@ class ExplainEachEpoch(keras.callbacks.Callback):
     def explain(self):
         """(true-class maps (n, h, w), predicted-class maps (n, h, w), probabilities (n, classes), predicted (n,)).
         One forward and two backward passes: traced once in a fit that explains ``TRACE_FROM_EPOCHS`` epochs
-        or more (``cams.TracedContrast``), eager in a shorter one (``cams.contrast_passes``). A wrong probe's
-        two maps share one scale (gradient methods), like the failure gallery's; a right probe's are one."""
+        or more (``cams.trace_passes``: the pictures after training reuse the trace), eager in a shorter one.
+        A wrong probe's two maps share one scale (gradient methods), like the failure gallery's."""
         method = cams.CAM_METHODS[self.method]
         if self._traced:
-            if self._contrast is None or self._contrast.model is not self.model:
-                self._contrast = cams.TracedContrast(self.model, self.layer)
-            truth, guess = self._contrast(self.images, self.labels)
-        else:
-            truth, guess = cams.contrast_passes(self.model, self.images, self.labels, self.layer)
+            cams.trace_passes(self.model, self.layer)
+        truth, guess = cams.contrast_passes(self.model, self.images, self.labels, self.layer)
         if method.unscaled is None:
             true_maps, predicted_maps = method.compute(truth), method.compute(guess)
         else:

@@ -73,6 +73,17 @@ def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
     return probabilities(model, images).argmax(axis=1)
 
 
+def _canvas(images: np.ndarray, baseline: str) -> np.ndarray:
+    """(n, S, S, 3): what removed pixels become."""
+    if baseline == "blur":
+        return _gaussian_blur(images, BLUR_SIGMA * images.shape[1])
+    if baseline == "black":
+        return np.zeros_like(images)
+    if baseline == "mean":
+        return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
+    raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
+
+
 def deletion_insertion(
     model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None, seed: int = 0
 ):
@@ -81,7 +92,9 @@ def deletion_insertion(
     Args:
         model: The classifier (softmax or logits output).
         images: (n, S, S, 3) in the model's input scale.
-        maps: (n, h, w) relevance maps (any resolution; upsampled to the image).
+        maps: (n, h, w) relevance maps (any resolution; upsampled to the image), or a dict of such map
+            sets (e.g. one per method): all scored in one stream of batches, the two ends of every curve
+            (the image, the canvas: the same whatever the map) run once per image.
         class_index: None (each image's predicted class), an int or one per image.
         steps: Curve points after the start (each removes or reveals 1/steps of the pixels).
         baseline: What removed pixels become: "blur" (the image blurred), "black" or "mean" (its mean colour).
@@ -90,44 +103,53 @@ def deletion_insertion(
 
     Returns:
         {"fractions": (steps + 1,), "deletion": (n, steps + 1), "insertion": (n, steps + 1) class
-        probabilities, "deletion_auc": (n,), "insertion_auc": (n,) areas in [0, 1]}.
+        probabilities, "deletion_auc": (n,), "insertion_auc": (n,) areas in [0, 1]}; for a dict of map
+        sets, one such result per key.
     """
     images = np.asarray(images, np.float32)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    if baseline == "blur":
-        canvas = _gaussian_blur(images, BLUR_SIGMA * images.shape[1])
-    elif baseline == "black":
-        canvas = np.zeros_like(images)
-    elif baseline == "mean":
-        canvas = np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
-    else:
-        raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
+    canvas = _canvas(images, baseline)
+    map_sets = maps if isinstance(maps, dict) else {None: maps}
     count, side = len(images), images.shape[1]
     classes = _explained_classes(model, images, class_index)
-    ranks = _pixel_ranks(np.asarray(maps), side, geometry, seed).reshape(count, side, side)
+    ranks = np.stack([_pixel_ranks(np.asarray(found), side, geometry, seed) for found in map_sets.values()])
+    ranks = ranks.reshape(len(map_sets), count, side, side)
     fractions = np.linspace(0.0, 1.0, steps + 1)
-    removed = np.round(fractions * side * side).astype(np.int64)  # pixels gone after each step
-    per_mode = count * (steps + 1)  # perturbed images: deletion ones first, then insertion ones
+    removed = np.round(fractions * side * side).astype(np.int64)[1:-1]  # pixels gone after each inner step
+    inner = count * (steps - 1)  # perturbed images of one map set and mode; the ends are shared
+    ends = class_probabilities(
+        model, 2 * count, lambda a, b: np.concatenate([images, canvas])[a:b], np.tile(classes, 2)
+    )
 
     def make_batch(start: int, stop: int) -> np.ndarray:
         flat = np.arange(start, stop)
-        mode, image, step = flat // per_mode, (flat % per_mode) // (steps + 1), flat % (steps + 1)
-        replaced = (ranks[image] < removed[step][:, None, None])[..., None]  # (b, S, S, 1): canvas here
+        map_set, mode, image, step = (
+            flat // (2 * inner),
+            flat // inner % 2,
+            flat % inner // (steps - 1),
+            flat % (steps - 1),
+        )
+        replaced = (ranks[map_set, image] < removed[step][:, None, None])[..., None]  # (b, S, S, 1): canvas here
         replaced = np.where(mode[:, None, None, None] == 0, replaced, ~replaced)  # insertion: the opposite
         return np.where(replaced, canvas[image], images[image])
 
-    classes_of = np.tile(np.repeat(classes, steps + 1), 2)
-    probabilities = class_probabilities(model, 2 * per_mode, make_batch, classes_of)
-    deletion, insertion = probabilities.reshape(2, count, steps + 1)
+    classes_of = np.tile(np.repeat(classes, steps - 1), 2 * len(map_sets))
+    middle = class_probabilities(model, 2 * inner * len(map_sets), make_batch, classes_of)
+    middle = middle.reshape(len(map_sets), 2, count, steps - 1)
     area = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
-    return {
-        "fractions": fractions,
-        "deletion": deletion,
-        "insertion": insertion,
-        "deletion_auc": area(deletion, fractions, axis=1),
-        "insertion_auc": area(insertion, fractions, axis=1),
-    }
+    results = {}
+    for index, key in enumerate(map_sets):
+        deletion = np.concatenate([ends[:count, None], middle[index, 0], ends[count:, None]], axis=1)
+        insertion = np.concatenate([ends[count:, None], middle[index, 1], ends[:count, None]], axis=1)
+        results[key] = {
+            "fractions": fractions,
+            "deletion": deletion,
+            "insertion": insertion,
+            "deletion_auc": area(deletion, fractions, axis=1),
+            "insertion_auc": area(insertion, fractions, axis=1),
+        }
+    return results if isinstance(maps, dict) else results[None]
 
 
 def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed: int = 0) -> np.ndarray:
@@ -166,34 +188,45 @@ def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed
 def road_scores(model, images, maps, class_index=None, percentiles=ROAD_PERCENTILES, geometry=None, seed: int = 0):
     """ROAD: class probability after removing each percentile of pixels, most and least relevant first.
 
+    Args:
+        maps: (n, h, w), or a dict of such map sets scored in one stream of batches; other arguments as
+            ``deletion_insertion``.
+
     Returns:
         {"percentiles": (p,), "morf": (n, p), "lerf": (n, p) class probabilities, "road_combined": (n,)
-        mean over percentiles of (LeRF - MoRF) / 2: higher means the map ranks pixels by their use}.
+        mean over percentiles of (LeRF - MoRF) / 2: higher means the map ranks pixels by their use}; for
+        a dict, one such result per key.
     """
     images = np.asarray(images, np.float32)
+    map_sets = maps if isinstance(maps, dict) else {None: maps}
     count, side = len(images), images.shape[1]
     classes = _explained_classes(model, images, class_index)
-    ranks = _pixel_ranks(np.asarray(maps), side, geometry, seed).reshape(count, side, side)
+    ranks = np.stack([_pixel_ranks(np.asarray(found), side, geometry, seed) for found in map_sets.values()])
+    ranks = ranks.reshape(len(map_sets) * count, side, side)  # map set by map set, image by image
     shares = np.asarray(percentiles, np.float64) / 100.0
     removed = np.round(shares * side * side).astype(np.int64)
     per_image = 2 * len(shares)  # MoRF at each share, then LeRF at each share
 
     def make_batch(start: int, stop: int) -> np.ndarray:
         flat = np.arange(start, stop)
-        image, slot = flat // per_image, flat % per_image
+        row, slot = flat // per_image, flat % per_image
         gone = removed[slot % len(shares)][:, None, None]
         most_first = slot < len(shares)
-        keep = np.where(most_first[:, None, None], ranks[image] >= gone, ranks[image] < side * side - gone)
-        return impute(images[image], keep, seed=seed + start)
+        keep = np.where(most_first[:, None, None], ranks[row] >= gone, ranks[row] < side * side - gone)
+        return impute(images[row % count], keep, seed=seed + start)
 
-    probabilities = class_probabilities(model, count * per_image, make_batch, np.repeat(classes, per_image))
-    morf, lerf = np.split(probabilities.reshape(count, per_image), 2, axis=1)
-    return {
-        "percentiles": np.asarray(percentiles),
-        "morf": morf,
-        "lerf": lerf,
-        "road_combined": ((lerf - morf) / 2).mean(1),
-    }
+    total = len(map_sets) * count * per_image
+    probabilities = class_probabilities(model, total, make_batch, np.tile(np.repeat(classes, per_image), len(map_sets)))
+    results = {}
+    for index, key in enumerate(map_sets):
+        morf, lerf = np.split(probabilities.reshape(len(map_sets), count, per_image)[index], 2, axis=1)
+        results[key] = {
+            "percentiles": np.asarray(percentiles),
+            "morf": morf,
+            "lerf": lerf,
+            "road_combined": ((lerf - morf) / 2).mean(1),
+        }
+    return results if isinstance(maps, dict) else results[None]
 
 
 def bootstrap_interval(values, resamples: int = 2000, seed: int = 0) -> dict:

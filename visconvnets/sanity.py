@@ -1,10 +1,13 @@
 """The model-parameter randomisation test (Adebayo et al., 2018): re-initialise the classifier head,
 then each block from the top down, recompute the maps after each step and compare them with the
 trained model's. Maps that stay the same while the weights that made them are gone explain the input
-(an edge detector does that), not the model. The trained model is never touched: the steps run on a copy.
+(an edge detector does that), not the model. The steps change the model's weights in place (so a traced
+pass of it serves every step) and always put the trained weights back, on error too.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import keras
 import numpy as np
@@ -12,6 +15,8 @@ import numpy as np
 from . import layers as layer_tools
 from .cams import cam, contrasting_maps, default_cam_layer
 from .layer_choice import cut_points
+
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {seed: untrained twin}
 
 
 def randomisation_steps(model) -> list[tuple[str, list[str]]]:
@@ -67,10 +72,10 @@ def _global_ssim(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def randomization_sanity(
     model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0, max_steps: int | None = None
 ):
-    """Cascading randomisation of a copy of ``model``; maps after each step against the original maps.
+    """Cascading randomisation of ``model`` (weights restored after); maps after each step against the originals.
 
     Args:
-        model: The trained classifier (unchanged).
+        model: The trained classifier (its trained weights are back when this returns or raises).
         images: (n, S, S, 3) in the model's input scale.
         method: A ``cams.CAM_METHODS`` name.
         layer_name: The map's layer; None means ``default_cam_layer``.
@@ -85,19 +90,19 @@ def randomization_sanity(
     images = np.asarray(images, np.float32)
     classes = np.asarray(cam_classes(model, images))
     original = cam(model, images, method, classes, layer_name, seed)
-    working = keras.models.clone_model(model)
-    working.set_weights(model.get_weights())
-    keras.utils.set_random_seed(seed)
-    fresh = keras.models.clone_model(model)  # the same architecture, freshly initialised
+    trained, fresh = model.get_weights(), untrained_twin(model, seed)
     names, correlations, similarities, maps = [], [], [], [original]
-    for step, layer_names in randomisation_steps(model)[:max_steps]:
-        for name in layer_names:
-            layer_tools.find_layer(working, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
-        randomised = cam(working, images, method, classes, layer_name, seed)  # the trained model's classes
-        names.append(step)
-        correlations.append(spearman(original, randomised))
-        similarities.append(_global_ssim(original, randomised))
-        maps.append(randomised)
+    try:  # in place (a traced pass of the model is reused: ``cams.trace_passes``), restored below
+        for step, layer_names in randomisation_steps(model)[:max_steps]:
+            for name in layer_names:
+                layer_tools.find_layer(model, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
+            randomised = cam(model, images, method, classes, layer_name, seed)  # the trained model's classes
+            names.append(step)
+            correlations.append(spearman(original, randomised))
+            similarities.append(_global_ssim(original, randomised))
+            maps.append(randomised)
+    finally:
+        model.set_weights(trained)
     return {
         "method": method,
         "layer": layer_name,
@@ -107,6 +112,17 @@ def randomization_sanity(
         "spearman_per_image": np.asarray(correlations),
         "maps": np.asarray(maps),
     }
+
+
+def untrained_twin(model, seed: int):
+    """The same architecture with fresh initial weights drawn with ``seed`` (``keras.models.clone_model``),
+    made once per model and seed and shared (the pointing game's untrained reference and the randomisation
+    steps' weights); held as long as ``model`` is."""
+    twins = _TWINS.setdefault(model, {})
+    if seed not in twins:
+        keras.utils.set_random_seed(seed)
+        twins[seed] = keras.models.clone_model(model)
+    return twins[seed]
 
 
 def cam_classes(model, images: np.ndarray) -> np.ndarray:

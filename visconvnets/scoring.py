@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import keras
 import numpy as np
 from PIL import Image
 
@@ -15,6 +14,7 @@ from . import evaluation, outputs, rendering
 from .config import RunConfig
 from .history import read_history
 from .images import load_images
+from .sanity import untrained_twin
 from .split.audit import read_split_csv
 from .synthetic import read_boxes
 
@@ -97,8 +97,7 @@ def score_pointing_game(
     paths, labels, image_boxes, sizes = boxed_test_images(split_files, config.boxes)
     images = load_images(paths, image_size)
     trained = evaluation.pointing_game(model, images, labels, image_boxes, layer, sizes)
-    keras.utils.set_random_seed(config.seed + 1)
-    untrained_model = keras.models.clone_model(model)  # the same architecture, fresh initial weights
+    untrained_model = untrained_twin(model, config.seed)  # fresh weights; the randomisation check reuses it
     untrained = evaluation.pointing_game(untrained_model, images, labels, image_boxes, layer, sizes)
     hits = [path for path, hit in zip(data_tools.relative_paths(paths, split_files.root), trained["hits"]) if hit]
     result = {

@@ -21,15 +21,19 @@ from .scoring import chosen_images
 SANITY_IMAGES = 4  # images re-explained at every randomisation step (one cam pass per step)
 
 
-def _score_method(model, images, maps, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
-    """({score: {mean, ci95}}, deletion/insertion curves) of one method's maps."""
-    steps = config.faithfulness_steps
-    curves = deletion_insertion(model, images, maps, one_pass.indices, steps, geometry=geometry, seed=config.seed)
-    road = road_scores(model, images, maps, one_pass.indices, geometry=geometry, seed=config.seed)
+def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
+    """({method: {score: {mean, ci95}}}, {method: deletion/insertion curves}) of every method's maps,
+    all methods' perturbed images in one stream of batches per score."""
+    steps, seed = config.faithfulness_steps, config.seed
+    curves = deletion_insertion(model, images, maps, one_pass.indices, steps, geometry=geometry, seed=seed)
+    road = road_scores(model, images, maps, one_pass.indices, geometry=geometry, seed=seed)
     scores = {
-        "deletion_auc": bootstrap_interval(curves["deletion_auc"], seed=config.seed),
-        "insertion_auc": bootstrap_interval(curves["insertion_auc"], seed=config.seed),
-        "road_combined": bootstrap_interval(road["road_combined"], seed=config.seed),
+        name: {
+            "deletion_auc": bootstrap_interval(curves[name]["deletion_auc"], seed=seed),
+            "insertion_auc": bootstrap_interval(curves[name]["insertion_auc"], seed=seed),
+            "road_combined": bootstrap_interval(road[name]["road_combined"], seed=seed),
+        }
+        for name in maps
     }
     return scores, curves
 
@@ -46,21 +50,23 @@ def score_maps(model, split_files: data.SplitFiles, config: RunConfig, image_siz
     # the pointing game explains the true class, as in the original: a second pass for the misclassified only
     wrong = np.flatnonzero(predicted.indices != np.asarray(labels)) if boxes is not None else np.array([], int)
     truth = cams.cam_pass(model, images[wrong], np.asarray(labels)[wrong], layer, config.seed) if wrong.size else None
-    methods, curves = {}, {}
+    maps = {name: method.compute(predicted) for name, method in cams.CAM_METHODS.items()}
+    similarity = map_similarity(maps[config.cam_method])  # the model's own answers, before the pointing game
+    methods, found = _score_methods(model, images, maps, predicted, geometry, config)
     for name, method in cams.CAM_METHODS.items():
-        maps = method.compute(predicted)
-        if name == config.cam_method:
-            similarity = map_similarity(maps)  # before the pointing game swaps in true-class maps
-        scores, found = _score_method(model, images, maps, predicted, geometry, config)
         if boxes is not None:
             if truth is not None:
-                maps[wrong] = method.compute(truth)
-            hits, _ = pointing_hits(maps, boxes, geometry, image_size, sizes)
-            scores["pointing_game"] = bootstrap_interval(hits.astype(float), seed=config.seed)
-        methods[name] = {"baseline": method.baseline, **scores}
-        curves[name] = (found["deletion"], found["insertion"], method.baseline)
+                maps[name][wrong] = method.compute(truth)
+            hits, _ = pointing_hits(maps[name], boxes, geometry, image_size, sizes)
+            methods[name]["pointing_game"] = bootstrap_interval(hits.astype(float), seed=config.seed)
+        methods[name] = {"baseline": method.baseline, **methods[name]}
+    curves = {
+        name: (found[name]["deletion"], found[name]["insertion"], row["baseline"]) for name, row in methods.items()
+    }
     title = f"{len(paths)} test images, layer {layer}"
-    rendering.save_faithfulness_curves(found["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title)
+    rendering.save_faithfulness_curves(
+        found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
+    )
     faithfulness = {"layer": layer, "count": len(paths), "steps": config.faithfulness_steps, "methods": methods}
     faithfulness["cells"] = list(predicted.activations.shape[1:3])
     faithfulness["map_similarity"] = similarity

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import keras
 
+from . import cams, devices, explain, fitting, health, outputs, report, run_state, saved_model, scoring, training, trust
 from . import data as data_tools
-from . import devices, explain, fitting, health, outputs, report, run_state, saved_model, scoring, training, trust
 from . import layers as layer_tools
 from . import model as model_tools
 from .backbones import get_backbone
@@ -200,14 +200,15 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
                 model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
             )
         predicted = probabilities.argmax(axis=1)
+        scores = config.faithfulness and config.gradcam
+        layer = explain.cam_layer(model, config) if scores or config.boxes else None
+        if scores and config.sanity_steps >= cams.TRACE_FROM_PASSES:  # many passes: trace once (or reuse the epochs')
+            cams.trace_passes(model, layer)
         if config.boxes:
             with stage(job.clock, "pointing game"):
-                metrics["pointing_game"] = scoring.score_pointing_game(
-                    model, files, config, image_size, explain.cam_layer(model, config)
-                )
-        if config.faithfulness and config.gradcam:  # can the maps be trusted? scores and the randomisation check
+                metrics["pointing_game"] = scoring.score_pointing_game(model, files, config, image_size, layer)
+        if scores:  # can the maps be trusted? scores and the randomisation check
             with stage(job.clock, "map scores"):
-                layer = explain.cam_layer(model, config)
                 metrics.update(trust.score_maps(model, files, config, image_size, layer, job.layout.root))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predicted

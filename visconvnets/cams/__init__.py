@@ -23,12 +23,13 @@ from .gradcam_plus_plus import gradcam_plus_plus
 from .hirescam import hirescam
 from .layercam import layercam
 from .scorecam import TOP_CHANNELS, scorecam
-from .traced import TracedContrast
+from .traced import TRACE_FROM_PASSES, TracedPasses, drop_traced_passes, trace_passes, traced_passes
 
 __all__ = [
     "CAM_METHODS",
     "TOP_CHANNELS",
-    "TracedContrast",
+    "TRACE_FROM_PASSES",
+    "TracedPasses",
     "CamPass",
     "baselines",
     "cam",
@@ -37,6 +38,7 @@ __all__ = [
     "contrast_passes",
     "contrasting_maps",
     "default_cam_layer",
+    "drop_traced_passes",
     "eigencam",
     "gradcam",
     "gradcam_plus_plus",
@@ -45,4 +47,6 @@ __all__ = [
     "layercam",
     "scale_together",
     "scorecam",
+    "trace_passes",
+    "traced_passes",
 ]

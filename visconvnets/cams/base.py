@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from .. import layers as layer_tools
 from ..forward import forward, softmax
+from .traced import traced_passes
 
 
 def default_cam_layer(model) -> str:
@@ -20,11 +21,11 @@ def default_cam_layer(model) -> str:
     return layer_tools.last_spatial_layer(model)
 
 
-def _class_indices(class_index, logits: np.ndarray) -> np.ndarray:
-    """(n,) int: predicted classes for None, one int broadcast, or one int per image."""
-    count, classes = logits.shape
+def _class_indices(class_index, count: int, classes: int) -> np.ndarray | None:
+    """(n,) int for an int broadcast or one int per image, checked against ``classes``; None stays None
+    (each image's predicted class)."""
     if class_index is None:
-        return logits.argmax(axis=1)
+        return None
     indices = np.asarray(class_index, dtype=np.int64)
     if indices.ndim == 0:
         indices = np.broadcast_to(indices, (count,))
@@ -52,18 +53,29 @@ def activations_and_gradients(model, images, class_index=None, layer_name: str |
 
 
 def _forward_and_gradients(model, images, class_index_sets: list, layer_name: str | None):
-    """One forward pass, one backward pass per entry of ``class_index_sets`` (persistent tape)."""
+    """One forward pass, one backward pass per entry of ``class_index_sets`` (persistent tape); the
+    registered traced pass (``trace_passes``) when there is one for this model and layer."""
     layer_name = layer_name or default_cam_layer(model)
     layer = layer_tools.find_layer(model, layer_name)
     if not layer_tools.has_4d_output(layer):
         raise ValueError(
             f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)"
         )
-    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
+    images = np.asarray(images, dtype="float32")
+    classes = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    traced = traced_passes(model, layer_name)
+    if traced is not None and classes and len(class_index_sets) <= 2 and traced.accepts(images):
+        given = [_class_indices(index, len(images), classes) for index in class_index_sets]
+        first = np.full(len(images), -1) if given[0] is None else given[0]
+        activations, for_given, for_predicted, logits, explained, predicted = traced(images, first)
+        sets = [(for_given, explained.astype(np.int64)), (for_predicted, predicted.astype(np.int64))][: len(given)]
+        return activations, [gradients for gradients, _ in sets], logits, [indices for _, indices in sets]
     with tf.GradientTape(persistent=len(class_index_sets) > 1) as tape:
-        logits, recorded = forward(model, images, taps=[layer_name], logits=True)
+        logits, recorded = forward(model, tf.convert_to_tensor(images), taps=[layer_name], logits=True)
         activations = recorded[layer_name]
-        index_sets = [_class_indices(class_index, logits.numpy()) for class_index in class_index_sets]
+        count, classes = logits.shape
+        index_sets = [_class_indices(index, count, classes) for index in class_index_sets]
+        index_sets = [logits.numpy().argmax(axis=1) if index is None else index for index in index_sets]
         # Images are independent (inference mode), so the gradient of the sum is each image's own.
         scores = [tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1)) for indices in index_sets]
     gradients = [tape.gradient(score, activations).numpy() for score in scores]
@@ -189,7 +201,7 @@ def class_activation_maps(model, images, class_index=None, layer_name: str | Non
 
 def contrast_passes(model, images, class_index, layer_name: str | None = None) -> tuple[CamPass, CamPass]:
     """(pass for ``class_index``, pass for each image's predicted class) from ONE forward pass and two
-    backward passes (``cams.TracedContrast`` is the same, traced for repeated calls)."""
+    backward passes (traced once ``trace_passes`` registered this model and layer)."""
     layer_name = layer_name or default_cam_layer(model)
     activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [class_index, None], layer_name)
     images = np.asarray(images, np.float32)
