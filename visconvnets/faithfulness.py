@@ -20,23 +20,13 @@ import tensorflow as tf
 
 from .forward import class_probabilities, probabilities
 from .rendering import upsample_heatmaps
-from .sanity import class_sensitivity, randomization_sanity  # the checks beside the scores (defined in sanity)
+from .sanity import class_sensitivity, randomization_sanity  # noqa: F401 (re-exported: the checks beside the scores)
 
 BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
 ROAD_NOISE = 0.025 * 255  # ROAD's imputation noise (their 0.025 on 0-1 pixels), on 0-255 pixels
 ROAD_PERCENTILES = (10, 30, 50, 70, 90)
 # Each score a run reports, and whether a larger value is the better one.
 HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "road_combined": True, "pointing_game": True}
-__all__ = [
-    "HIGHER_IS_BETTER",
-    "bootstrap_interval",
-    "class_sensitivity",
-    "clearly_better",
-    "deletion_insertion",
-    "impute",
-    "randomization_sanity",
-    "road_scores",
-]
 
 
 def _gaussian_blur(images, sigma: float) -> np.ndarray:
@@ -86,6 +76,22 @@ def _canvas(images: np.ndarray, baseline: str) -> np.ndarray:
     if baseline == "mean":
         return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
     raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
+
+
+def _curves(ends: np.ndarray, middle: np.ndarray, fractions: np.ndarray) -> dict:
+    """One map set's deletion/insertion result from ``ends`` (2n,): the images' then the canvases' class
+    probabilities, and ``middle`` (2, n, steps - 1): its inner steps, deletion then insertion."""
+    count = middle.shape[1]
+    deletion = np.concatenate([ends[:count, None], middle[0], ends[count:, None]], axis=1)
+    insertion = np.concatenate([ends[count:, None], middle[1], ends[:count, None]], axis=1)
+    area = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
+    return {
+        "fractions": fractions,
+        "deletion": deletion,
+        "insertion": insertion,
+        "deletion_auc": area(deletion, fractions, axis=1),
+        "insertion_auc": area(insertion, fractions, axis=1),
+    }
 
 
 def deletion_insertion(
@@ -141,18 +147,7 @@ def deletion_insertion(
     classes_of = np.tile(np.repeat(classes, steps - 1), 2 * len(map_sets))
     middle = class_probabilities(model, 2 * inner * len(map_sets), make_batch, classes_of)
     middle = middle.reshape(len(map_sets), 2, count, steps - 1)
-    area = np.trapezoid if hasattr(np, "trapezoid") else np.trapz
-    results = {}
-    for index, key in enumerate(map_sets):
-        deletion = np.concatenate([ends[:count, None], middle[index, 0], ends[count:, None]], axis=1)
-        insertion = np.concatenate([ends[count:, None], middle[index, 1], ends[:count, None]], axis=1)
-        results[key] = {
-            "fractions": fractions,
-            "deletion": deletion,
-            "insertion": insertion,
-            "deletion_auc": area(deletion, fractions, axis=1),
-            "insertion_auc": area(insertion, fractions, axis=1),
-        }
+    results = {key: _curves(ends, middle[index], fractions) for index, key in enumerate(map_sets)}
     return results if isinstance(maps, dict) else results[None]
 
 
