@@ -213,12 +213,10 @@ TRAINING_KEYS = (
 DEMO_OUTPUT = Path("outputs/demo")
 # The demo's recipe for a 2-core CPU (README, BENCHMARKS.md): from scratch at 128 px (photos drawn at
 # DEMO_PHOTO_SIZE), batch 32, Adam 1e-3, cosine decay over 6 epochs, gradients clipped to norm 1, no
-# validation pass, BatchNormalization momentum 0.9; flips only: the synthetic photos already vary the
-# flower's place, size and angle, and the blog's rotation/shift/zoom made 6 epochs too few. At 96 px
-# about one run in three merged dandelion into sunflower (test accuracy 0.79); at batch 16 single
-# batches reached a loss of 5-6 from the 4th epoch (BatchNormalization's statistics of 16 images) and
-# 3 of 4 seed-42 runs merged the two (0.80-0.86); batch 32: 0.978-1.000 over 6 runs (5 seeds). 24 filter patterns at
-# 128 px, 40 steps; map scores and randomisation in 8 steps. Grad-CAM: the backbone's demo layer.
+# validation pass, BatchNormalization momentum 0.9; flips only (the photos already vary the flower's place,
+# size and angle). At 96 px, with rotation/shift/zoom, or at batch 16 (BatchNormalization over 16 images:
+# single batches' loss at 5-6) runs merged dandelion into sunflower (0.79-0.86); batch 32: 0.94-1.00.
+# 24 filter patterns at 128 px, 40 steps; map scores and randomisation in 8 steps. Grad-CAM: the backbone's demo layer.
 DEMO_PHOTO_SIZE = 150
 DEMO_SETTINGS = {
     "weights": "none",
