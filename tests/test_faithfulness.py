@@ -54,6 +54,26 @@ def test_deleting_the_region_the_model_uses_beats_deleting_the_rest(quadrant_mod
         deletion_insertion(quadrant_model, images, relevant, baseline="grey")
 
 
+def test_several_map_sets_score_in_one_stream_as_they_do_alone(quadrant_model):
+    from visconvnets import forward
+
+    images, relevant = _red_images(5, seed=4), _quadrant_map(5)
+    sets = {"good": relevant, "bad": 1 - relevant, "noise": np.random.default_rng(5).random((5, 4, 4))}
+    together = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=6, baseline="black")
+    for name, maps in sets.items():  # the curves' two ends run once per image, shared by every map set
+        alone = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=6, baseline="black")
+        for key in ("deletion", "insertion", "deletion_auc", "insertion_auc"):
+            np.testing.assert_allclose(together[name][key], alone[key], atol=1e-6)
+    single = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=1, baseline="black")
+    assert single["good"]["deletion"].shape == (5, 2)  # the two ends only
+    np.testing.assert_allclose(single["good"]["deletion"], single["bad"]["deletion"])
+    road = road_scores(quadrant_model, images, sets, class_index=0, percentiles=(10, 50))
+    assert set(road) == set(sets) and road["good"]["morf"].shape == (5, 2)
+    # every batch size (5, 10, the perturbed streams' last partial batches) ran one traced inference call
+    assert forward._predictor(quadrant_model).experimental_get_tracing_count() == 1
+    assert forward.perturbed_batch_size(quadrant_model) == 128  # 2.1 M pixels of 32x32 images, at most 128
+
+
 def test_a_random_map_deletes_and_inserts_alike(quadrant_model):
     """In random pixel order the quadrant empties as fast as it fills: the two areas nearly agree."""
     images = _red_images(6, seed=1)
