@@ -76,27 +76,31 @@ def time_seed_generator(folder: Path, batch_size: int, image_size: int, count: i
     return seen / (time.perf_counter() - start)
 
 
-def time_training(model_factory, dataset, steps: int) -> float:
-    """Images/s of fit over ``steps`` batches after a one-epoch warm-up of 2 steps."""
+def time_training(model_factory, dataset, steps: int) -> tuple[float, list[float]]:
+    """(steps/s of fit over ``steps`` batches after a one-epoch warm-up of 2 steps, each step's seconds:
+    a steady slow step tells a slow process from a stall)."""
     import keras
 
     model = model_factory()
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
     repeated = dataset.repeat()
     model.fit(repeated, steps_per_epoch=2, epochs=1, verbose=0)
-    batch_sizes = []
+    step_seconds = []
 
-    class Count(keras.callbacks.Callback):
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.started = time.perf_counter()
+
         def on_train_batch_end(self, batch, logs=None):
-            batch_sizes.append(1)
+            step_seconds.append(round(time.perf_counter() - self.started, 3))
 
     start = time.perf_counter()
-    model.fit(repeated, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[Count()])
-    return steps / (time.perf_counter() - start)
+    model.fit(repeated, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[Steps()])
+    return steps / (time.perf_counter() - start), step_seconds
 
 
-def train_once(args) -> float:
-    """Images/s of fit in this process for one feeding method (``--only``)."""
+def train_once(args) -> tuple[float, list[float]]:
+    """(images/s of fit in this process for one feeding method (``--only``), each step's seconds)."""
     import numpy as np
     import tensorflow as tf
 
@@ -137,7 +141,8 @@ def train_once(args) -> float:
     def factory():
         return model_tools.build_model(len(classes), args.image_size, None)
 
-    return time_training(factory, dataset, args.steps) * args.batch_size
+    steps_per_second, step_seconds = time_training(factory, dataset, args.steps)
+    return steps_per_second * args.batch_size, step_seconds
 
 
 def main(argv=None) -> None:
@@ -153,7 +158,8 @@ def main(argv=None) -> None:
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
-        print(json.dumps({"images/s": train_once(args)}))
+        images_per_second, step_seconds = train_once(args)
+        print(json.dumps({"images/s": images_per_second, "step seconds": step_seconds}))
         return
     import numpy as np
 
@@ -174,6 +180,7 @@ def main(argv=None) -> None:
             import subprocess
 
             measured: dict[str, list[float]] = {name: [] for name in args.feeds}
+            steps_seen: dict[str, list[list[float]]] = {name: [] for name in args.feeds}
             for _ in range(args.repeats):
                 for name in measured:
                     command = [
@@ -191,8 +198,11 @@ def main(argv=None) -> None:
                         str(args.image_size),
                     ]
                     done = subprocess.run(command, capture_output=True, text=True, check=True)
-                    measured[name].append(json.loads(done.stdout.strip().splitlines()[-1])["images/s"])
+                    found = json.loads(done.stdout.strip().splitlines()[-1])
+                    measured[name].append(found["images/s"])
+                    steps_seen[name].append(found["step seconds"])
             results["training images/s"] = measured
+            results["training step seconds"] = steps_seen
             medians = {name: float(np.median(values)) for name, values in measured.items()}
             for name in medians:
                 if name != "pre-loaded tensors" and "pre-loaded tensors" in medians:
