@@ -128,9 +128,8 @@ def deletion_insertion(
     fractions = np.linspace(0.0, 1.0, steps + 1)
     removed = np.round(fractions * side * side).astype(np.int64)[1:-1]  # pixels gone after each inner step
     inner = count * (steps - 1)  # perturbed images of one map set and mode; the ends are shared
-    ends = class_probabilities(
-        model, 2 * count, lambda a, b: np.concatenate([images, canvas])[a:b], np.tile(classes, 2)
-    )
+    both_ends = np.concatenate([images, canvas])  # every curve's first and last point: image, then canvas
+    ends = class_probabilities(model, 2 * count, lambda start, stop: both_ends[start:stop], np.tile(classes, 2))
 
     def make_batch(start: int, stop: int) -> np.ndarray:
         flat = np.arange(start, stop)

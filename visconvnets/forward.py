@@ -24,7 +24,6 @@ PERTURBED_BATCH_SIZE = 2 * PICTURE_BATCH_SIZE  # masked/deleted images per predi
 # pixels per predict call of masked/deleted images (no gradients): 128 images at 128 px, 93 at 150, 23 at 299;
 # InceptionV3 at 128 px, bf16, 2 cores: 186 images/s in batches of 64, 215 in batches of 128
 PERTURBED_PIXELS = 128 * 128 * 128
-_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> traced inference call
 
 
 class _StopWalkError(Exception):
@@ -67,6 +66,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+class PerModel:
+    """Values made once per (model, key) and kept as long as the model lives. Models are held weakly, so a
+    value must not hold its model strongly (traced calls read it through a ``weakref``)."""
+
+    def __init__(self):
+        self._by_model: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get(self, model, key=None):
+        """The value made for ``model`` and ``key``, or None."""
+        return self._by_model.get(model, {}).get(key)
+
+    def get_or_make(self, model, key, make: Callable):
+        """The value for ``model`` and ``key``, ``make()`` on first use."""
+        values = self._by_model.setdefault(model, {})
+        if key not in values:
+            values[key] = make()
+        return values[key]
+
+    def drop(self, model) -> None:
+        """Forget every value made for ``model``."""
+        self._by_model.pop(model, None)
+
+
+_PREDICTORS = PerModel()  # model -> its traced inference call
+
+
 def input_spec(model) -> tf.TensorSpec:
     """(None, H, W, C) float32 from the model's input, open where the model is (any batch size)."""
     inputs = getattr(model, "inputs", None)
@@ -74,18 +99,25 @@ def input_spec(model) -> tf.TensorSpec:
     return tf.TensorSpec((None, *shape), tf.float32)
 
 
+def fits(spec: tf.TensorSpec, images) -> bool:
+    """Whether ``images`` (n, H, W, C) match ``spec``, a traced call's input (else the caller runs eagerly)."""
+    return spec.is_compatible_with(tf.TensorSpec(np.shape(images), tf.float32))
+
+
 def _predictor(model) -> Callable:
     """The model's inference call traced once with an open batch size (Keras's ``predict_on_batch`` traces
     again for every new batch shape: 2 s each for InceptionV3), made once per model, held as long as it is."""
-    if model not in _PREDICTORS:
+
+    def make():
         reference = weakref.ref(model)  # read while tracing only
 
         @tf.function(autograph=False, input_signature=[input_spec(model)])
         def predict(images):
             return reference()(images, training=False)
 
-        _PREDICTORS[model] = predict
-    return _PREDICTORS[model]
+        return predict
+
+    return _PREDICTORS.get_or_make(model, None, make)
 
 
 def probabilities(model, images) -> np.ndarray:
@@ -97,7 +129,7 @@ def probabilities(model, images) -> np.ndarray:
     """
     images = np.asarray(images, np.float32)
     predict = _predictor(model)
-    if predict.input_signature[0].is_compatible_with(tf.TensorSpec(images.shape, tf.float32)):
+    if fits(predict.input_signature[0], images):
         outputs = predict(tf.constant(images))
     else:  # images of another size than the model's input
         outputs = model.predict_on_batch(images)
@@ -108,8 +140,7 @@ def probabilities(model, images) -> np.ndarray:
 def perturbed_batch_size(model) -> int:
     """Images per predict call of perturbed images: ``PERTURBED_PIXELS`` worth at the model's input size
     (16 to 128 images), ``PERTURBED_BATCH_SIZE`` when the size is open."""
-    inputs = getattr(model, "inputs", None)
-    height, width = tuple(inputs[0].shape[1:3]) if inputs else (None, None)
+    height, width = input_spec(model).shape[1:3]
     if not height or not width:
         return PERTURBED_BATCH_SIZE
     return int(np.clip(PERTURBED_PIXELS // (height * width), 16, 128))

@@ -7,16 +7,15 @@ pass of it serves every step) and always put the trained weights back, on error 
 
 from __future__ import annotations
 
-import weakref
-
 import keras
 import numpy as np
 
 from . import layers as layer_tools
 from .cams import cam, contrasting_maps, default_cam_layer
+from .forward import PerModel, probabilities
 from .layer_choice import cut_points
 
-_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {seed: untrained twin}
+_TWINS = PerModel()  # (model, seed) -> untrained twin
 
 
 def randomisation_steps(model) -> list[tuple[str, list[str]]]:
@@ -118,22 +117,23 @@ def untrained_twin(model, seed: int):
     """The same architecture with fresh initial weights drawn with ``seed`` (``keras.models.clone_model``),
     made once per model and seed and shared (the pointing game's untrained reference and the randomisation
     steps' weights); held as long as ``model`` is."""
-    twins = _TWINS.setdefault(model, {})
-    if seed not in twins:
+
+    def make():
         keras.utils.set_random_seed(seed)
-        twins[seed] = keras.models.clone_model(model)
-    return twins[seed]
+        return keras.models.clone_model(model)
+
+    return _TWINS.get_or_make(model, seed, make)
 
 
 def cam_classes(model, images: np.ndarray) -> np.ndarray:
     """(n,) the trained model's predicted classes: the randomised copies explain the same ones."""
-    return np.asarray(model(images, training=False)).argmax(axis=1)
+    return probabilities(model, images).argmax(axis=1)
 
 
 def class_sensitivity(model, images, method: str = "gradcam", layer_name: str | None = None) -> np.ndarray:
     """(n,) rank correlation of each image's map for its predicted class with its map for the
     runner-up class: near 1 means the map hardly depends on the class asked about."""
     images = np.asarray(images, np.float32)
-    runner_up = np.argsort(np.asarray(model(images, training=False)), axis=1)[:, -2]
+    runner_up = np.argsort(probabilities(model, images), axis=1)[:, -2]
     predicted, other, _, _ = contrasting_maps(model, images, runner_up, layer_name, method)
     return spearman(predicted, other)

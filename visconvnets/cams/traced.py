@@ -17,12 +17,12 @@ import numpy as np
 import tensorflow as tf
 
 from .. import layers as layer_tools
-from ..forward import forward, input_spec
+from ..forward import PerModel, fits, forward, input_spec
 
 # Passes over the same model and layer from which tracing pays: tracing costs 3-4 s once, then about
 # 0.15 s a pass of 5 images against about 0.9 s eager (InceptionV3 at 128 px, 2 CPU cores).
 TRACE_FROM_PASSES = 5
-_REGISTERED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {layer name: TracedPasses}
+_REGISTERED = PerModel()  # (model, layer name) -> TracedPasses
 
 
 class TracedPasses:
@@ -59,7 +59,7 @@ class TracedPasses:
 
     def accepts(self, images: np.ndarray) -> bool:
         """Whether ``images`` fit the traced signature (else the caller runs the eager pass)."""
-        return self.spec.is_compatible_with(tf.TensorSpec(np.shape(images), tf.float32))
+        return fits(self.spec, images)
 
     def __call__(self, images: np.ndarray, classes) -> tuple[np.ndarray, ...]:
         images = tf.constant(np.asarray(images, np.float32))
@@ -70,17 +70,14 @@ class TracedPasses:
 def trace_passes(model, layer_name: str) -> TracedPasses:
     """The traced pass of ``model`` at ``layer_name``, made and registered on first use (tracing happens
     at its first call); every later CAM pass over this model and layer runs it."""
-    by_layer = _REGISTERED.setdefault(model, {})
-    if layer_name not in by_layer:
-        by_layer[layer_name] = TracedPasses(model, layer_name)
-    return by_layer[layer_name]
+    return _REGISTERED.get_or_make(model, layer_name, lambda: TracedPasses(model, layer_name))
 
 
 def traced_passes(model, layer_name: str) -> TracedPasses | None:
     """The registered traced pass of ``model`` at ``layer_name``, or None (eager passes)."""
-    return _REGISTERED.get(model, {}).get(layer_name)
+    return _REGISTERED.get(model, layer_name)
 
 
 def drop_traced_passes(model) -> None:
     """Forget ``model``'s traced passes: its CAM passes run eagerly again."""
-    _REGISTERED.pop(model, None)
+    _REGISTERED.drop(model)
