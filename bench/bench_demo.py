@@ -10,6 +10,9 @@ after a warm-up) tells which speed state the machine is in: these machines run t
 about 1x or 2x the time, whatever else is running. Printed: a Markdown table with every run's wall
 time, probe and stage times from ``metrics.json`` (``timings``), then median, min and max per stage;
 test accuracy and the pointing game per run. ``--json FILE`` keeps it all.
+
+``--busy N`` starts N busy neighbours (each a process spinning on one core) before the probe and stops
+them after the run: the demo as it runs on a machine that something else is using, reproducibly.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ for _ in range(3):
     start = time.perf_counter(); model.predict_on_batch(images); times.append(time.perf_counter() - start)
 print(16 / min(times))
 """
+BUSY = "while True:\n    pass"  # one core's worth of CPU for as long as it runs
 STAGES_FIRST = ("data", "model", "training", "evaluation", "pointing game", "map scores")
 
 
@@ -94,18 +98,26 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="seeds, used in turn (default: 42)")
     parser.add_argument("--output", type=Path, default=Path("/tmp/bench_demo"), help="runs go to OUTPUT/run_N")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
+    parser.add_argument("--busy", type=int, default=0, help="busy neighbour processes during each run (default: 0)")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     runs = []
     for index in range(args.runs):
         output = args.output / f"run_{index + 1}"
         subprocess.run(["rm", "-rf", str(output)], check=True)  # a fresh demo each time (data generated too)
-        speed = probe()
-        run = one_run(output, args.seeds[index % len(args.seeds)], extra)
+        neighbours = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.busy)]
+        try:
+            speed = probe()
+            run = one_run(output, args.seeds[index % len(args.seeds)], extra)
+        finally:
+            for neighbour in neighbours:
+                neighbour.kill()
+                neighbour.wait()
         run["probe"] = round(speed, 1)
         runs.append(run)
         print(f"run {index + 1}: {run['wall']:.1f} s, probe {speed:.1f} images/s, accuracy {run['accuracy']:.3f}")
     flags = " ".join(extra) or "none"
-    print(f"\nmachine: {os.cpu_count()} cores; precision {runs[0]['precision']}; flags after --: {flags}")
+    busy = f"; {args.busy} busy neighbour process(es)" if args.busy else ""
+    print(f"\nmachine: {os.cpu_count()} cores{busy}; precision {runs[0]['precision']}; flags after --: {flags}")
     print(table(runs))
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1))

@@ -480,6 +480,20 @@ def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
     assert images.shape == (4, 32, 32, 3) and labels.shape == (4,) and float(images.numpy().max()) <= 255
 
 
+def test_pipelines_run_without_the_autotuning_thread(tiny_split):
+    """tf.data's autotuning thread is off (deleting an iterator could wait up to a minute for it: the
+    "half-speed" training runs of BENCHMARKS.md); every image still comes once, in order when not training."""
+    from visconvnets.data import make_augmenter, make_dataset, scan_split_folder
+
+    files = scan_split_folder(tiny_split)
+    paths, labels = files.paths["train"], files.labels["train"]
+    training = make_dataset(paths, labels, 32, 4, training=True, augmenter=make_augmenter(seed=0), seed=3)
+    in_order = make_dataset(paths, labels, 32, 3, cache=False)
+    assert training.options().autotune.enabled is False and in_order.options().autotune.enabled is False
+    assert sorted(np.concatenate([batch.numpy() for _, batch in training]).tolist()) == sorted(labels)
+    assert np.concatenate([batch.numpy() for _, batch in in_order]).tolist() == list(labels)
+
+
 def _two_workers(command: list[str]) -> list[subprocess.Popen]:
     """``command`` started as worker 0 (the chief) and worker 1 of a loopback cluster."""
     import os
