@@ -204,6 +204,13 @@ def _add_training_options(option: _Options) -> None:
     )
     option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_positive_int)
     option(
+        "--backup-every",
+        "seconds of training between the backups a killed run resumes from, written at epoch ends (default: "
+        "{default}; 0: every epoch). Each costs about a second for InceptionV3, so short epochs are not all backed "
+        "up; a phase's last epoch never is (its weights are saved right after). Several workers: every epoch",
+        type=float,
+    )
+    option(
         "--no-validation",
         "no validation pass per epoch (faster; disables best checkpoint and early stopping)",
         action="store_false",

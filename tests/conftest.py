@@ -104,6 +104,7 @@ def tiny_config(data: Path, output: Path, **overrides):
         filter_octaves=1,
         faithfulness=False,  # the scores have their own tests and the shared run below
         precision="float32",  # tiny runs gain nothing from bf16 (test_precision.py and the demo run cover it)
+        backup_every=0.0,  # every epoch backed up (tiny epochs take seconds): the resume tests need them
     )
     settings.update(overrides)
     return RunConfig(**settings)

@@ -134,6 +134,30 @@ def test_resume_continues_epoch_count(tiny_split, tmp_path, monkeypatch, moment,
     assert (tmp_path / "run" / "model.keras").exists()
 
 
+@pytest.mark.parametrize(("every_seconds", "current", "previous"), [(0, 4, 3), (60, 4, 2), (3600, -1, -1)])
+def test_backups_are_spaced_in_time_and_skip_the_last_epoch(tmp_path, monkeypatch, every_seconds, current, previous):
+    """Epochs of 35 s (a fake clock): every epoch but the last is backed up with 0; with 60 s, the ends at 70 and
+    140 s (epochs 2 and 4); with an hour, none. The backup resumes from the epoch after the one it holds."""
+    import keras
+
+    from visconvnets import keras_internals, training
+
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+
+    class Epochs35Seconds(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            clock[0] += 35.0
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    backup = training.SpacedBackup(tmp_path / "backup", every_seconds)
+    data = (np.zeros((8, 4), np.float32), np.zeros(8, np.int64))
+    model.fit(*data, epochs=5, verbose=0, callbacks=[Epochs35Seconds(), backup])
+    assert keras_internals.backup_epoch(tmp_path / "backup") == current
+    assert keras_internals.backup_epoch(tmp_path / "backup", previous=True) == previous
+
+
 def test_bad_inputs_fail_before_training(tiny_split, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         workflow.run(tiny_config(tmp_path / "missing", tmp_path / "out"))
@@ -188,7 +212,7 @@ def tiny_script_command(data: Path, output: Path, *extra: str) -> list[str]:
     """The training script on the tiny split: 75 px, one epoch from scratch, batch 8, no pictures; VGG16,
     whose 21-layer graph traces in seconds (InceptionV3's takes 15-35 s, and more under a strategy)."""
     flags = "--weights none --image-size 75 --epochs 1 --batch-size 8 --verbose 2 --no-validation --no-activations"
-    flags += " --backbone VGG16"
+    flags += " --backbone VGG16 --backup-every 0"  # every epoch backed up: the resume tests need them
     return [
         sys.executable,
         str(PROJECT_ROOT / "model_training_and_visualization.py"),

@@ -132,6 +132,7 @@ class RunConfig(VisualizationConfig):
     gradient_clip: float | None = None  # gradients clipped to this global norm before Adam; None: not (the blog's)
     fine_tune_from: str | None = None  # phase 2 trains this layer's block and above; None: the backbone's last stage
     patience: int = 5  # early stopping on validation accuracy, best weights restored
+    backup_every: float = 60.0  # seconds of training between resume backups (at epoch ends; ~1 s each); 0: every epoch
     validation: bool = True  # evaluate on validation/ each epoch (needed for checkpoint and early stopping)
     rotation: float = 20.0  # augmentation: degrees (the blog's)
     shift: float = 0.2  # augmentation: width and height shift fraction (the blog's)
@@ -167,8 +168,8 @@ class RunConfig(VisualizationConfig):
         Raises:
             ValueError: a value out of range; FileNotFoundError: --model or an --images file is missing.
         """
-        for name in ("epochs", "fine_tune_epochs"):
-            if getattr(self, name) < 0:
+        for name in ("epochs", "fine_tune_epochs", "probe_images", "backup_every"):
+            if not getattr(self, name) >= 0:  # NaN fails this too
                 raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
@@ -181,8 +182,6 @@ class RunConfig(VisualizationConfig):
             raise ValueError(f"--gradient-clip must be positive, got {self.gradient_clip}")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
-        if self.probe_images < 0:
-            raise ValueError(f"--probe-images must be at least 0, got {self.probe_images}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.distribute not in STRATEGIES:

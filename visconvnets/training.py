@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -50,6 +51,7 @@ class Recipe:
     run_eagerly: bool = False  # no tf.function: slower steps, no tracing (tiny runs, debugging)
     gradient_clip: float | None = None  # global-norm clip of the gradients; None: none
     extra_callbacks: tuple = ()  # run first at every epoch end, before the history row and the backup
+    backup_every: float = 0.0  # seconds of training between resume backups; 0: every epoch
 
 
 def make_optimizer(learning_rate: float, schedule: str, total_steps: int, clip_norm: float | None = None):
@@ -131,10 +133,29 @@ def _callbacks(
     repaired = keras_internals.repair_backup(state_dir / f"backup_{phase.name}")  # cut short by a kill -9?
     if repaired:
         print(f"note: {repaired}")
-    backup = keras.callbacks.BackupAndRestore(
-        str(state_dir / f"backup_{phase.name}"), double_checkpoint=True, delete_checkpoint=False
-    )
-    return [*callbacks, backup]
+    return [*callbacks, SpacedBackup(state_dir / f"backup_{phase.name}", recipe.backup_every)]
+
+
+class SpacedBackup(keras.callbacks.BackupAndRestore):
+    """Keras's resume backup, written at an epoch end only once ``every_seconds`` have passed since the fit
+    began or since the last backup, and never at the fit's last epoch (the caller saves the phase's weights
+    right after it). A killed run loses at most that much training; each backup of InceptionV3 (~90 MB)
+    costs about a second, which 6 short epochs would otherwise pay 6 times."""
+
+    def __init__(self, backup_dir: Path, every_seconds: float = 0.0):
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
+        self.every_seconds, self.last_backup = every_seconds, time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.last_backup = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.params.get("epochs", epoch + 2):  # the last epoch: its weights are saved next
+            return
+        if time.monotonic() - self.last_backup >= self.every_seconds:
+            super().on_epoch_end(epoch, logs)
+            self.last_backup = time.monotonic()
 
 
 def _phase_outcome(phase: Phase, history, model, history_path: Path, progress: dict, initial_epoch: int) -> str | None:

@@ -162,6 +162,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         *(steps, config.fine_tune_from, config.lr_schedule, config.patience, config.verbose, config.run_eagerly),
         config.gradient_clip,
         tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
+        0.0 if config.distribute == "multiworker" else config.backup_every,  # workers back up the same epochs
     )
     summary["training"] = training.train(
         model,
