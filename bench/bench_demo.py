@@ -1,4 +1,4 @@
-"""The demo's whole process, timed stage by stage over several runs, with the machine's speed state.
+"""The demo's whole process, timed stage by stage over several runs, with the machine's speed.
 
 Usage:
     python bench/bench_demo.py [--runs 3] [--seeds 42] [--output /tmp/bench_demo] [-- extra demo flags]
@@ -6,8 +6,8 @@ Usage:
 Each run is a fresh process, ``python model_training_and_visualization.py --demo --output DIR/run_N
 --seed S`` (plus any flags after ``--``), timed from start to exit as a user would time it. Before
 each run a fixed probe (InceptionV3 at 150 px, float32, ``predict_on_batch`` of 16 images, best of 3
-after a warm-up) tells which speed state the machine is in: these machines run the same process at
-about 1x or 2x the time, whatever else is running. Printed: a Markdown table with every run's wall
+after a warm-up) tells how fast the machine runs at that moment (its speed drifts from day to day by
+10-20%; the "half-speed state" of earlier notes was tf.data's autotuning thread, BENCHMARKS.md). Printed: a Markdown table with every run's wall
 time, probe and stage times from ``metrics.json`` (``timings``), then median, min and max per stage;
 test accuracy and the pointing game per run. ``--json FILE`` keeps it all.
 
