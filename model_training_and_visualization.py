@@ -96,8 +96,8 @@ def build_parser(with_defaults: bool = True) -> argparse.ArgumentParser:
 DEMO_HELP = (
     "no data needed: generate the built-in synthetic flowers, split them, train InceptionV3 from scratch at 128 px for "
     "6 epochs, explain probe images every epoch, visualise, score every CAM method, write outputs/demo/index.html "
-    "(measured on a 2-core CPU: 2 min 03 s - 2 min 16 s when the machine is in its fast state, slower in its slow "
-    "state; bench/bench_demo.py, BENCHMARKS.md); any flag given overrides the demo's value"
+    "(measured on a 2-core CPU: 1 min 58 s - 2 min 01 s; 2 min 44 s - 2 min 48 s with another process taking one "
+    "of the cores; bench/bench_demo.py, BENCHMARKS.md); any flag given overrides the demo's value"
 )
 
 
