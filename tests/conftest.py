@@ -123,6 +123,11 @@ def trained_run(tiny_split, tmp_path_factory):
     return output, metrics
 
 
+# The --demo path, shrunk (with "output": the run's folder)
+DEMO_OVERRIDES = {"demo_images_per_class": 8, "image_size": 75, "epochs": 1, "verbose": 0, "activation_images": 2}
+DEMO_OVERRIDES.update(filter_count=4, **SMALL_SCORES)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """The --demo path, shrunk: 8 synthetic flowers per class at 75 px, one epoch."""
@@ -130,7 +135,6 @@ def demo_run(tmp_path_factory):
     from visconvnets.config import RunConfig
 
     output = tmp_path_factory.mktemp("demo")
-    overrides = {"output": output, "demo_images_per_class": 8, "image_size": 75, "epochs": 1, "verbose": 0}
-    overrides.update(activation_images=2, filter_count=4, **SMALL_SCORES)
+    overrides = {**DEMO_OVERRIDES, "output": output}
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics

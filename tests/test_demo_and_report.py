@@ -6,6 +6,7 @@ import contextlib
 import html.parser
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -112,6 +113,29 @@ class _Links(html.parser.HTMLParser):
         for name, value in attributes:
             if (tag, name) in (("img", "src"), ("a", "href")) and value and not value.startswith("#"):
                 self.targets.append(value)
+
+
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
+def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
+    """The README's first command a second time, on its finished output: the demo says it replaces its
+    own run, reuses the generated data untouched, and finishes again with a report whose links resolve."""
+    from visconvnets import workflow
+    from visconvnets.config import RunConfig
+
+    from .conftest import DEMO_OVERRIDES
+
+    again = tmp_path / "demo"
+    shutil.copytree(demo_run[0], again)
+    data_files = {path: path.stat().st_mtime_ns for path in (again / "data").rglob("*") if path.is_file()}
+    first_report = (again / "index.html").stat().st_mtime_ns
+    overrides = {**DEMO_OVERRIDES, "output": again}
+    metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
+    assert f"replacing the previous run in {again}" in capsys.readouterr().out
+    assert data_files and {path: path.stat().st_mtime_ns for path in data_files} == data_files
+    assert (again / "index.html").stat().st_mtime_ns > first_report and metrics["test"]["count"] > 0
+    page = (again / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    assert links and all((again / link).exists() for link in links if "://" not in link)
 
 
 @pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
