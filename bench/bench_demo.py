@@ -7,9 +7,10 @@ Each run is a fresh process, ``python model_training_and_visualization.py --demo
 --seed S`` (plus any flags after ``--``), timed from start to exit as a user would time it. Before
 each run a fixed probe (InceptionV3 at 150 px, float32, ``predict_on_batch`` of 16 images, best of 3
 after a warm-up) tells how fast the machine runs at that moment (its speed drifts from day to day by
-10-20%; the "half-speed state" of earlier notes was tf.data's autotuning thread, BENCHMARKS.md). Printed: a Markdown table with every run's wall
-time, probe and stage times from ``metrics.json`` (``timings``), then median, min and max per stage;
-test accuracy and the pointing game per run. ``--json FILE`` keeps it all.
+10-20%; the "half-speed state" of earlier notes was tf.data's autotuning thread, BENCHMARKS.md).
+Printed: a Markdown table with every run's wall time, probe and stage times from ``metrics.json``
+(``timings``), then median, min and max per stage; test accuracy and the pointing game per run.
+``--json FILE`` keeps it all.
 
 ``--busy N`` starts N busy neighbours (each a process spinning on one core) before the probe and stops
 them after the run: the demo as it runs on a machine that something else is using, reproducibly.
