@@ -124,5 +124,5 @@ def group_keys(digests: list[str], hashes: list[int | None], distance: int) -> l
     order = np.argsort(digest_array, kind="stable")  # smallest digest first
     smallest = {}
     for index in order:
-        smallest.setdefault(labels[index], digests[index])
-    return [smallest[label][:16] for label in labels]
+        smallest.setdefault(labels[index], digests[index][:16])  # one key string per group, shared by its files
+    return [smallest[label] for label in labels]

@@ -119,12 +119,16 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str], n
             excluded.append(
                 PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", check.problem)
             )
-    classes_by_digest: dict[str, set[str]] = defaultdict(set)
+    first_class: dict[str, str] = {}  # digest -> the first class it was seen under (no set per file: 100k files)
+    classes_by_digest: dict[str, set[str]] = defaultdict(set)  # only digests seen under two classes or more
     for check in usable:
-        classes_by_digest[check.sha256].add(check.class_name)
+        first = first_class.setdefault(check.sha256, check.class_name)
+        if first != check.class_name:
+            classes_by_digest[check.sha256].update((first, check.class_name))
+    del first_class
     kept = []
     for check in usable:
-        conflicting = classes_by_digest[check.sha256]
+        conflicting = classes_by_digest.get(check.sha256, ())
         if len(conflicting) > 1:
             others = ", ".join(sorted(conflicting - {check.class_name}))
             reason = f"label conflict: the same image is also under class {others}"
