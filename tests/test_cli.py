@@ -38,6 +38,8 @@ def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
     assert "--faithfulness-images, --faithfulness-steps and --sanity-steps must be at least 1, got 0" in (
         capsys.readouterr().err
     )
+    assert script.main(["--demo", "--backup-every", "-1", *output]) == 2  # the demo too: before its data is made
+    assert "--backup-every must be 0 or more, got -1.0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before OUT was made
     with pytest.raises(SystemExit):
         script.parse_args(["--epochs", "-1"])

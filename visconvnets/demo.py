@@ -12,19 +12,26 @@ from .config import DEMO_PHOTO_SIZE, RunConfig, with_demo_settings
 from .split import split_dataset
 
 
-def prepare_demo(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
-    """Demo settings (except those given explicitly), and the synthetic data set generated and split
-    under OUT/data (reused when already there); the returned settings point at both."""
+def demo_settings(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
+    """Demo settings (except those given explicitly), pointing at the synthetic data set under OUT/data
+    that ``make_demo_data`` writes. Writes nothing: every setting is checked before any data is made."""
     config = with_demo_layer(with_demo_settings(config, explicit), explicit)
+    source = Path(config.output) / outputs.DEMO_DATA / "flowers"
+    return dataclasses.replace(config, data=source.parent / "split", boxes=source / synthetic.BOXES_FILE)
+
+
+def make_demo_data(config: RunConfig) -> None:
+    """For a demo run, the synthetic flowers generated and split under OUT/data, unless already there
+    (a run of anything else: nothing)."""
+    if not config.demo or (Path(config.data) / outputs.SPLIT_CSV).exists():
+        return
     data_root = Path(config.output) / outputs.DEMO_DATA
-    source, split = data_root / "flowers", data_root / "split"
-    if not (split / outputs.SPLIT_CSV).exists():
-        shutil.rmtree(data_root, ignore_errors=True)
-        print(f"generating {config.demo_images_per_class} synthetic flowers per class in {source}")
-        size = max(config.image_size, DEMO_PHOTO_SIZE)  # drawn larger than trained on: the overlays show at this size
-        synthetic.generate_flowers(source, config.demo_images_per_class, size=size, seed=config.seed)
-        split_dataset(source, split)
-    return dataclasses.replace(config, data=split, boxes=source / synthetic.BOXES_FILE)
+    source = data_root / "flowers"
+    shutil.rmtree(data_root, ignore_errors=True)
+    print(f"generating {config.demo_images_per_class} synthetic flowers per class in {source}")
+    size = max(config.image_size, DEMO_PHOTO_SIZE)  # drawn larger than trained on: the overlays show at this size
+    synthetic.generate_flowers(source, config.demo_images_per_class, size=size, seed=config.seed)
+    split_dataset(source, Path(config.data))
 
 
 def with_demo_layer(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:

@@ -23,7 +23,7 @@ from . import model as model_tools
 from .backbones import get_backbone
 from .cams import has_shared_scale
 from .config import RunConfig
-from .demo import prepare_demo
+from .demo import demo_settings, make_demo_data
 from .history import run_timings
 from .timing import Stopwatch, stage
 
@@ -72,8 +72,7 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
 
 def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
     """Every check that needs no model, before any work: settings, OUT's state, weights, the data."""
-    if config.demo:
-        config = prepare_demo(config, explicit)
+    config = demo_settings(config, explicit) if config.demo else config  # settings only: nothing written yet
     config.validate()
     if config.model is None:  # the backbone's own name and last stage, saved resolved in config.json
         backbone = get_backbone(config.backbone)
@@ -90,6 +89,7 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
             was_demo = outputs.read_json(layout / outputs.CONFIG).get("config", {}).get("demo") is True
             state = run_state.check_resume(layout.root, config.to_json(), config.restart, config.demo and was_demo)
             weights_path = model_tools.resolve_weights(config.weights, config.backbone)  # fails fast when offline
+        make_demo_data(config)  # the demo's data, generated and split once: after every check, under the lock
         split_files = None
         if config.data:
             split_files = data_tools.scan_split_folder(config.data, check_images=config.check_images)
