@@ -131,14 +131,11 @@ def train_once(args) -> tuple[float, list[float]]:
                 pass
     else:
         images = load_images(paths, args.image_size)
-        options = tf.data.Options()
-        options.autotune.enabled = False  # as make_dataset: no autotuning thread to wait for at the end of fit
-        dataset = (
+        dataset = data_tools.without_autotuning(  # as make_dataset: no autotuning thread to wait for
             tf.data.Dataset.from_tensor_slices((images, np.array(labels, "int32")))
             .shuffle(len(paths))
             .batch(args.batch_size)
             .prefetch(2)
-            .with_options(options)
         )
 
     def factory():

@@ -213,12 +213,16 @@ def make_dataset(
         dataset = dataset.map(
             lambda images, labels: (augmenter(images, training=True), labels), num_parallel_calls=autotune
         )
-    # No autotuning thread: in TF 2.21 deleting an iterator can wait for that thread's next wake-up, which
-    # comes as late as the iterator has lived (up to 60 s, at the end of each fit; BENCHMARKS.md). Without
-    # it every AUTOTUNE parallelism above starts, and stays, at the core count; prefetch tunes its own buffer.
+    return without_autotuning(dataset.prefetch(autotune))
+
+
+def without_autotuning(dataset):
+    """``dataset`` without tf.data's autotuning thread: in TF 2.21 deleting an iterator can wait for that
+    thread's next wake-up, which comes as late as the iterator has lived (up to 60 s, at the end of each
+    fit; BENCHMARKS.md). Every AUTOTUNE parallelism then runs at the core count; prefetch tunes its own buffer."""
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.prefetch(autotune).with_options(options)
+    return dataset.with_options(options)
 
 
 def cache_fits(count: int, image_size: int, limit_megabytes: float) -> bool:

@@ -25,9 +25,8 @@ def make_demo_data(config: RunConfig) -> None:
     (a run of anything else: nothing)."""
     if not config.demo or (Path(config.data) / outputs.SPLIT_CSV).exists():
         return
-    data_root = Path(config.output) / outputs.DEMO_DATA
-    source = data_root / "flowers"
-    shutil.rmtree(data_root, ignore_errors=True)
+    source = Path(config.boxes).parent  # the paths demo_settings chose: OUT/data/flowers, OUT/data/split
+    shutil.rmtree(source.parent, ignore_errors=True)
     print(f"generating {config.demo_images_per_class} synthetic flowers per class in {source}")
     size = max(config.image_size, DEMO_PHOTO_SIZE)  # drawn larger than trained on: the overlays show at this size
     synthetic.generate_flowers(source, config.demo_images_per_class, size=size, seed=config.seed)

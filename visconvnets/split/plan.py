@@ -128,8 +128,8 @@ def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str], n
     del first_class
     kept = []
     for check in usable:
-        conflicting = classes_by_digest.get(check.sha256, ())
-        if len(conflicting) > 1:
+        conflicting = classes_by_digest.get(check.sha256)  # present only for two classes or more
+        if conflicting:
             others = ", ".join(sorted(conflicting - {check.class_name}))
             reason = f"label conflict: the same image is also under class {others}"
             excluded.append(
