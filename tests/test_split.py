@@ -167,7 +167,7 @@ def test_deterministic_across_runs_and_listing_order(messy_tree: Path, tmp_path:
 
 def test_parallel_check_matches_serial(messy_tree: Path):
     root, classes = splitting.find_class_folders(messy_tree)
-    files = splitting.list_class_files(root, classes) * 3  # > one chunk so two processes get work
+    files = list(splitting.list_class_files(root, classes)) * 3  # > one chunk so two processes get work
     assert splitting.check_files(root, files, workers=2) == splitting.check_files(root, files, workers=1)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
@@ -38,6 +40,23 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     method = "spawn" if "tensorflow" in sys.modules else "fork"
     context = multiprocessing.get_context(method)
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
+
+
+def ordered_results(pool: ProcessPoolExecutor, function: Callable, jobs: Iterable, window: int) -> Iterator:
+    """``function(job)`` for each job, in order, run in ``pool`` with at most ``window`` jobs submitted and
+    not yet handed back. ``pool.map`` submits every job at once, holding all their arguments (100,000
+    files' paths) and results in memory; this holds ``window`` and takes ``jobs`` lazily."""
+    pending: collections.deque = collections.deque()
+    try:
+        for job in jobs:
+            pending.append(pool.submit(function, job))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:  # an error or an abandoned iteration: drop the work not started
+            future.cancel()
 
 
 class _NoProgress:

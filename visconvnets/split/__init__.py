@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .audit import CSV_COLUMNS, format_report, read_split_csv, write_split_csv
 from .checks import DEFAULT_MAX_PIXELS, FileCheck, check_file, check_files
+from .columns import CheckTable, FileList
 from .discovery import IGNORED_FOLDERS, IMAGE_EXTENSIONS, find_class_folders, list_class_files
 from .near_duplicates import DEFAULT_DISTANCE
 from .plan import MODES, SPLIT_NAMES, PlannedFile, SplitPlan, plan_split, split_counts, validate_fractions
@@ -35,6 +36,8 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "MODES",
     "SPLIT_NAMES",
+    "CheckTable",
+    "FileList",
     "FileCheck",
     "PlannedFile",
     "SplitPlan",

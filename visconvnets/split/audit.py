@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
-from .plan import SPLIT_NAMES, SplitPlan
+import numpy as np
+
+from .columns import NEEDS_CONVERSION, distinct_counts
+from .planned import EXCLUDED, SPLIT_NAMES, SplitPlan
 
 CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason", "group")
 
@@ -41,19 +44,23 @@ def near_duplicate_lines(plan: SplitPlan) -> list[str]:
     that span classes: possible label conflicts for a person to look at."""
     if plan.near_duplicates <= 0:
         return ["\nNear-duplicate search off (--near-duplicates 0): only byte-identical files are grouped."]
-    members: dict[str, list] = defaultdict(list)
-    for item in plan.kept:
-        members[item.group].append(item)
-    near = {key: items for key, items in members.items() if len({item.sha256 for item in items}) > 1}
-    files = sum(len(items) for items in near.values())
+    rows = np.flatnonzero(plan.splits != EXCLUDED)
+    groups, group_ids = np.unique(plan.groups[rows], return_inverse=True)
+    _, digest_ids = np.unique(plan.checks.digest_prefixes()[rows], return_inverse=True)
+    group_ids, digest_ids = group_ids.reshape(-1), digest_ids.reshape(-1)
+    near = distinct_counts(group_ids, digest_ids, len(groups)) > 1
     lines = [
-        f"\nnear-duplicate groups (dHash distance <= {plan.near_duplicates}): {len(near)}, holding {files} files "
-        "(each group kept in one split)"
+        f"\nnear-duplicate groups (dHash distance <= {plan.near_duplicates}): {int(near.sum())}, holding "
+        f"{int(near[group_ids].sum())} files (each group kept in one split)"
     ]
-    mixed = {key: items for key, items in near.items() if len({item.class_name for item in items}) > 1}
-    if mixed:
-        lines.append(f"{len(mixed)} possible label conflict(s): near-duplicates under different classes (check them):")
-        for items in mixed.values():
+    mixed = near & (distinct_counts(group_ids, plan.class_ids[rows], len(groups)) > 1)
+    if mixed.any():
+        count = int(mixed.sum())
+        lines.append(f"{count} possible label conflict(s): near-duplicates under different classes (check them):")
+        members = rows[mixed[group_ids]]  # in path order; groups listed by their first file
+        member_groups = group_ids[mixed[group_ids]]
+        for group in dict.fromkeys(member_groups.tolist()):
+            items = [plan.row(int(row)) for row in members[member_groups == group]]
             lines.append("  " + ", ".join(f"{item.source} ({item.class_name})" for item in items))
     return lines
 
@@ -78,7 +85,7 @@ def format_report(plan: SplitPlan) -> str:
         + f"  {sum(totals.values()):>7}"
     )
     lines += near_duplicate_lines(plan)
-    converted = sum(1 for item in plan.kept if item.action == "convert")
+    converted = int(((plan.checks.flags() & NEEDS_CONVERSION) > 0)[plan.splits != EXCLUDED].sum())
     if converted:
         lines.append(f"\n{converted} file(s) TensorFlow cannot read were converted to RGB PNG.")
     skipped = plan.skipped

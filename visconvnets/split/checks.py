@@ -5,7 +5,6 @@ Used by the split and, openly, by ``data.scan_split_folder`` for the split folde
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -15,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..workers import process_pool, progress_bar
+from ..workers import ordered_results, process_pool, progress_bar
+from .columns import CheckTable, FileCheck, FileList
 from .discovery import IMAGE_EXTENSIONS
 from .near_duplicates import difference_hash
 
@@ -29,29 +29,7 @@ TF_READABLE_BMP_MODES = ("RGB", "RGBA", "L", "P")
 # Pillow's own limit (about 89 megapixels); larger images are skipped as decompression bombs.
 DEFAULT_MAX_PIXELS = 89_478_485
 
-
-@dataclasses.dataclass(frozen=True, slots=True)  # slots: one record per file, 100k files
-class FileCheck:
-    """What checking one source file found.
-
-    Attributes:
-        relative_path: Path relative to the source root, with forward slashes.
-        class_name: Name of the class folder the file is in.
-        sha256: Hex digest of the file's bytes ("" when it could not be read).
-        problem: Why the file is unusable, or "" when it decoded fully.
-        needs_conversion: True when Pillow reads it but TensorFlow would not (written as RGB PNG).
-        size: (width, height) in pixels, (0, 0) when unusable.
-        pixel_hash: 64-bit difference hash of the decoded image (``near_duplicates.difference_hash``)
-            when asked for, else None.
-    """
-
-    relative_path: str
-    class_name: str
-    sha256: str
-    problem: str = ""
-    needs_conversion: bool = False
-    size: tuple[int, int] = (0, 0)
-    pixel_hash: int | None = None
+CHUNK_SIZE = 64  # files a worker checks per task: large enough to amortise the hand-over, small for progress
 
 
 def _decode_problem(data: bytes, max_pixels: int, hash_pixels: bool = False) -> tuple[str, bool, tuple, int | None]:
@@ -143,35 +121,41 @@ def check_files(
     progress: bool = False,
     stage_into: Path | None = None,
     hash_pixels: bool = False,
-) -> list[FileCheck]:
+) -> CheckTable:
     """Check many files, in ``workers`` processes (default: every core), in input order.
 
     Args:
         root: The source root.
-        files: [(relative path, class name)] as from ``list_class_files``.
+        files: [(relative path, class name)] as from ``list_class_files`` (a ``FileList`` is shared by the
+            result, not copied).
         workers: Processes to use; 1 checks in this process.
         max_pixels: Decompression-bomb limit in pixels.
         progress: Show a progress bar on stderr.
         stage_into: Folder to stage copies of usable images in (see ``check_file``).
         hash_pixels: Also compute each image's difference hash (see ``check_file``).
+
+    Returns:
+        A ``CheckTable``: a ``FileCheck`` per file, in input order, stored as columns.
     """
     workers = workers or os.cpu_count() or 1
-    chunk_size = 64
-    chunks = [list(files[start : start + chunk_size]) for start in range(0, len(files), chunk_size)]
+    listing = files if isinstance(files, FileList) else FileList.from_pairs(files)
     staged = str(stage_into) if stage_into else None
-    jobs = [(str(root), chunk, max_pixels, staged, hash_pixels) for chunk in chunks]
-    bar = progress_bar(len(files), "checking images", progress)
-    results: list[FileCheck] = []
+    jobs = (
+        (str(root), listing[start : start + CHUNK_SIZE], max_pixels, staged, hash_pixels)
+        for start in range(0, len(listing), CHUNK_SIZE)
+    )
+    table = CheckTable(listing)
+    bar = progress_bar(len(listing), "checking images", progress)
     try:
-        if workers == 1 or len(chunks) <= 1:
+        if workers == 1 or len(listing) <= CHUNK_SIZE:
             for job in jobs:
-                results.extend(_check_chunk(job))
+                table.extend(_check_chunk(job))
                 bar.update(len(job[1]))
         else:
             with process_pool(workers) as pool:
-                for checked in pool.map(_check_chunk, jobs):
-                    results.extend(checked)
+                for checked in ordered_results(pool, _check_chunk, jobs, window=4 * workers):
+                    table.extend(checked)
                     bar.update(len(checked))
     finally:
         bar.close()
-    return results
+    return table

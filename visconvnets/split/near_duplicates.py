@@ -98,31 +98,34 @@ def connected_groups(count: int, pairs: np.ndarray) -> np.ndarray:
     return labels
 
 
-def group_keys(digests: list[str], hashes: list[int | None], distance: int) -> list[str]:
-    """Each file's group: the first 16 hex digits of the smallest SHA-256 among the files it is tied to,
-    by identical bytes always and, with ``distance`` > 0, by difference hashes at most ``distance`` apart
-    (transitively). Content-based, so independent of file names and listing order.
+def group_keys(digests: np.ndarray, hashes: np.ndarray, hashed: np.ndarray, distance: int) -> np.ndarray:
+    """Each file's group: the smallest of the files' digests (their first 64 bits) among the files it is
+    tied to, by identical bytes always and, with ``distance`` > 0, by difference hashes at most
+    ``distance`` apart (transitively). Content-based, so independent of file names and listing order.
 
     Args:
-        digests: SHA-256 hex digest of each file.
-        hashes: Difference hash of each file (None: compared by bytes only).
+        digests: (n,) uint64, the first 64 bits of each file's SHA-256 (``CheckTable.digest_prefixes``).
+        hashes: (n,) uint64 difference hash of each file.
+        hashed: (n,) bool, False where a file has no difference hash (compared by bytes only).
         distance: Largest Hamming distance of a near-duplicate, 0 for byte-identical files only.
+
+    Returns:
+        (n,) uint64 group keys; ``f"{key:016x}"`` (the digest's first 16 hex digits) is how ``split.csv``
+        writes one.
     """
     count = len(digests)
     if count == 0:
-        return []
-    digest_array = np.array(digests, dtype="S64")  # one byte a hex digit (a str array takes four)
-    unique, first = np.unique(digest_array, return_inverse=True)  # same bytes -> same index
-    representative = np.full(len(unique), -1)
+        return np.empty(0, np.uint64)
+    _, first = np.unique(digests, return_inverse=True)  # same bytes -> same index
+    first = first.reshape(-1)
+    representative = np.full(first.max() + 1, -1)
     representative[first[::-1]] = np.arange(count)[::-1]  # the first file of each content
     pairs = [np.stack([np.arange(count), representative[first]], axis=1)]
-    hashed = np.flatnonzero([value is not None for value in hashes])
-    if distance > 0 and hashed.size > 1:
-        values = np.array([hashes[index] for index in hashed], dtype=np.uint64)
-        pairs.append(hashed[near_duplicate_pairs(values, distance)])
+    del first, representative
+    rows = np.flatnonzero(hashed)
+    if distance > 0 and rows.size > 1:
+        pairs.append(rows[near_duplicate_pairs(np.asarray(hashes, np.uint64)[rows], distance)])
     labels = connected_groups(count, np.concatenate(pairs))
-    order = np.argsort(digest_array, kind="stable")  # smallest digest first
-    smallest = {}
-    for index in order:
-        smallest.setdefault(labels[index], digests[index][:16])  # one key string per group, shared by its files
-    return [smallest[label] for label in labels]
+    smallest = np.full(count, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(smallest, labels, np.asarray(digests, np.uint64))
+    return smallest[labels]

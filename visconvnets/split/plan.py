@@ -1,59 +1,34 @@
-"""The plan: which split every checked file goes to (stratified, seeded, duplicates together). Pure."""
+"""The plan: which split every checked file goes to (stratified, seeded, duplicates together). Pure.
+
+Columnar: a plan of 100,000 files is a few arrays beside the checks (``planned.SplitPlan``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .checks import FileCheck
+from .columns import HAS_PIXEL_HASH, NEEDS_CONVERSION, CheckTable, distinct_counts
 from .near_duplicates import group_keys
+from .planned import EXCLUDED, MODES, SPLIT_NAMES, PlannedFile, PlannedRows, SplitPlan, destination_name, name_parts
 
-SPLIT_NAMES = ("train", "validation", "test")
-
-MODES = ("copy", "hardlink", "symlink")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)  # slots: one record per file, 100k files
-class PlannedFile:
-    """One row of ``split.csv``: where a source file goes, or why it does not."""
-
-    source: str
-    class_name: str
-    split: str  # one of SPLIT_NAMES, or "excluded"
-    sha256: str
-    action: str  # copy | hardlink | symlink | convert | skip
-    destination: str = ""
-    reason: str = ""
-    group: str = ""  # files of one group (same bytes or near-duplicates) share a split; "" when excluded
-
-
-@dataclasses.dataclass
-class SplitPlan:
-    """The whole plan: every file's fate plus the per-class counts."""
-
-    source_root: Path
-    classes: list[str]
-    files: list[PlannedFile]
-    near_duplicates: int = 0  # the dHash distance used to group near-duplicates (0: identical bytes only)
-
-    @property
-    def kept(self) -> list[PlannedFile]:
-        return [planned for planned in self.files if planned.split in SPLIT_NAMES]
-
-    @property
-    def skipped(self) -> list[PlannedFile]:
-        return [planned for planned in self.files if planned.split not in SPLIT_NAMES]
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Images per class and split: ``{class: {"train": n, "validation": n, "test": n}}``."""
-        table = {name: dict.fromkeys(SPLIT_NAMES, 0) for name in self.classes}
-        for planned in self.kept:
-            table[planned.class_name][planned.split] += 1
-        return table
+__all__ = [
+    "EXCLUDED",
+    "MODES",
+    "SPLIT_NAMES",
+    "PlannedFile",
+    "PlannedRows",
+    "SplitPlan",
+    "destination_name",
+    "plan_split",
+    "split_counts",
+    "validate_fractions",
+]
 
 
 def split_counts(total: int, validation_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -95,67 +70,81 @@ def validate_fractions(validation_fraction: float, test_fraction: float) -> None
         )
 
 
-def _destination_name(relative_path: str, convert: bool, taken: set[str]) -> str:
-    """File name in the class folder of DEST: the source name, made unique, ``.png`` when converted."""
-    path = Path(relative_path)
-    parts = path.parts[1:]  # drop the class folder; nested folders are flattened with "__"
-    stem = "__".join(parts[:-1] + (path.stem,)) if len(parts) > 1 else path.stem
-    suffix = ".png" if convert else path.suffix
-    name, counter = stem + suffix, 1
-    while name.lower() in taken:
-        name, counter = f"{stem}_{counter}{suffix}", counter + 1
-    taken.add(name.lower())
-    return name
+def _clashing_names(checks: CheckTable, rows: np.ndarray, flags: np.ndarray) -> dict[int, str]:
+    """{row: name} for the ``rows`` of one class (in writing order) whose ``destination_name`` is taken,
+    case-insensitively, by an earlier row: ``stem_1.jpg``, ``stem_2.jpg``... in that order."""
+    taken: set[str] = set()
+    renamed = {}
+    for row in rows.tolist():
+        stem, suffix = name_parts(checks.files.paths[row], bool(flags[row] & NEEDS_CONVERSION))
+        name, counter = stem + suffix, 1
+        while name.lower() in taken:
+            name, counter = f"{stem}_{counter}{suffix}", counter + 1
+        taken.add(name.lower())
+        if counter > 1:
+            renamed[row] = name
+    return renamed
 
 
-def _group_by_content(checks: Iterable[FileCheck], class_names: Sequence[str], near_duplicates: int):
-    """(excluded files, {class: {group: [checks]}}): unusable files and label conflicts (the same bytes
-    under two classes) excluded, the rest grouped by ``group_keys`` (same bytes, near-duplicates)."""
-    checks = sorted(checks, key=lambda check: check.relative_path)
-    excluded: list[PlannedFile] = []
-    usable = [check for check in checks if not check.problem]
-    for check in checks:
-        if check.problem:
-            excluded.append(
-                PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", check.problem)
-            )
-    first_class: dict[str, str] = {}  # digest -> the first class it was seen under (no set per file: 100k files)
-    classes_by_digest: dict[str, set[str]] = defaultdict(set)  # only digests seen under two classes or more
-    for check in usable:
-        first = first_class.setdefault(check.sha256, check.class_name)
-        if first != check.class_name:
-            classes_by_digest[check.sha256].update((first, check.class_name))
-    del first_class
-    kept = []
-    for check in usable:
-        conflicting = classes_by_digest.get(check.sha256)  # present only for two classes or more
-        if conflicting:
-            others = ", ".join(sorted(conflicting - {check.class_name}))
-            reason = f"label conflict: the same image is also under class {others}"
-            excluded.append(
-                PlannedFile(check.relative_path, check.class_name, "excluded", check.sha256, "skip", "", reason)
-            )
-        else:
-            kept.append(check)
-    keys = group_keys([check.sha256 for check in kept], [check.pixel_hash for check in kept], near_duplicates)
-    groups: dict[str, dict[str, list[FileCheck]]] = {name: defaultdict(list) for name in class_names}
-    for check, key in zip(kept, keys):
-        groups[check.class_name][key].append(check)
-    return excluded, groups
+def _label_conflicts(table: CheckTable, prefixes: np.ndarray, class_ids: np.ndarray, rows: np.ndarray, classes):
+    """{row: reason} for the ``rows`` whose bytes are also under another class: candidates by the first
+    64 bits of their SHA-256 (``prefixes``), confirmed by the whole digest."""
+    if not rows.size:
+        return {}
+    values, inverse = np.unique(prefixes[rows], return_inverse=True)
+    inverse = inverse.reshape(-1)
+    spans_classes = distinct_counts(inverse, class_ids[rows], len(values)) > 1
+    candidates = rows[spans_classes[inverse]].tolist()  # few: a set per digest is fine here
+    names: dict[str, set[str]] = defaultdict(set)
+    for row in candidates:
+        names[table.digest_hex(row)].add(classes[class_ids[row]])
+    reasons = {}
+    for row in candidates:
+        others = names[table.digest_hex(row)] - {classes[class_ids[row]]}
+        if others:
+            reasons[row] = f"label conflict: the same image is also under class {', '.join(sorted(others))}"
+    return reasons
 
 
-def _assign_groups(keys: list[str], counts: tuple[int, int, int], assigned: dict[str, str]) -> dict[str, str]:
-    """The split of each of one class's (shuffled) group ``keys``: groups another class already placed
-    (near-duplicates across classes) keep their split and count against its share; the rest fill
-    train, validation, test in order."""
-    remaining = dict(zip(SPLIT_NAMES, counts))
-    for key in keys:
-        if key in assigned:
-            remaining[assigned[key]] -= 1
-    queue = [name for name in SPLIT_NAMES for _ in range(max(0, remaining[name]))]
-    free = [key for key in keys if key not in assigned]
-    placed = {key: queue[position] if position < len(queue) else "train" for position, key in enumerate(free)}
-    return {key: assigned.get(key, placed.get(key)) for key in keys}
+def _assign_groups(assigned: np.ndarray, counts: tuple[int, int, int]) -> np.ndarray:
+    """The split of each of one class's groups, in shuffled order, from ``assigned`` (their splits so
+    far, ``EXCLUDED`` when unplaced): groups another class already placed (near-duplicates across classes)
+    keep their split and count against its share; the rest fill train, validation, test in order."""
+    already = assigned != EXCLUDED
+    remaining = np.array(counts) - np.bincount(assigned[already].astype(np.int64), minlength=len(SPLIT_NAMES))
+    queue = np.repeat(np.arange(len(SPLIT_NAMES), dtype=np.int8), np.maximum(remaining, 0))
+    free = np.flatnonzero(~already)
+    placed = np.zeros(len(free), np.int8)  # past the end of the queue: train
+    placed[: min(len(free), len(queue))] = queue[: len(free)]
+    result = assigned.copy()
+    result[free] = placed
+    return result
+
+
+def _check_class_sizes(class_names, class_ids: np.ndarray, group_ids: np.ndarray, allow_small: bool) -> None:
+    """Raise unless every class has 3 groups (distinct images) or more, or ``allow_small``."""
+    per_class = distinct_counts(class_ids, group_ids, len(class_names))
+    small = {name: int(count) for name, count in zip(class_names, per_class) if count < 3}
+    if small and not allow_small:
+        listed = ", ".join(f"{name!r} ({count})" for name, count in small.items())
+        raise ValueError(
+            f"classes with fewer than 3 distinct usable images cannot be split: {listed}. "
+            "Add images, remove the class folder, or pass --allow-small-classes to put them in train only."
+        )
+
+
+def _place_class(members, member_groups, split_of_group: np.ndarray, random_order: random.Random, fractions):
+    """Place one class's groups: shuffle them (ordered by key) with ``random_order``, cut them by
+    ``split_counts`` into ``split_of_group`` (updated in place); the class's rows in writing order (by
+    shuffled group, then path)."""
+    ids = np.unique(member_groups)
+    order = list(range(len(ids)))
+    random_order.shuffle(order)  # the permutation depends on the count only
+    ids = ids[np.array(order, dtype=np.int64)]
+    split_of_group[ids] = _assign_groups(split_of_group[ids], split_counts(len(ids), *fractions))
+    position = np.zeros(len(split_of_group), np.int64)
+    position[ids] = np.arange(len(ids))
+    return members[np.lexsort((members, position[member_groups]))]
 
 
 def plan_split(
@@ -177,37 +166,41 @@ def plan_split(
     smallest digest), then shuffled by a generator seeded with ``seed`` and the class name, so the
     result depends only on file contents and the seed, never on listing order or the machine.
 
+    Args:
+        checks: ``check_files``'s table, or any ``FileCheck`` records.
+
     Raises:
         ValueError: bad fractions or mode, or a class with fewer than 3 usable images (unless
             ``allow_small_classes``, which puts such a class in train only).
     """
-    validate_fractions(validation_fraction, test_fraction)
+    fractions = (validation_fraction, test_fraction)
+    validate_fractions(*fractions)
     if mode not in MODES:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    planned, groups = _group_by_content(checks, class_names, near_duplicates)
-    small = {name: len(groups[name]) for name in class_names if len(groups[name]) < 3}
-    if small and not allow_small_classes:
-        listed = ", ".join(f"{name!r} ({count})" for name, count in small.items())
-        raise ValueError(
-            f"classes with fewer than 3 distinct usable images cannot be split: {listed}. "
-            "Add images, remove the class folder, or pass --allow-small-classes to put them in train only."
-        )
+    class_names = list(class_names)
+    table = (checks if isinstance(checks, CheckTable) else CheckTable.from_checks(checks)).sorted_by_path()
+    class_ids, flags, digests = table.class_ids(class_names), table.flags(), table.digest_prefixes()
+    usable = np.ones(len(table), bool)
+    usable[list(table.problems)] = False
+    reasons = _label_conflicts(table, digests, class_ids, np.flatnonzero(usable), class_names)
+    usable[list(reasons)] = False
+    rows = np.flatnonzero(usable)
+    groups = np.zeros(len(table), np.uint64)
+    hashed = (flags[rows] & HAS_PIXEL_HASH) > 0
+    groups[rows] = group_keys(digests[rows], table.pixel_hashes()[rows], hashed, near_duplicates)
+    del digests
+    group_values, group_ids = np.unique(groups[rows], return_inverse=True)  # ids in key order
+    group_ids = group_ids.reshape(-1)
+    _check_class_sizes(class_names, class_ids[rows], group_ids, allow_small_classes)
 
-    assigned: dict[str, str] = {}  # group -> split, across classes (a near-duplicate pair under two classes)
-    for class_name in class_names:
-        keys = sorted(groups[class_name])
-        random.Random(f"{seed}:{class_name}").shuffle(keys)
-        splits = _assign_groups(keys, split_counts(len(keys), validation_fraction, test_fraction), assigned)
-        assigned.update(splits)
-        taken: set[str] = set()
-        for key in keys:
-            split = splits[key]
-            for check in sorted(groups[class_name][key], key=lambda item: item.relative_path):
-                action = "convert" if check.needs_conversion else mode
-                name = _destination_name(check.relative_path, check.needs_conversion, taken)
-                destination = f"{split}/{class_name}/{name}"
-                planned.append(
-                    PlannedFile(check.relative_path, class_name, split, check.sha256, action, destination, "", key)
-                )
-    planned.sort(key=lambda item: item.source)
-    return SplitPlan(Path(root), list(class_names), planned, near_duplicates)
+    splits = np.full(len(table), EXCLUDED, np.int8)
+    split_of_group = np.full(len(group_values), EXCLUDED, np.int8)  # across classes (near-duplicates)
+    renamed: dict[int, str] = {}
+    for class_index, class_name in enumerate(class_names):
+        in_class = class_ids[rows] == class_index
+        members, member_groups = rows[in_class], group_ids[in_class]
+        random_order = random.Random(f"{seed}:{class_name}")
+        writing_order = _place_class(members, member_groups, split_of_group, random_order, fractions)
+        splits[members] = split_of_group[member_groups]
+        renamed.update(_clashing_names(table, writing_order, flags))
+    return SplitPlan(Path(root), class_names, table, splits, class_ids, groups, mode, reasons, renamed, near_duplicates)

@@ -15,13 +15,15 @@ import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from .. import outputs
-from ..workers import process_alive, process_pool, progress_bar
+from ..workers import ordered_results, process_alive, process_pool, progress_bar
 from .audit import write_split_csv
 from .checks import staged_name
-from .plan import SPLIT_NAMES, PlannedFile, SplitPlan
+from .columns import NEEDS_CONVERSION
+from .planned import EXCLUDED, SPLIT_NAMES, PlannedFile, SplitPlan
 
 INCOMING = ".incoming"  # folder inside the staging folder for copies made while checking
 
@@ -198,12 +200,12 @@ def _fill_staging(plan: SplitPlan, staging: Path, workers: int, progress: bool) 
                 bar.update(1)
         else:
             chunk_size = 128
-            jobs = [
+            jobs = (
                 (str(plan.source_root), str(staging), kept[start : start + chunk_size])
                 for start in range(0, len(kept), chunk_size)
-            ]
+            )
             with process_pool(workers) as pool:
-                for count in pool.map(_materialise_chunk, jobs):
+                for count in ordered_results(pool, _materialise_chunk, jobs, window=4 * workers):
                     bar.update(count)
     finally:
         bar.close()
@@ -211,4 +213,5 @@ def _fill_staging(plan: SplitPlan, staging: Path, workers: int, progress: bool) 
 
 def plan_mode(plan: SplitPlan) -> str:
     """The transfer mode of a plan (the action of its non-converted files), "copy" when none."""
-    return next((item.action for item in plan.kept if item.action != "convert"), "copy")
+    converted = (plan.checks.flags() & NEEDS_CONVERSION) > 0
+    return plan.mode if np.any((plan.splits != EXCLUDED) & ~converted) else "copy"
