@@ -15,7 +15,8 @@ CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "r
 
 
 def write_split_csv(plan: SplitPlan, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    # surrogateescape: a file name that is not UTF-8 (skipped, listed) is written as its own bytes
+    with path.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for item in plan.files:
@@ -35,7 +36,7 @@ def write_split_csv(plan: SplitPlan, path: Path) -> None:
 
 def read_split_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a ``split.csv`` written by ``write_split``, as dictionaries keyed by column name."""
-    with Path(path).open(newline="", encoding="utf-8") as handle:
+    with Path(path).open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -63,6 +64,11 @@ def near_duplicate_lines(plan: SplitPlan) -> list[str]:
             items = [plan.row(int(row)) for row in members[member_groups == group]]
             lines.append("  " + ", ".join(f"{item.source} ({item.class_name})" for item in items))
     return lines
+
+
+def printable(path: str) -> str:
+    """A path as it can be printed: bytes that are not UTF-8 shown as ``\\xe9``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def format_report(plan: SplitPlan) -> str:
@@ -93,7 +99,7 @@ def format_report(plan: SplitPlan) -> str:
         lines.append(f"\nSkipped {len(skipped)} file(s):")
         reasons = Counter(item.reason.split(":")[0] for item in skipped)
         for item in skipped:
-            lines.append(f"  {item.source}: {item.reason}")
+            lines.append(f"  {printable(item.source)}: {item.reason}")
         lines.append("  by reason: " + ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())))
     else:
         lines.append("\nNo files skipped.")

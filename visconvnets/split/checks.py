@@ -29,6 +29,10 @@ TF_READABLE_BMP_MODES = ("RGB", "RGBA", "L", "P")
 # Pillow's own limit (about 89 megapixels); larger images are skipped as decompression bombs.
 DEFAULT_MAX_PIXELS = 89_478_485
 
+# Why a file whose name is not valid UTF-8 (a name from an old Windows or Latin-1 system) is skipped:
+# TensorFlow, split.csv and the report all need text.
+NOT_UTF8 = "file name is not valid UTF-8: rename it (for example with `convmv -f latin1 -t utf8`)"
+
 CHUNK_SIZE = 64  # files a worker checks per task: large enough to amortise the hand-over, small for progress
 
 
@@ -62,6 +66,15 @@ def _decode_problem(data: bytes, max_pixels: int, hash_pixels: bool = False) -> 
     return "", not readable, size, pixel_hash
 
 
+def is_utf8(text: str) -> bool:
+    """Whether a path from ``os`` was valid UTF-8 (else it holds ``surrogateescape`` stand-ins)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def staged_name(relative_path: str) -> str:
     """Name under which ``check_file`` stages a copy of a source file (unique per source path)."""
     return hashlib.sha1(relative_path.encode("utf-8")).hexdigest()
@@ -89,6 +102,8 @@ def check_file(
     Returns:
         A FileCheck; ``problem`` is "" for a usable image.
     """
+    if not relative_path.isascii() and not is_utf8(relative_path):
+        return FileCheck(relative_path, class_name, "", NOT_UTF8)
     suffix = Path(relative_path).suffix.lower()
     if suffix not in IMAGE_EXTENSIONS:
         shown = suffix or "(no extension)"

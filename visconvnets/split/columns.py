@@ -213,7 +213,7 @@ class CheckTable(RowSequence):
         return np.array(self._pixel_hashes, dtype=np.uint64)
 
     def class_ids(self, class_names: Sequence[str]) -> np.ndarray:
-        """(n,) int64 index of each row's class in ``class_names``.
+        """(n,) int32 index of each row's class in ``class_names``.
 
         Raises:
             ValueError: a row's class is not in ``class_names``.
@@ -221,7 +221,7 @@ class CheckTable(RowSequence):
         unknown = sorted(set(self.files.class_names) - set(class_names))
         if unknown:
             raise ValueError(f"checked files name classes {unknown} that are not among {list(class_names)}")
-        mapping = np.array([list(class_names).index(name) for name in self.files.class_names], dtype=np.int64)
+        mapping = np.array([list(class_names).index(name) for name in self.files.class_names], dtype=np.int32)
         return mapping[np.frombuffer(self.files.class_ids, dtype=np.int32)] if len(self) else mapping[:0]
 
     def sorted_by_path(self) -> CheckTable:

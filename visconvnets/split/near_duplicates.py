@@ -47,13 +47,17 @@ def _same_key_pairs(keys: np.ndarray):
     """Yield (k, 2) index arrays of entries with equal ``keys``: every pair of every run of equal keys,
     one offset at a time (offset k pairs each entry with the one k places later in its sorted run), so
     memory stays proportional to the entries, not to the pairs."""
-    order = np.argsort(keys, kind="stable")
+    index = np.int32 if len(keys) < 2**31 else np.int64  # int32 positions: half the memory of int64
+    order = np.argsort(keys, kind="stable").astype(index)
     ordered = keys[order]
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    lengths = np.diff(np.concatenate([starts, [len(keys)]]))
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]])).astype(index)
+    del ordered
+    lengths = np.diff(np.concatenate([starts, np.array([len(keys)], index)]))
     run_start = np.repeat(starts, lengths)  # for each sorted position, where its run starts
-    left = np.repeat(lengths, lengths) - (np.arange(len(keys)) - run_start) - 1  # later entries in the same run
-    positions, offset = np.flatnonzero(left > 0), 1
+    left = np.repeat(lengths, lengths)  # later entries in the same run:
+    left -= np.arange(len(keys), dtype=index) - run_start + 1
+    del run_start, starts, lengths
+    positions, offset = np.flatnonzero(left > 0).astype(index), 1
     while positions.size:
         yield np.stack([order[positions], order[positions + offset]], axis=1)
         offset += 1
@@ -120,7 +124,8 @@ def group_keys(digests: np.ndarray, hashes: np.ndarray, hashed: np.ndarray, dist
     first = first.reshape(-1)
     representative = np.full(first.max() + 1, -1)
     representative[first[::-1]] = np.arange(count)[::-1]  # the first file of each content
-    pairs = [np.stack([np.arange(count), representative[first]], axis=1)]
+    tied = np.flatnonzero(representative[first] != np.arange(count))  # files with an earlier identical one
+    pairs = [np.stack([tied, representative[first[tied]]], axis=1)]
     del first, representative
     rows = np.flatnonzero(hashed)
     if distance > 0 and rows.size > 1:

@@ -142,7 +142,7 @@ def _place_class(members, member_groups, split_of_group: np.ndarray, random_orde
     random_order.shuffle(order)  # the permutation depends on the count only
     ids = ids[np.array(order, dtype=np.int64)]
     split_of_group[ids] = _assign_groups(split_of_group[ids], split_counts(len(ids), *fractions))
-    position = np.zeros(len(split_of_group), np.int64)
+    position = np.zeros(len(split_of_group), np.int32)
     position[ids] = np.arange(len(ids))
     return members[np.lexsort((members, position[member_groups]))]
 
@@ -196,8 +196,9 @@ def plan_split(
     splits = np.full(len(table), EXCLUDED, np.int8)
     split_of_group = np.full(len(group_values), EXCLUDED, np.int8)  # across classes (near-duplicates)
     renamed: dict[int, str] = {}
+    kept_classes = class_ids[rows]
     for class_index, class_name in enumerate(class_names):
-        in_class = class_ids[rows] == class_index
+        in_class = kept_classes == class_index
         members, member_groups = rows[in_class], group_ids[in_class]
         random_order = random.Random(f"{seed}:{class_name}")
         writing_order = _place_class(members, member_groups, split_of_group, random_order, fractions)

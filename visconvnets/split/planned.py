@@ -54,7 +54,7 @@ class SplitPlan:
         classes: Class names, sorted.
         checks: The checks of every file, in path order.
         splits: (n,) int8 index into ``SPLIT_NAMES`` of each row, ``EXCLUDED`` for unused files.
-        class_ids: (n,) int index into ``classes`` of each row.
+        class_ids: (n,) int32 index into ``classes`` of each row.
         groups: (n,) uint64 group key of each kept row (``near_duplicates.group_keys``).
         mode: How kept files are transferred (``MODES``; TF-unreadable ones are converted instead).
         reasons: Why a readable file is excluded (a label conflict), by row; unusable files' are in the checks.
