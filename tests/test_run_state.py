@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -128,6 +129,20 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypa
     )
 
 
+# Runs the training script (argv[1:]) with the page writer replaced by one that writes half a page and
+# kills its own process with SIGKILL: a kill -9 at exactly that moment (no handler, no clean-up runs).
+KILLED_IN_THE_PAGE = """
+import os, runpy, signal, sys
+from visconvnets import report
+def write_half_then_die(out_dir):
+    (out_dir / "index.html.tmp").write_text("<!DOCTYPE html><html><body><h1>VisConvNets")
+    os.kill(os.getpid(), signal.SIGKILL)
+report.write_report = write_half_then_die
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
     """Start ``command``, ``kill -9`` it as soon as ``ready()`` holds; False when it finished first."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -140,10 +155,11 @@ def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
     return not finished
 
 
-@pytest.mark.parametrize("moment", ["in the second epoch", "between the phases", "in the pictures"])
+@pytest.mark.parametrize("moment", ["in the second epoch", "between the phases", "in the pictures, then in the report"])
 def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, tmp_path):
     """A real ``kill -9`` (no handler runs, the lock stays behind), then the same command again: the run
-    completes, its report links only to files that exist, and ``history.csv`` has every epoch once."""
+    completes, its report links only to files that exist, and ``history.csv`` has every epoch once. Killed
+    in the pictures, the run that finishes them is killed too, while it writes the page."""
     from .test_training import tiny_script_command
 
     output = tmp_path / "out"
@@ -168,12 +184,18 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
     if not _kill_when(command, ready):
         pytest.skip(f"the run finished before it could be killed {moment}")
     assert (output / outputs.LOCK).exists() and not (output / outputs.REPORT).exists()
+    if moment.startswith("in the pictures"):  # the run that finishes them: SIGKILL half-way through the page
+        page_run = [sys.executable, "-c", KILLED_IN_THE_PAGE, *command[1:]]
+        killed = subprocess.run(page_run, capture_output=True, text=True, timeout=600, check=False)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        assert (output / (outputs.REPORT + ".tmp")).exists() and "finishing its pictures" in killed.stdout
+        assert (output / outputs.LOCK).exists() and not (output / outputs.REPORT).exists()
     again = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "taking over" in again.stdout  # the killed run's lock
     if moment == "between the phases":  # the finished phase is not trained again
         assert "phase head: already finished in an earlier run, skipped" in again.stdout
-    if moment == "in the pictures":  # the saved model explained, not trained again
+    if moment.startswith("in the pictures"):  # the saved model explained, not trained again
         assert "finishing its pictures" in again.stdout and "phase scratch" not in again.stdout
         metrics = json.loads((output / outputs.METRICS).read_text())
         assert metrics["training"]["epochs_run"] == 2 and metrics["test"]["count"] > 0
@@ -182,7 +204,7 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
     page = (output / outputs.REPORT).read_text(encoding="utf-8")
     links = re.findall(r'(?:src|href)="([^"#]+)"', page)
     assert links and all((output / link).exists() for link in links)
-    assert not (output / outputs.LOCK).exists()
+    assert not (output / outputs.LOCK).exists() and not (output / (outputs.REPORT + ".tmp")).exists()
 
 
 def test_a_backup_cut_short_falls_back_to_the_one_before_or_is_dropped(tmp_path):
