@@ -187,8 +187,10 @@ def plan_split(
     rows = np.flatnonzero(usable)
     groups = np.zeros(len(table), np.uint64)
     hashed = (flags[rows] & HAS_PIXEL_HASH) > 0
-    groups[rows] = group_keys(digests[rows], table.pixel_hashes()[rows], hashed, near_duplicates)
-    del digests
+    kept_digests = digests[rows]
+    del digests  # from here on only the kept files' (the peak is in the near-duplicate search below)
+    groups[rows] = group_keys(kept_digests, table.pixel_hashes()[rows], hashed, near_duplicates)
+    del kept_digests
     group_values, group_ids = np.unique(groups[rows], return_inverse=True)  # ids in key order
     group_ids = group_ids.reshape(-1)
     _check_class_sizes(class_names, class_ids[rows], group_ids, allow_small_classes)
