@@ -193,7 +193,8 @@ def _fill_staging(plan: SplitPlan, staging: Path, workers: int, progress: bool) 
     bar = progress_bar(len(kept), "writing split", progress)
     try:
         # Links and renames of staged copies are cheap: only unstaged copies are worth processes.
-        staged = any((staging / INCOMING).iterdir())
+        with os.scandir(staging / INCOMING) as entries:  # not iterdir(), which lists all 100,000 names first
+            staged = next(entries, None) is not None
         if workers == 1 or len(kept) < 256 or staged or plan_mode(plan) != "copy":
             for item in kept:
                 _materialise(item, plan.source_root, staging)
