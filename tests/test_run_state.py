@@ -155,11 +155,14 @@ def _kill_when(command: list[str], ready, timeout: float = 300) -> bool:
     return not finished
 
 
-@pytest.mark.parametrize("moment", ["in the second epoch", "between the phases", "in the pictures, then in the report"])
+@pytest.mark.parametrize(
+    "moment", ["in the first epoch, then in the second", "between the phases", "in the pictures, then in the report"]
+)
 def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, tmp_path):
     """A real ``kill -9`` (no handler runs, the lock stays behind), then the same command again: the run
     completes, its report links only to files that exist, and ``history.csv`` has every epoch once. Killed
-    in the pictures, the run that finishes them is killed too, while it writes the page."""
+    in the first epoch, the run that starts again is killed in its second; killed in the pictures, the run
+    that finishes them is killed too, while it writes the page."""
     from .test_training import tiny_script_command
 
     output = tmp_path / "out"
@@ -175,12 +178,15 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
     progress = output / outputs.TRAINING_STATE / "progress.json"
 
     def ready() -> bool:
-        if moment == "in the second epoch":
+        if moment.startswith("in the first epoch"):
             return history.exists() and len(history.read_text().splitlines()) >= 2  # epoch 1 written
         if moment == "between the phases":
             return progress.exists() and "head" in progress.read_text()  # the head phase finished
         return (output / outputs.TRAINING_SUMMARY).exists()  # the model saved: pictures under way
 
+    if moment.startswith("in the first epoch"):  # killed once training began, before any epoch ended
+        assert _kill_when(command, lambda: (output / outputs.TRAINING_STATE).exists())
+        assert (output / outputs.LOCK).exists() and not history.exists()
     if not _kill_when(command, ready):
         pytest.skip(f"the run finished before it could be killed {moment}")
     assert (output / outputs.LOCK).exists() and not (output / outputs.REPORT).exists()
