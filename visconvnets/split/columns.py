@@ -18,7 +18,7 @@ HAS_DIGEST, NEEDS_CONVERSION, HAS_PIXEL_HASH = 1, 2, 4  # bits of CheckTable's f
 DIGEST_BYTES = 32  # SHA-256
 
 
-@dataclasses.dataclass(frozen=True, slots=True)  # slots: one record per file, 100k files
+@dataclasses.dataclass(frozen=True, slots=True)  # built per row read; the table holds columns
 class FileCheck:
     """What checking one source file found.
 
