@@ -116,7 +116,6 @@ def split_dataset(
             stage_into=staging / INCOMING if staging else None,
             hash_pixels=near_duplicates > 0,
         )
-        del files  # every path is in the checks now (100k files: about 12 MB)
         fractions = (validation_fraction, test_fraction)
         plan = plan_split(root, class_names, checks, *fractions, seed, mode, allow_small_classes, near_duplicates)
     except BaseException:

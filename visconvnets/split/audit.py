@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .columns import NEEDS_CONVERSION, distinct_counts
+from .columns import distinct_counts
 from .planned import EXCLUDED, SPLIT_NAMES, SplitPlan
 
 CSV_COLUMNS = ("source", "class", "split", "sha256", "action", "destination", "reason", "group")
@@ -91,7 +91,7 @@ def format_report(plan: SplitPlan) -> str:
         + f"  {sum(totals.values()):>7}"
     )
     lines += near_duplicate_lines(plan)
-    converted = int(((plan.checks.flags() & NEEDS_CONVERSION) > 0)[plan.splits != EXCLUDED].sum())
+    converted = int(plan.converted().sum())
     if converted:
         lines.append(f"\n{converted} file(s) TensorFlow cannot read were converted to RGB PNG.")
     skipped = plan.skipped

@@ -15,8 +15,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".
 IGNORED_FOLDERS = ("__pycache__", ".ipynb_checkpoints")
 
 
-def _is_hidden_or_ignored(path: Path) -> bool:
-    return path.name.startswith(".") or path.name in IGNORED_FOLDERS
+def _is_hidden_or_ignored(folder_name: str) -> bool:
+    return folder_name.startswith(".") or folder_name in IGNORED_FOLDERS
 
 
 def _has_image_files(folder: Path) -> bool:
@@ -44,7 +44,7 @@ def find_class_folders(source: Path) -> tuple[Path, list[str]]:
         raise ValueError(f"source {str(source)!r} is a file; give the folder that holds one folder per class")
     root = source
     while True:
-        folders = sorted(entry for entry in root.iterdir() if entry.is_dir() and not _is_hidden_or_ignored(entry))
+        folders = sorted(entry for entry in root.iterdir() if entry.is_dir() and not _is_hidden_or_ignored(entry.name))
         if len(folders) == 1 and not _has_image_files(root) and not _has_image_files(folders[0]):
             root = folders[0]  # doubled root: descend one level
             continue
@@ -69,7 +69,8 @@ def _sorted_files(folder: Path, relative: str) -> Iterator[str]:
         return
     entries.sort(key=lambda entry: entry[0] + "/" if entry[1] else entry[0])
     for name, is_folder, is_link in entries:
-        if name.startswith(".") or (is_folder and name in IGNORED_FOLDERS):
+        skipped = _is_hidden_or_ignored(name) if is_folder else name.startswith(".")
+        if skipped:
             continue
         if not is_folder:
             yield relative + name

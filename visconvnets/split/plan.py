@@ -95,12 +95,13 @@ def _label_conflicts(table: CheckTable, prefixes: np.ndarray, class_ids: np.ndar
     inverse = inverse.reshape(-1)
     spans_classes = distinct_counts(inverse, class_ids[rows], len(values)) > 1
     candidates = rows[spans_classes[inverse]].tolist()  # few: a set per digest is fine here
+    digests = {row: table.digest_hex(row) for row in candidates}
     names: dict[str, set[str]] = defaultdict(set)
     for row in candidates:
-        names[table.digest_hex(row)].add(classes[class_ids[row]])
+        names[digests[row]].add(classes[class_ids[row]])
     reasons = {}
     for row in candidates:
-        others = names[table.digest_hex(row)] - {classes[class_ids[row]]}
+        others = names[digests[row]] - {classes[class_ids[row]]}
         if others:
             reasons[row] = f"label conflict: the same image is also under class {', '.join(sorted(others))}"
     return reasons
@@ -193,12 +194,12 @@ def plan_split(
     del kept_digests
     group_values, group_ids = np.unique(groups[rows], return_inverse=True)  # ids in key order
     group_ids = group_ids.reshape(-1)
-    _check_class_sizes(class_names, class_ids[rows], group_ids, allow_small_classes)
+    kept_classes = class_ids[rows]
+    _check_class_sizes(class_names, kept_classes, group_ids, allow_small_classes)
 
     splits = np.full(len(table), EXCLUDED, np.int8)
     split_of_group = np.full(len(group_values), EXCLUDED, np.int8)  # across classes (near-duplicates)
     renamed: dict[int, str] = {}
-    kept_classes = class_ids[rows]
     for class_index, class_name in enumerate(class_names):
         in_class = kept_classes == class_index
         members, member_groups = rows[in_class], group_ids[in_class]

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .columns import CheckTable, RowSequence
+from .columns import NEEDS_CONVERSION, CheckTable, RowSequence
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -84,6 +84,10 @@ class SplitPlan:
     @property
     def skipped(self) -> PlannedRows:
         return PlannedRows(self, np.flatnonzero(self.splits == EXCLUDED))
+
+    def converted(self) -> np.ndarray:
+        """(n,) bool: the kept files TensorFlow cannot read, written as PNG (action "convert")."""
+        return (self.splits != EXCLUDED) & ((self.checks.flags() & NEEDS_CONVERSION) > 0)
 
     def row(self, index: int) -> PlannedFile:
         """Row ``index`` (in path order) as a ``PlannedFile``."""

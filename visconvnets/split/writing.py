@@ -22,7 +22,6 @@ from .. import outputs
 from ..workers import ordered_results, process_alive, process_pool, progress_bar
 from .audit import write_split_csv
 from .checks import staged_name
-from .columns import NEEDS_CONVERSION
 from .planned import EXCLUDED, SPLIT_NAMES, PlannedFile, SplitPlan
 
 INCOMING = ".incoming"  # folder inside the staging folder for copies made while checking
@@ -214,5 +213,5 @@ def _fill_staging(plan: SplitPlan, staging: Path, workers: int, progress: bool) 
 
 def plan_mode(plan: SplitPlan) -> str:
     """The transfer mode of a plan (the action of its non-converted files), "copy" when none."""
-    converted = (plan.checks.flags() & NEEDS_CONVERSION) > 0
-    return plan.mode if np.any((plan.splits != EXCLUDED) & ~converted) else "copy"
+    transferred = np.count_nonzero(plan.splits != EXCLUDED) - np.count_nonzero(plan.converted())
+    return plan.mode if transferred else "copy"
