@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html.parser
 import os
 from pathlib import Path
 
@@ -17,6 +18,24 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = PROJECT_ROOT.parent / "shared" / "flowers-sample"
 TINY_CLASSES = ("daisy", "rose", "tulip")
 CLASS_COLOURS = {"daisy": (235, 235, 225), "rose": (200, 30, 40), "tulip": (150, 60, 170)}
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag, attributes):
+        for name, value in attributes:
+            if (tag, name) in (("img", "src"), ("a", "href")) and value and not value.startswith("#"):
+                self.targets.append(value)
+
+
+def report_links(page: Path) -> list[str]:
+    """Every picture and link target of a report page (``img src``, ``a href``), anchors left out."""
+    parser = _Links()
+    parser.feed(Path(page).read_text(encoding="utf-8"))
+    return parser.targets
 
 
 def make_class_tree(root: Path, images_per_class: int = 10, size: int = 64, seed: int = 0) -> Path:

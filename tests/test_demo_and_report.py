@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import html.parser
 import json
 import os
-import re
 import shutil
 
 import numpy as np
@@ -15,6 +13,8 @@ from PIL import Image
 
 from visconvnets import synthetic
 from visconvnets.evaluation import pointing_game
+
+from .conftest import DEMO_OVERRIDES, report_links
 
 
 def test_synthetic_flowers_are_seeded_and_boxed(tmp_path):
@@ -104,25 +104,12 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
     assert "Loss and accuracy per epoch, training only." in page  # the demo has no validation pass
 
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.targets: list[str] = []
-
-    def handle_starttag(self, tag, attributes):
-        for name, value in attributes:
-            if (tag, name) in (("img", "src"), ("a", "href")) and value and not value.startswith("#"):
-                self.targets.append(value)
-
-
 @pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
     """The README's first command a second time, on its finished output: the demo says it replaces its
     own run, reuses the generated data untouched, and finishes again with a report whose links resolve."""
     from visconvnets import workflow
     from visconvnets.config import RunConfig
-
-    from .conftest import DEMO_OVERRIDES
 
     again = tmp_path / "demo"
     shutil.copytree(demo_run[0], again)
@@ -133,18 +120,16 @@ def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
     assert f"replacing the previous run in {again}" in capsys.readouterr().out
     assert data_files and {path: path.stat().st_mtime_ns for path in data_files} == data_files
     assert (again / "index.html").stat().st_mtime_ns > first_report and metrics["test"]["count"] > 0
-    page = (again / "index.html").read_text(encoding="utf-8")
-    links = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    links = report_links(again / "index.html")
     assert links and all((again / link).exists() for link in links if "://" not in link)
 
 
 @pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_report_links_resolve_to_files(demo_run):
     output, _ = demo_run
-    parser = _Links()
-    parser.feed((output / "index.html").read_text(encoding="utf-8"))
-    assert len(parser.targets) > 50
-    for target in parser.targets:
+    targets = report_links(output / "index.html")
+    assert len(targets) > 50
+    for target in targets:
         assert "://" not in target and not target.startswith("/"), target  # relative only, no network
         assert (output / target).is_file(), target
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import pytest
 
 import model_training_and_visualization as script
 from visconvnets import outputs, run_state
+
+from .conftest import report_links
 
 SETTINGS = {"epochs": 2, "image_size": 75, "seed": 42}
 
@@ -207,8 +208,7 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
         assert metrics["training"]["epochs_run"] == 2 and metrics["test"]["count"] > 0
     rows = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert rows == ["1", "2"]
-    page = (output / outputs.REPORT).read_text(encoding="utf-8")
-    links = re.findall(r'(?:src|href)="([^"#]+)"', page)
+    links = report_links(output / outputs.REPORT)
     assert links and all((output / link).exists() for link in links)
     assert not (output / outputs.LOCK).exists() and not (output / (outputs.REPORT + ".tmp")).exists()
 
