@@ -11,7 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
-from visconvnets import split as splitting
+from visconvnets.data import split as splitting
 
 DESCRIPTION = """\
 Split a folder of class folders (SOURCE/daisy/*.jpg, SOURCE/rose/*.jpg, ...) into

@@ -14,8 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from visconvnets.backbones import BACKBONES, PREPROCESSING
-from visconvnets.config import (
+from visconvnets.run.console import start_tensorflow
+from visconvnets.settings.backbones import BACKBONES, PREPROCESSING
+from visconvnets.settings.config import (
     CAM_METHOD_NAMES,
     PRECISIONS,
     SCHEDULES,
@@ -24,7 +25,6 @@ from visconvnets.config import (
     RunConfig,
     config_from_mapping,
 )
-from visconvnets.console import start_tensorflow
 
 DEFAULTS = RunConfig()
 
@@ -54,7 +54,8 @@ finished epoch.
 """
 
 
-def _positive_int(text: str) -> int:
+def _count(text: str) -> int:
+    """A whole number, 0 or more (0 turns the thing off or counts nothing)."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
@@ -96,8 +97,8 @@ def build_parser(with_defaults: bool = True) -> argparse.ArgumentParser:
 DEMO_HELP = (
     "no data needed: generate the built-in synthetic flowers, split them, train InceptionV3 from scratch at 128 px for "
     "6 epochs, explain probe images every epoch, visualise, score every CAM method, write outputs/demo/index.html "
-    "(measured on a 2-core CPU: 1 min 58 s - 2 min 01 s; 2 min 44 s - 2 min 48 s with another process taking one "
-    "of the cores; bench/bench_demo.py, BENCHMARKS.md); any flag given overrides the demo's value"
+    "(about two minutes on a 2-core CPU; BENCHMARKS.md has the measurements); any flag given overrides the demo's "
+    "value"
 )
 
 
@@ -182,10 +183,8 @@ def _add_model_options(option: _Options) -> None:
 
 
 def _add_training_options(option: _Options) -> None:
-    option(
-        "--epochs", "phase 1 epochs, or all epochs from scratch (default: {default}, the blog's)", type=_positive_int
-    )
-    option("--fine-tune-epochs", "phase 2 epochs with pretrained weights (default: {default})", type=_positive_int)
+    option("--epochs", "phase 1 epochs, or all epochs from scratch (default: {default}, the blog's)", type=_count)
+    option("--fine-tune-epochs", "phase 2 epochs with pretrained weights (default: {default})", type=_count)
     option("--batch-size", "global batch size (default: {default}, the blog's)", type=int)
     option("--learning-rate", "Adam learning rate for phase 1 or from scratch (default: {default})", type=float)
     option("--fine-tune-learning-rate", "Adam learning rate for phase 2 (default: {default})", type=float)
@@ -202,11 +201,11 @@ def _add_training_options(option: _Options) -> None:
         "1.0 against rare huge gradients when training from scratch)",
         type=float,
     )
-    option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_positive_int)
+    option("--patience", "early-stopping patience on validation accuracy (default: {default})", type=_count)
     option(
         "--backup-every",
         "seconds of training between the backups a killed run resumes from, written at epoch ends (default: "
-        "{default}; 0: every epoch). Each costs about a second for InceptionV3, so short epochs are not all backed "
+        "{default}; 0: every epoch). Each backup takes time (BENCHMARKS.md), so short epochs are not all backed "
         "up; a phase's last epoch never is (its weights are saved right after). Several workers: every epoch",
         type=float,
     )
@@ -244,7 +243,7 @@ def _add_picture_options(option: _Options) -> None:
         type=Path,
         nargs="+",
     )
-    option("--images-per-class", "test images per class to explain (default: {default})", type=_positive_int)
+    option("--images-per-class", "test images per class to explain (default: {default})", type=_count)
     option("--no-activations", "no activation grids", action="store_false")
     option(
         "--layers",
@@ -255,7 +254,7 @@ def _add_picture_options(option: _Options) -> None:
     option(
         "--activation-images",
         "grids for the first N chosen images, one per class first (default: {default})",
-        type=_positive_int,
+        type=_count,
     )
     option("--images-per-row", "grid tiles per row (default: {default}); every channel is shown", type=int)
     option("--colormap", "grid colormap (default: {default}, as the blog)")
@@ -271,15 +270,15 @@ def _add_picture_options(option: _Options) -> None:
     option(
         "--filter-steps",
         "gradient-ascent steps (default: {default}; env VISCONVNETS_MAX_STEPS caps it)",
-        type=_positive_int,
+        type=_count,
     )
     option("--filter-step-size", "ascent step in pixels, gradient normalised (default: {default})", type=float)
     option(
         "--filter-jitter",
         "random roll of up to N pixels per step, against high-frequency noise (default: {default})",
-        type=_positive_int,
+        type=_count,
     )
-    option("--filter-blur-every", "mild Gaussian blur every N steps, 0 never (default: {default})", type=_positive_int)
+    option("--filter-blur-every", "mild Gaussian blur every N steps, 0 never (default: {default})", type=_count)
     option("--filter-octaves", "optimise at N scales 1.4x apart, smallest first (default: {default})", type=int)
     option("--no-gradcam", "no Grad-CAM panels and no failure gallery", action="store_false")
     option("--cam-method", CAM_METHOD_HELP, choices=CAM_METHOD_NAMES)
@@ -288,7 +287,7 @@ def _add_picture_options(option: _Options) -> None:
         "layer to explain (default: the deepest block output with at least 5x5 cells: mixed10 for InceptionV3 at "
         "299 px, as the blog; mixed7 at 150 px); the report says which and why",
     )
-    option("--max-misclassified", "cap on the failure gallery (default: {default})", type=_positive_int)
+    option("--max-misclassified", "cap on the failure gallery (default: {default})", type=_count)
     option(
         "--compare-cams",
         "also draw every CAM method and baseline side by side for each explained image (OUT/compare/)",
@@ -310,7 +309,7 @@ def _add_hardware_options(option: _Options) -> None:
     option(
         "--logical-cpus",
         "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
-        type=_positive_int,
+        type=_count,
     )
     option("--precision", PRECISION_HELP, choices=PRECISIONS)
     option(
@@ -322,8 +321,8 @@ def _add_hardware_options(option: _Options) -> None:
     )
     option(
         "--run-eagerly",
-        "train without compiling the step to a graph (Keras's run_eagerly): no 15-35 s tracing before the first "
-        "step, but every step is slower; for tiny runs and debugging",
+        "train without compiling the step to a graph (Keras's run_eagerly): no tracing before the first step "
+        "(BENCHMARKS.md: its cost), but every step is slower; for tiny runs and debugging",
         action="store_true",
     )
     option("--verbose", "Keras progress: 0 silent, 1 bar (default), 2 a line per epoch", type=int, choices=(0, 1, 2))
@@ -341,7 +340,7 @@ def explicit_settings(argv=None) -> set[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     start_tensorflow(args.verbose)  # TensorFlow's start-up lines kept off the console unless --verbose 2
-    from visconvnets import workflow  # here, not at the top: --help and argument errors need no TensorFlow
+    from visconvnets.run import workflow  # here, not at the top: --help and argument errors need no TensorFlow
 
     try:
         workflow.run(config_from_mapping(vars(args)), explicit_settings(argv))  # its last line names the report

@@ -37,11 +37,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from visconvnets import model as model_tools
-    from visconvnets import outputs
-    from visconvnets.explain import save_activation_grids
-    from visconvnets.images import load_images
-    from visconvnets.saved_model import load_trained_model
+    from visconvnets.data.images import load_images
+    from visconvnets.models import build as model_tools
+    from visconvnets.models.saved import load_trained_model
+    from visconvnets.run.pictures import save_activation_grids
+    from visconvnets.settings import outputs
 
     run = outputs.RunLayout(args.run)
     metrics = json.loads((run / outputs.METRICS).read_text())

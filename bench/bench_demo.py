@@ -33,7 +33,7 @@ PROBE = """
 import os, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, keras
-from visconvnets.model import build_model
+from visconvnets.models.build import build_model
 model = build_model(5, 150, None)
 images = np.random.default_rng(0).uniform(0, 255, (16, 150, 150, 3)).astype("float32")
 model.predict_on_batch(images)

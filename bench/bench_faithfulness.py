@@ -66,10 +66,10 @@ def main(argv=None) -> None:
     import keras
     import numpy as np
 
-    from visconvnets.cams import CAM_METHODS, TOP_CHANNELS, cam_pass
-    from visconvnets.faithfulness import deletion_insertion
-    from visconvnets.geometry import receptive_field
-    from visconvnets.model import build_model
+    from visconvnets.explain.cams import CAM_METHODS, TOP_CHANNELS, cam_pass
+    from visconvnets.models.build import build_model
+    from visconvnets.models.geometry import receptive_field
+    from visconvnets.scores.faithfulness import deletion_insertion
 
     keras.utils.set_random_seed(0)
     model = build_model(5, args.size, None, batch_norm_momentum=0.9)

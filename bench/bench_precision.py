@@ -24,7 +24,7 @@ MEASURE = """
 import json, os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, keras
-from visconvnets.model import build_model
+from visconvnets.models.build import build_model
 policy, size, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 model = build_model(5, size, None, precision=policy)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

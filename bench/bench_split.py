@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from visconvnets import split as splitting  # noqa: E402
+from visconvnets.data import split as splitting  # noqa: E402
 
 CLASSES = ("daisy", "dandelion", "rose", "sunflower", "tulip")
 

@@ -72,8 +72,8 @@ def make_tree(root: Path, count: int) -> Path:
 
 def measure_one(root: Path, count: int) -> dict:
     """Split a tree of ``count`` files in this process; its time, memory and near-duplicate groups."""
-    from visconvnets import split as splitting
-    from visconvnets.split.near_duplicates import near_duplicate_pairs
+    from visconvnets.data import split as splitting
+    from visconvnets.data.split.near_duplicates import near_duplicate_pairs
 
     tree = make_tree(root, count)
     destination = root / f"split_{count}"

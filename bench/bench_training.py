@@ -48,7 +48,7 @@ def make_source(images_per_class: int, folder: Path) -> Path:
 
 
 def time_our_pipeline(paths, labels, batch_size: int, image_size: int) -> dict:
-    from visconvnets import data as data_tools
+    from visconvnets.data import pipelines as data_tools
 
     augmenter = data_tools.make_augmenter(seed=0)
     dataset = data_tools.make_dataset(
@@ -104,10 +104,10 @@ def train_once(args) -> tuple[float, list[float]]:
     import numpy as np
     import tensorflow as tf
 
-    from visconvnets import data as data_tools
-    from visconvnets import model as model_tools
-    from visconvnets.images import load_images
-    from visconvnets.split import list_class_files
+    from visconvnets.data import pipelines as data_tools
+    from visconvnets.data.images import load_images
+    from visconvnets.data.split import list_class_files
+    from visconvnets.models import build as model_tools
 
     classes = sorted(path.name for path in args.source.iterdir() if path.is_dir())
     files = list_class_files(args.source, classes)
@@ -163,7 +163,7 @@ def main(argv=None) -> None:
         return
     import numpy as np
 
-    from visconvnets.split import list_class_files
+    from visconvnets.data.split import list_class_files
 
     work = Path(tempfile.mkdtemp(prefix="visconvnets-train-bench-"))
     try:

@@ -49,11 +49,11 @@ def main(argv=None) -> None:
     import tensorflow as tf
     from seed_style import seed_style_activation_grids, seed_style_filter_pattern
 
-    from visconvnets.cams import gradcam
-    from visconvnets.explain import save_activation_grids
-    from visconvnets.filters import ascend, filter_activations
-    from visconvnets.layers import conv_layers_by_position, select_layers
-    from visconvnets.model import build_model
+    from visconvnets.explain.cams import gradcam
+    from visconvnets.explain.filters import ascend, filter_activations
+    from visconvnets.models.build import build_model
+    from visconvnets.models.layers import conv_layers_by_position, select_layers
+    from visconvnets.run.pictures import save_activation_grids
 
     model = build_model(5, args.size, None)
     image = np.random.default_rng(0).uniform(0, 255, (1, args.size, args.size, 3)).astype("float32")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html.parser
+import io
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# One knob caps gradient-ascent steps everywhere in tests (read by visconvnets.filters).
+# One knob caps gradient-ascent steps everywhere in tests (read by visconvnets.explain.filters).
 os.environ.setdefault("VISCONVNETS_MAX_STEPS", "8")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -21,19 +23,26 @@ CLASS_COLOURS = {"daisy": (235, 235, 225), "rose": (200, 30, 40), "tulip": (150,
 
 
 class _Links(html.parser.HTMLParser):
-    def __init__(self):
+    def __init__(self, kinds):
         super().__init__()
-        self.targets: list[str] = []
+        self.kinds, self.targets = kinds, []
 
     def handle_starttag(self, tag, attributes):
         for name, value in attributes:
-            if (tag, name) in (("img", "src"), ("a", "href")) and value and not value.startswith("#"):
+            if (tag, name) in self.kinds and value and not value.startswith("#"):
                 self.targets.append(value)
 
 
 def report_links(page: Path) -> list[str]:
     """Every picture and link target of a report page (``img src``, ``a href``), anchors left out."""
-    parser = _Links()
+    parser = _Links({("img", "src"), ("a", "href")})
+    parser.feed(Path(page).read_text(encoding="utf-8"))
+    return parser.targets
+
+
+def report_pictures(page: Path) -> list[str]:
+    """Every picture in a report page's markup (``img src``), in page order."""
+    parser = _Links({("img", "src")})
     parser.feed(Path(page).read_text(encoding="utf-8"))
     return parser.targets
 
@@ -62,7 +71,7 @@ def make_class_tree(root: Path, images_per_class: int = 10, size: int = 64, seed
 @pytest.fixture(scope="session")
 def tiny_split(tmp_path_factory) -> Path:
     """A split folder of 3 classes x 10 images (6 train, 2 validation, 2 test per class)."""
-    from visconvnets.split import split_dataset
+    from visconvnets.data.split import split_dataset
 
     base = tmp_path_factory.mktemp("tiny")
     make_class_tree(base / "source")
@@ -98,7 +107,7 @@ def inception_flat():
     pytest worker whatever ran before (the filter-ascent test's margin depends on them)."""
     import keras
 
-    from visconvnets.model import build_model
+    from visconvnets.models.build import build_model
 
     keras.utils.set_random_seed(0)
     return build_model(3, 75, None)
@@ -107,7 +116,7 @@ def inception_flat():
 def tiny_config(data: Path, output: Path, **overrides):
     """Settings of a tiny run: 75 px, 2 epochs from scratch, batch 8, silent; filter patterns of 8
     filters at 75 px in one octave (the drawing is tested in test_visualization.py); no map scores."""
-    from visconvnets.config import RunConfig
+    from visconvnets.settings.config import RunConfig
 
     settings = dict(
         data=data,
@@ -135,7 +144,7 @@ SMALL_SCORES = {"faithfulness_images": 3, "faithfulness_steps": 4, "sanity_steps
 @pytest.fixture(scope="session")
 def trained_run(tiny_split, tmp_path_factory):
     """One tiny training run with every visualization, shared by the tests that read its outputs."""
-    from visconvnets import workflow
+    from visconvnets.run import workflow
 
     output = tmp_path_factory.mktemp("run")
     metrics = workflow.run(tiny_config(tiny_split, output, faithfulness=True, tensorboard=True, **SMALL_SCORES))
@@ -150,10 +159,51 @@ DEMO_OVERRIDES.update(filter_count=4, **SMALL_SCORES)
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """The --demo path, shrunk: 8 synthetic flowers per class at 75 px, one epoch."""
-    from visconvnets import workflow
-    from visconvnets.config import RunConfig
+    from visconvnets.run import workflow
+    from visconvnets.settings.config import RunConfig
 
     output = tmp_path_factory.mktemp("demo")
     overrides = {**DEMO_OVERRIDES, "output": output}
     metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
     return output, metrics
+
+
+# --- helpers several test modules share
+
+
+def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
+
+
+def image_bytes(seed: int, image_format: str = "JPEG", mode: str = "RGB", size=(24, 20)) -> bytes:
+    """A small random image encoded in ``image_format``; different seeds give different bytes."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels).convert(mode)
+    buffer = io.BytesIO()
+    picture.save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def tiny_script_command(data: Path, output: Path, *extra: str) -> list[str]:
+    """The training script on the tiny split: 75 px, one epoch from scratch, batch 8, no pictures; VGG16,
+    whose 21-layer graph traces in seconds (InceptionV3's takes 15-35 s, and more under a strategy)."""
+    flags = "--weights none --image-size 75 --epochs 1 --batch-size 8 --verbose 2 --no-validation --no-activations"
+    flags += " --backbone VGG16 --backup-every 0"  # every epoch backed up: the resume tests need them
+    return [
+        sys.executable,
+        str(PROJECT_ROOT / "model_training_and_visualization.py"),
+        "--data",
+        str(data),
+        "--output",
+        str(output),
+        *flags.split(),
+        "--no-filters",
+        "--no-gradcam",
+        *extra,
+    ]

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import outputs, workflow
-from visconvnets.config import RunConfig
-from visconvnets.images import load_images
-from visconvnets.layer_choice import choose_cam_layer, spread_convolutions
-from visconvnets.layers import conv_layers_by_position, select_layers
-from visconvnets.saved_model import load_trained_model
+from visconvnets.data.images import load_images
+from visconvnets.models.layer_choice import choose_cam_layer, spread_convolutions
+from visconvnets.models.layers import conv_layers_by_position, select_layers
+from visconvnets.models.saved import load_trained_model
+from visconvnets.run import workflow
+from visconvnets.settings import outputs
+from visconvnets.settings.config import RunConfig
 
 
 def tutorial_cnn(size: int = 75, classes: int = 3):
@@ -155,9 +156,9 @@ def test_receptive_field_of_the_chosen_layer_matches_the_gradient_centre(name):
     residual Add with 'same'-padding offsets, nested blocks)."""
     import tensorflow as tf
 
-    from visconvnets.forward import forward
-    from visconvnets.geometry import receptive_field
-    from visconvnets.layers import find_layer
+    from visconvnets.models.forward import forward
+    from visconvnets.models.geometry import receptive_field
+    from visconvnets.models.layers import find_layer
 
     size = 128
     model = keras_application(name, size=size)
@@ -202,7 +203,7 @@ def test_legacy_h5_and_unknown_custom_layers(tmp_path):
 
 def test_flat_and_nested_copies_give_the_same_maps():
     """The same ResNet50V2 weights, flat or nested two levels deep: the same default layer and maps."""
-    from visconvnets.cams import gradcam
+    from visconvnets.explain.cams import gradcam
 
     nested = keras_application("ResNet50V2", size=64, nesting=2)
     flat = keras_application("ResNet50V2", size=64)

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import keras_internals, workflow
-from visconvnets.backbones import BACKBONES, PREPROCESSING, get_backbone
-from visconvnets.config import RunConfig
+from visconvnets.models import keras_internals
+from visconvnets.run import workflow
+from visconvnets.settings.backbones import BACKBONES, PREPROCESSING, get_backbone
+from visconvnets.settings.config import RunConfig
 
 from .conftest import PROJECT_ROOT, make_class_tree, tiny_config
 
@@ -59,7 +60,7 @@ def _keras_module(name: str):
 def _trainable_convolutions(model, trainable: list[str]) -> int:
     import keras
 
-    from visconvnets import layers as layer_tools
+    from visconvnets.models import layers as layer_tools
 
     count = 0
     for layer in model.layers:
@@ -91,7 +92,7 @@ def test_bad_backbone_settings_fail_before_any_work(tiny_split, tmp_path):
 def test_imagenet_weights_come_through_keras_loader_or_fail_with_instructions(name, tmp_path, monkeypatch):
     import keras
 
-    from visconvnets import model as model_tools
+    from visconvnets.models import build as model_tools
 
     backbone = get_backbone(name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -121,12 +122,12 @@ def test_weights_file_loads_and_preprocessing_matches_keras_preprocess_input(nam
     the same weights from a Keras-format (legacy .h5) file: the scaling inside is the family's own."""
     import keras
 
-    from visconvnets.model import build_model
+    from visconvnets.models.build import build_model
 
     keras.utils.set_random_seed(5)
     reference = getattr(keras.applications, name)(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
     keras_internals.save_legacy_h5_weights(reference, tmp_path / "backbone.h5")
-    model = build_model(3, SIZE, str(tmp_path / "backbone.h5"), backbone_name=name)
+    model = build_model(3, SIZE, str(tmp_path / "backbone.h5"), backbone=name)
     assert model.layers[1].name == "preprocess" or get_backbone(name).builds_own_preprocessing
     features = keras.Model(model.inputs, model.get_layer("head_pool").input)  # (n, h, w, channels)
     images = np.random.default_rng(1).uniform(0, 255, (2, SIZE, SIZE, 3)).astype("float32")
@@ -138,11 +139,11 @@ def test_weights_file_loads_and_preprocessing_matches_keras_preprocess_input(nam
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fine_tune_trains_the_last_stage(name):
-    from visconvnets import layers as layer_tools
-    from visconvnets import model as model_tools
+    from visconvnets.models import build as model_tools
+    from visconvnets.models import layers as layer_tools
 
     backbone = get_backbone(name)
-    model = model_tools.build_model(3, SIZE, None, backbone_name=name)
+    model = model_tools.build_model(3, SIZE, None, backbone=name)
     trainable = model_tools.unfreeze_from(model, backbone.fine_tune_from)
     assert _trainable_convolutions(model, trainable) == LAST_STAGE_CONVOLUTIONS[name]
     convolutions = layer_tools.convolution_names(model)
@@ -154,7 +155,7 @@ def test_fine_tune_trains_the_last_stage(name):
 @pytest.fixture(scope="module")
 def very_small_split(tmp_path_factory) -> Path:
     """3 classes x 4 images (6 train, 3 validation... as the split rounds), for one-step epochs."""
-    from visconvnets.split import split_dataset
+    from visconvnets.data.split import split_dataset
 
     base = tmp_path_factory.mktemp("very_small")
     make_class_tree(base / "source", images_per_class=4)
@@ -171,10 +172,10 @@ def _decodes(path: Path) -> tuple[int, int]:
 # InceptionV3 trains (in graph mode) and draws every picture in test_training's shared run.
 @pytest.mark.parametrize("name", [name for name in NAMES if name != "InceptionV3"])
 def test_each_backbone_trains_a_tiny_epoch_and_writes_every_picture(name, very_small_split, tmp_path):
-    from visconvnets.layer_choice import choose_cam_layer
-    from visconvnets.layers import select_layers
-    from visconvnets.model import default_filter_layers
-    from visconvnets.saved_model import load_trained_model
+    from visconvnets.models.build import default_filter_layers
+    from visconvnets.models.layer_choice import choose_cam_layer
+    from visconvnets.models.layers import select_layers
+    from visconvnets.models.saved import load_trained_model
 
     output = tmp_path / name
     compare = name in COMPARED  # every CAM method on one family of each preprocessing kind
@@ -219,8 +220,8 @@ def test_readme_lists_every_backbone_with_its_preprocessing_and_grad_cam_layer()
     layer at the default 299 px."""
     import keras
 
-    from visconvnets.layer_choice import choose_cam_layer
-    from visconvnets.model import build_model
+    from visconvnets.models.build import build_model
+    from visconvnets.models.layer_choice import choose_cam_layer
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(\w+)` \| (\w[\w-]*) \| [^|]+\| (\d+) \| `(\w+)` \| `(\w+)` \|$", readme, re.M)
@@ -233,4 +234,4 @@ def test_readme_lists_every_backbone_with_its_preprocessing_and_grad_cam_layer()
             backbone.fine_tune_from,
         )
         keras.utils.clear_session()  # auto-numbered names as the training script (a fresh session) makes them
-        assert choose_cam_layer(build_model(3, 299, None, backbone_name=name))[0] == layer, name
+        assert choose_cam_layer(build_model(3, 299, None, backbone=name))[0] == layer, name

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import cams
-from visconvnets.callbacks import ExplainEachEpoch, explained_epochs
-from visconvnets.evaluation import cam_drift, top_cells
+from visconvnets.explain import cams
+from visconvnets.scores.pointing import cam_drift, top_cells
+from visconvnets.train.callbacks import ExplainEachEpoch, explained_epochs
 
 
 def _user_model():
@@ -143,7 +143,7 @@ def test_training_script_writes_epoch_pictures_and_history_columns(trained_run):
 def test_tensorboard_flag_without_the_package_fails_before_training(tiny_split, tmp_path, monkeypatch):
     import importlib.util
 
-    from visconvnets import workflow
+    from visconvnets.run import workflow
 
     from .conftest import tiny_config
 
@@ -179,7 +179,7 @@ def test_tensorboard_flag_writes_keras_scalars_and_the_probes(trained_run):
 
 
 def test_long_fits_trace_the_pass_and_match_the_eager_maps(tmp_path):
-    from visconvnets.callbacks import TRACE_FROM_EPOCHS
+    from visconvnets.train.callbacks import TRACE_FROM_EPOCHS
 
     model = _user_model()
     images, labels, _ = _data(6)

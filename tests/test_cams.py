@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visconvnets.cams import CAM_METHODS, cam
-from visconvnets.cams.eigencam import eigencam_from_activations
-from visconvnets.config import CAM_METHOD_NAMES
+from visconvnets.explain.cams import CAM_METHODS, cam
+from visconvnets.explain.cams.eigencam import eigencam_from_activations
+from visconvnets.settings.config import CAM_METHOD_NAMES
 
-from .test_visualization import random_images
+from .conftest import random_images
 
 
 def _normalised(weighted: np.ndarray) -> np.ndarray:
@@ -94,8 +94,8 @@ def test_scorecam_equals_a_per_channel_loop(small_model):
 
 
 def test_scorecam_keeps_the_most_active_channels(small_model):
-    from visconvnets.cams import cam_pass
-    from visconvnets.cams.scorecam import scorecam_maps
+    from visconvnets.explain.cams import cam_pass
+    from visconvnets.explain.cams.scorecam import scorecam_maps
 
     images = random_images(2, 24, seed=10)
     one_pass = cam_pass(small_model, images, 0, "relu_c")
@@ -118,7 +118,9 @@ def test_eigencam_recovers_a_rank_one_pattern():
 def test_baselines(small_model):
     images = random_images(2, 24, seed=11)
     first, again = cam(small_model, images, "random", seed=3), cam(small_model, images, "random", seed=3)
-    assert first.shape == (2, 3, 3) and np.array_equal(first, again)
+    # no layer given: the run's own choice, the deepest layer every path passes with at least 5x5 cells (pool:
+    # relu_c, the deepest, has 3x3)
+    assert first.shape == (2, 5, 5) and np.array_equal(first, again)
     assert not np.array_equal(first, cam(small_model, images, "random", seed=4))
     centre = cam(
         small_model, images, "centre", layer_name="relu_c"
@@ -141,7 +143,7 @@ def test_gradcam_equals_hirescam_before_global_pooling_in_inception():
     """The identity on a real architecture: InceptionV3 at 150 px, mixed10 (3x3) feeds the pool."""
     import keras
 
-    from visconvnets.model import build_model
+    from visconvnets.models.build import build_model
 
     keras.utils.set_random_seed(2)
     model = build_model(3, 150, None)
@@ -149,3 +151,23 @@ def test_gradcam_equals_hirescam_before_global_pooling_in_inception():
     grad = cam(model, images, "gradcam", [0, 2], "mixed10")
     np.testing.assert_allclose(grad, cam(model, images, "hirescam", [0, 2], "mixed10"), atol=1e-4)
     assert grad.shape == (2, 3, 3) and grad.max() == 1.0
+
+
+def test_one_cam_layer_policy_for_the_library_the_callback_and_the_run(small_model):
+    """``cam()`` without a layer, ``ExplainEachEpoch`` without one and the run all answer "which layer" alike."""
+    from visconvnets.explain.cams import default_cam_layer
+    from visconvnets.models.layer_choice import choose_cam_layer
+    from visconvnets.run.pictures import resolve_layers
+    from visconvnets.settings.config import VisualizationConfig
+    from visconvnets.train.callbacks import ExplainEachEpoch
+
+    layer, reason = choose_cam_layer(small_model)
+    assert layer == default_cam_layer(small_model) == "pool" and "relu_c has only 3x3 cells" in reason
+    chosen = resolve_layers(small_model, VisualizationConfig(filters=False))
+    assert (chosen.cam, chosen.cam_reason) == (layer, reason) and chosen.filters == ()
+    probe = ExplainEachEpoch(random_images(2, 24, seed=1), [0, 1], "unused")
+    probe.set_model(small_model)
+    probe.on_train_begin()
+    assert probe.layer == layer
+    given = resolve_layers(small_model, VisualizationConfig(gradcam_layer="relu_c", filters=False))
+    assert given.cam == "relu_c" and "--gradcam-layer" in given.cam_reason

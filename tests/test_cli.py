@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 import model_training_and_visualization as script
-from visconvnets.config import DEMO_SETTINGS, RunConfig, config_from_mapping, with_demo_settings
+from visconvnets.settings.config import DEMO_SETTINGS, RunConfig, config_from_mapping, with_demo_settings
 
 
 def test_parsed_defaults_are_the_run_config_defaults():
@@ -74,8 +74,8 @@ def test_console_is_quiet_before_the_first_line_of_our_own(tmp_path):
 
 
 def test_demo_explains_the_backbones_demo_layer_unless_told_otherwise():
-    from visconvnets.backbones import get_backbone
-    from visconvnets.demo import with_demo_layer
+    from visconvnets.run.demo import with_demo_layer
+    from visconvnets.settings.backbones import get_backbone
 
     assert get_backbone("InceptionV3").demo_cam_layer == "mixed2" and get_backbone("VGG16").demo_cam_layer == ""
     given = RunConfig(demo=True, gradcam_layer="mixed5")

@@ -6,15 +6,16 @@ import contextlib
 import json
 import os
 import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import synthetic
-from visconvnets.evaluation import pointing_game
+from visconvnets.data import synthetic
+from visconvnets.scores.pointing import pointing_game
 
-from .conftest import DEMO_OVERRIDES, report_links
+from .conftest import DEMO_OVERRIDES, report_links, report_pictures
 
 
 def test_synthetic_flowers_are_seeded_and_boxed(tmp_path):
@@ -50,7 +51,7 @@ def test_synthetic_colour_carries_the_class():
 
 
 def test_pointing_game_places_peaks_at_receptive_field_centres(small_model, monkeypatch):
-    import visconvnets.cams as cams
+    import visconvnets.explain.cams as cams
 
     maps = np.zeros((2, 3, 3), np.float32)
     maps[0, 2, 1] = 1.0  # centre (row 4*2+6, column 4*1+6) = (14, 10)
@@ -108,8 +109,8 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
 def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
     """The README's first command a second time, on its finished output: the demo says it replaces its
     own run, reuses the generated data untouched, and finishes again with a report whose links resolve."""
-    from visconvnets import workflow
-    from visconvnets.config import RunConfig
+    from visconvnets.run import workflow
+    from visconvnets.settings.config import RunConfig
 
     again = tmp_path / "demo"
     shutil.copytree(demo_run[0], again)
@@ -128,7 +129,15 @@ def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
 def test_report_links_resolve_to_files(demo_run):
     output, _ = demo_run
     targets = report_links(output / "index.html")
-    assert len(targets) > 50
+    written = [
+        *output.glob("*.png"),
+        *(output / "epochs").glob("*_strip.jpg"),
+        *(output / "epochs").glob("*.gif"),
+        *(output / "activations").glob("*/*.jpg"),
+        *[path for folder in ("gradcam", "misclassified", "filters") for path in (output / folder).glob("*.jpg")],
+    ]
+    missing = {path.relative_to(output).as_posix() for path in written} - set(targets)
+    assert len(written) > 50 and missing == set()  # every picture the run wrote is linked
     for target in targets:
         assert "://" not in target and not target.startswith("/"), target  # relative only, no network
         assert (output / target).is_file(), target
@@ -188,12 +197,17 @@ def test_report_renders_in_headless_chromium(demo_run):
         }""")
         sizes = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
         page.screenshot(path=str(output / "report_screenshot.png"), full_page=False)
-    assert len(sizes) > 25  # the grids are in the layer browser (its own test)
-    broken = [source for source, width in sizes if not width]
-    assert broken == []
+    markup = Counter(report_pictures(output / "index.html"))
+    shown = Counter(source for source, _ in sizes)
+    assert markup and markup <= shown  # every picture of the markup is on the page
+    extra = list((shown - markup).elements())  # what the page's script added: the layer browser's first grid
+    assert len(extra) == 1 and extra[0].startswith("activations/"), extra
+    for source, width in sizes:  # each decoded, at the width of its file
+        with Image.open(output / source) as picture:
+            assert width == picture.width, source
     assert errors == []
     with Image.open(output / "report_screenshot.png") as shot:
-        assert shot.width > 500
+        assert shot.size == (1280, 900)  # the viewport, drawn
 
 
 BROWSER_STATE = """async () => {

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from visconvnets.health import assess, binomial_tail
-from visconvnets.report import write_report
+from visconvnets.render.report import write_report
+from visconvnets.scores.health import assess, binomial_tail
 
 
 def _score(mean: float, low: float, high: float) -> dict:
@@ -87,8 +87,28 @@ def test_the_report_shows_the_box(tmp_path):
     assert "no check fired" in write_report(tmp_path).read_text(encoding="utf-8")
 
 
+def test_the_report_escapes_every_value_from_the_run(tmp_path):
+    """Class names, settings, layer names, reasons and messages reach the page as text, never as markup
+    (the templates autoescape: no value needs remembering to escape)."""
+    hostile = "<script>alert(1)</script>"
+    metrics = {
+        "classes": [hostile, "b&b"],
+        "model": f"model {hostile}",
+        "health": [{"level": "warning", "message": f"message {hostile}"}],
+        "visualizations": {"gradcam_layer": f"layer{hostile}", "gradcam_layer_reason": f"reason {hostile}"},
+        "data": {"counts": {"train": {hostile: 1, "b&b": 2}}, "skipped": [[f"{hostile}.jpg", "unreadable"]]},
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "config.json").write_text(json.dumps({"config": {"images": [hostile]}, "versions": {"x": hostile}}))
+    page = write_report(tmp_path).read_text(encoding="utf-8")
+    assert hostile not in page
+    # classes line, counts table, model, health, layer, reason, skipped file, a setting, a version: 9 places
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 9
+    assert "b&amp;b" in page and "<code>layer&lt;script&gt;" in page  # the page's own markup stays markup
+
+
 def test_map_similarity():
-    from visconvnets.trust import map_similarity
+    from visconvnets.run.map_scores import map_similarity
 
     base = np.random.default_rng(0).random((1, 7, 7))
     assert map_similarity(np.repeat(base, 4, axis=0)) == pytest.approx(1.0)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from visconvnets import split as splitting
-from visconvnets.split.near_duplicates import connected_groups, difference_hash, near_duplicate_pairs
+from visconvnets.data import split as splitting
+from visconvnets.data.split.near_duplicates import connected_groups, difference_hash, near_duplicate_pairs
 
 
 def photo(seed: int, size=(160, 120)) -> Image.Image:

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from visconvnets import devices
+from visconvnets.train import devices
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_auto_precision_picks_float16_with_a_gpu(monkeypatch):
 def test_mixed_model_computes_in_bf16_and_keeps_weights_and_softmax_float32():
     import keras
 
-    from visconvnets.model import build_model
+    from visconvnets.models.build import build_model
 
     model = build_model(3, 75, None, precision="mixed_bfloat16")
     assert keras.mixed_precision.global_policy().name == "float32"  # the process's policy is put back
@@ -60,9 +60,9 @@ def test_bf16_pictures_match_float32_pictures_of_the_same_weights():
     within bf16 rounding; the class probabilities too."""
     import keras
 
-    from visconvnets.cams import cam
-    from visconvnets.forward import forward
-    from visconvnets.model import build_model
+    from visconvnets.explain.cams import cam
+    from visconvnets.models.build import build_model
+    from visconvnets.models.forward import forward
 
     keras.utils.set_random_seed(3)
     reference = build_model(3, 75, None, batch_norm_momentum=0.9)
@@ -100,7 +100,7 @@ def test_demo_records_the_precision_it_used(demo_run):
 
 def test_precision_flags_and_the_old_alias():
     import model_training_and_visualization as script
-    from visconvnets.config import RunConfig
+    from visconvnets.settings.config import RunConfig
 
     assert script.parse_args([]).precision == "auto"
     assert script.parse_args(["--mixed-precision"]).precision == "mixed_float16"  # the old flag still works

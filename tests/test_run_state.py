@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import model_training_and_visualization as script
-from visconvnets import outputs, run_state
+from visconvnets.run import state as run_state
+from visconvnets.settings import outputs
 
-from .conftest import report_links
+from .conftest import report_links, tiny_script_command
 
 SETTINGS = {"epochs": 2, "image_size": 75, "seed": 42}
 
@@ -116,7 +117,7 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypa
     assert script.main(["--demo", "--output", str(blocker / "out")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(blocker / "out") in error and "Traceback" not in error
-    from visconvnets import workflow
+    from visconvnets.run import workflow
 
     def full_disk(*_arguments, **_options):
         raise OSError(28, "No space left on device", str(tmp_path / "out" / outputs.MODEL))
@@ -164,7 +165,6 @@ def test_kill_9_at_a_moment_then_the_same_command_completes(moment, tiny_split, 
     completes, its report links only to files that exist, and ``history.csv`` has every epoch once. Killed
     in the first epoch, the run that starts again is killed in its second; killed in the pictures, the run
     that finishes them is killed too, while it writes the page."""
-    from .test_training import tiny_script_command
 
     output = tmp_path / "out"
     epochs = ["--epochs", "2"]
@@ -217,7 +217,7 @@ def test_a_backup_cut_short_falls_back_to_the_one_before_or_is_dropped(tmp_path)
     import keras
     import numpy as np
 
-    from visconvnets import keras_internals
+    from visconvnets.models import keras_internals
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

@@ -4,37 +4,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from visconvnets import split as splitting
-from visconvnets.split import writing as split_writing
+from visconvnets.data import split as splitting
+from visconvnets.data.split import writing as split_writing
+
+from .conftest import image_bytes, write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = PROJECT_ROOT.parent / "shared" / "flowers-sample"
-
-
-def image_bytes(seed: int, image_format: str = "JPEG", mode: str = "RGB", size=(24, 20)) -> bytes:
-    """A small random image encoded in ``image_format``; different seeds give different bytes."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    picture = Image.fromarray(pixels).convert(mode)
-    buffer = io.BytesIO()
-    picture.save(buffer, image_format)
-    return buffer.getvalue()
-
-
-def write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -279,20 +263,45 @@ def test_dry_run_writes_nothing(messy_tree: Path, tmp_path: Path):
     assert not (tmp_path / "split").exists()
 
 
-def test_missing_and_bad_arguments(tmp_path: Path, messy_tree: Path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        run_split(tmp_path / "nowhere", tmp_path / "out")
-    with pytest.raises(ValueError, match=r"--val \+ --test must be below 1"):
-        run_split(messy_tree, tmp_path / "out", validation_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ValueError, match="--test must be a fraction"):
-        run_split(messy_tree, tmp_path / "out", test_fraction=-0.1)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no class folders"):
-        run_split(tmp_path / "empty", tmp_path / "out")
+def _one_class_tree(tmp_path: Path) -> Path:
     for index in range(4):
         write(tmp_path / "single" / "daisy" / f"{index}.jpg", image_bytes(index))
-    with pytest.raises(ValueError, match="one class folder \\('daisy'\\): a classifier needs at least 2 classes"):
-        run_split(tmp_path / "single", tmp_path / "out")
+    return tmp_path / "single"
+
+
+def _empty_folder(tmp_path: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
+
+
+# (source maker (tmp_path, messy tree) -> source, options, error, message)
+BAD_SPLITS = [
+    pytest.param(lambda tmp, tree: tmp / "nowhere", {}, FileNotFoundError, "does not exist", id="missing source"),
+    pytest.param(
+        lambda tmp, tree: tree,
+        {"validation_fraction": 0.5, "test_fraction": 0.5},
+        ValueError,
+        r"--val \+ --test must be below 1",
+        id="fractions sum to 1",
+    ),
+    pytest.param(
+        lambda tmp, tree: tree, {"test_fraction": -0.1}, ValueError, "--test must be a fraction", id="negative test"
+    ),
+    pytest.param(lambda tmp, tree: _empty_folder(tmp), {}, ValueError, "no class folders", id="no classes"),
+    pytest.param(
+        lambda tmp, tree: _one_class_tree(tmp),
+        {},
+        ValueError,
+        r"one class folder \('daisy'\): a classifier needs at least 2 classes",
+        id="one class",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make_source", "options", "error", "message"), BAD_SPLITS)
+def test_missing_and_bad_arguments(tmp_path: Path, messy_tree: Path, make_source, options, error, message):
+    with pytest.raises(error, match=message):
+        run_split(make_source(tmp_path, messy_tree), tmp_path / "out", **options)
     assert not (tmp_path / "out").exists()
 
 
@@ -332,7 +341,7 @@ def test_script_cli(messy_tree: Path, tmp_path: Path):
 
 
 def test_split_does_not_import_tensorflow():
-    code = "import sys, visconvnets.split, create_train_val_test; print('tensorflow' in sys.modules)"
+    code = "import sys, visconvnets.data.split, create_train_val_test; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
     assert done.stdout.strip() == "False"
 

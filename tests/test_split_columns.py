@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from visconvnets import split as splitting
-from visconvnets.split.columns import CheckTable, TextColumn
-from visconvnets.workers import ordered_results
+from visconvnets.data import split as splitting
+from visconvnets.data.split.columns import CheckTable, TextColumn
+from visconvnets.data.workers import ordered_results
 
-from .test_split import image_bytes, write
+from .conftest import image_bytes, write
 
 
 def walked_and_sorted(root: Path, class_names) -> list[tuple[str, str]]:

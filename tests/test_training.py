@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import data as data_tools
-from visconvnets import keras_internals, outputs, workflow
-from visconvnets.backbones import get_backbone
-from visconvnets.config import RunConfig
-from visconvnets.images import load_images
-from visconvnets.saved_model import load_trained_model
+from visconvnets.data import folders as data_tools
+from visconvnets.data import pipelines
+from visconvnets.data.images import load_images
+from visconvnets.models import keras_internals
+from visconvnets.models.saved import load_trained_model
+from visconvnets.run import workflow
+from visconvnets.settings import outputs
+from visconvnets.settings.backbones import get_backbone
+from visconvnets.settings.config import RunConfig
 
-from .conftest import tiny_config
+from .conftest import tiny_config, tiny_script_command
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NO_PICTURES = dict(activations=False, filters=False, gradcam=False)  # for tests that check training only
@@ -140,7 +142,8 @@ def test_backups_are_spaced_in_time_and_skip_the_last_epoch(tmp_path, monkeypatc
     140 s (epochs 2 and 4); with an hour, none. The backup resumes from the epoch after the one it holds."""
     import keras
 
-    from visconvnets import keras_internals, training
+    from visconvnets.models import keras_internals
+    from visconvnets.train import recipe as training
 
     clock = [0.0]
     monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
@@ -158,26 +161,52 @@ def test_backups_are_spaced_in_time_and_skip_the_last_epoch(tmp_path, monkeypatc
     assert keras_internals.backup_epoch(tmp_path / "backup", previous=True) == previous
 
 
-def test_bad_inputs_fail_before_training(tiny_split, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        workflow.run(tiny_config(tmp_path / "missing", tmp_path / "out"))
+def _broken_copy(tiny_split: Path, tmp_path: Path) -> Path:
     broken = tmp_path / "broken"
     shutil.copytree(tiny_split, broken)
+    return broken
+
+
+def _without_validation(tiny_split: Path, tmp_path: Path) -> Path:
+    broken = _broken_copy(tiny_split, tmp_path)
     shutil.rmtree(broken / "validation")
-    with pytest.raises(FileNotFoundError, match="no validation folder"):
-        workflow.run(tiny_config(broken, tmp_path / "out"))
-    shutil.copytree(tiny_split / "validation", broken / "validation")
+    return broken
+
+
+def _test_without_rose(tiny_split: Path, tmp_path: Path) -> Path:
+    broken = _broken_copy(tiny_split, tmp_path)
     shutil.rmtree(broken / "test" / "rose")
-    with pytest.raises(ValueError, match=r"classes differ between splits: test/ has extra none and lacks \['rose'\]"):
-        workflow.run(tiny_config(broken, tmp_path / "out"))
+    return broken
+
+
+def _test_emptied(tiny_split: Path, tmp_path: Path) -> Path:
+    broken = _broken_copy(tiny_split, tmp_path)
     for folder in (broken / "test").iterdir():
         shutil.rmtree(folder)
         folder.mkdir()
-    (broken / "test" / "rose").mkdir()
-    with pytest.raises(ValueError, match="split 'test' .* has no usable images"):
-        workflow.run(tiny_config(broken, tmp_path / "out"))
-    with pytest.raises(ValueError, match="at least 75"):
-        workflow.run(tiny_config(tiny_split, tmp_path / "out", image_size=74))
+    return broken
+
+
+# (data maker (tiny split, tmp_path) -> data folder, settings, error, message)
+BAD_RUNS = [
+    pytest.param(lambda split, tmp: tmp / "missing", {}, FileNotFoundError, "does not exist", id="missing data"),
+    pytest.param(_without_validation, {}, FileNotFoundError, "no validation folder", id="no validation"),
+    pytest.param(
+        _test_without_rose,
+        {},
+        ValueError,
+        r"classes differ between splits: test/ has extra none and lacks \['rose'\]",
+        id="classes differ",
+    ),
+    pytest.param(_test_emptied, {}, ValueError, "split 'test' .* has no usable images", id="empty test split"),
+    pytest.param(lambda split, tmp: split, {"image_size": 74}, ValueError, "at least 75", id="image too small"),
+]
+
+
+@pytest.mark.parametrize(("make_data", "settings", "error", "message"), BAD_RUNS)
+def test_bad_inputs_fail_before_training(tiny_split, tmp_path, make_data, settings, error, message):
+    with pytest.raises(error, match=message):
+        workflow.run(tiny_config(make_data(tiny_split, tmp_path), tmp_path / "out", **settings))
     assert not (tmp_path / "out" / "model.keras").exists()
 
 
@@ -206,25 +235,6 @@ def test_imagenet_without_network_fails_fast_with_instructions(tiny_split, tmp_p
     assert "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
     assert str(tmp_path / "keras_home" / "models") in message and "--weights none" in message
     assert not (tmp_path / "out" / "config.json").exists()  # failed before any work
-
-
-def tiny_script_command(data: Path, output: Path, *extra: str) -> list[str]:
-    """The training script on the tiny split: 75 px, one epoch from scratch, batch 8, no pictures; VGG16,
-    whose 21-layer graph traces in seconds (InceptionV3's takes 15-35 s, and more under a strategy)."""
-    flags = "--weights none --image-size 75 --epochs 1 --batch-size 8 --verbose 2 --no-validation --no-activations"
-    flags += " --backbone VGG16 --backup-every 0"  # every epoch backed up: the resume tests need them
-    return [
-        sys.executable,
-        str(PROJECT_ROOT / "model_training_and_visualization.py"),
-        "--data",
-        str(data),
-        "--output",
-        str(output),
-        *flags.split(),
-        "--no-filters",
-        "--no-gradcam",
-        *extra,
-    ]
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tiny_split, tmp_path):
@@ -256,7 +266,7 @@ def _plain_backbone_weights(path: Path, legacy: bool) -> dict[str, list[np.ndarr
 
 
 def _weighted_backbone_layers(model):
-    from visconvnets import model as model_tools
+    from visconvnets.models import build as model_tools
 
     return [layer for layer in model_tools.backbone_layers(model) if layer.get_weights()]
 
@@ -287,7 +297,7 @@ def test_weights_file_is_used_and_head_phase_leaves_backbone_unchanged(tiny_spli
 def test_imagenet_path_offline_and_fine_tune_trains_only_top_blocks(tiny_split, tmp_path, monkeypatch):
     """--weights imagenet with the file in Keras's cache (legacy .h5 like the real one): phase 2 changes
     blocks 9-10 only, and BatchNormalization statistics nowhere."""
-    from visconvnets import layers as layer_tools
+    from visconvnets.models import layers as layer_tools
 
     cache = tmp_path / "keras_home" / "models"
     cache.mkdir(parents=True)
@@ -394,7 +404,7 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
     assert len(history) == 2 and history[1].startswith("1,scratch,")
     assert (tmp_path / "out" / "model.keras").exists()
     with pytest.raises(ValueError, match="TF_CONFIG"):
-        from visconvnets.devices import make_strategy
+        from visconvnets.train.devices import make_strategy
 
         saved = os.environ.pop("TF_CONFIG", None)
         try:
@@ -407,7 +417,7 @@ def test_multiworker_strategy_from_tf_config(tiny_split, tmp_path):
 def test_two_workers_on_loopback_train_one_model_and_only_the_chief_writes(tiny_split, tmp_path, monkeypatch):
     """Two worker processes (TF_CONFIG with two 127.0.0.1 ports, worker 0 the chief) on the same --output:
     both finish; OUT holds one run, written by the chief; the other worker's scratch folder is gone."""
-    from visconvnets import devices
+    from visconvnets.train import devices
 
     command = tiny_script_command(tiny_split, tmp_path / "out", "--distribute", "multiworker", "--batch-size", "16")
     monkeypatch.setenv(
@@ -428,7 +438,7 @@ def test_two_workers_on_loopback_train_one_model_and_only_the_chief_writes(tiny_
 
 @pytest.mark.xdist_group("trained_run")
 def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
-    from visconvnets.config import CAM_METHOD_NAMES
+    from visconvnets.settings.config import CAM_METHOD_NAMES
 
     output, metrics = trained_run
     faithfulness, sanity = metrics["faithfulness"], metrics["sanity"]
@@ -477,7 +487,7 @@ def test_the_run_accounts_for_its_time(trained_run):
 
 @pytest.mark.xdist_group("trained_run")
 def test_the_report_reads_in_depth_order_and_says_what_the_curves_show(trained_run):
-    from visconvnets.model import default_filter_layers
+    from visconvnets.models.build import default_filter_layers
 
     output, metrics = trained_run
     model, _ = load_trained_model(output / "model.keras")
@@ -494,7 +504,8 @@ def test_the_report_reads_in_depth_order_and_says_what_the_curves_show(trained_r
 def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
     """--rotation 0 --shift 0 --zoom 0 --no-flip: no augmentation layer at all (an empty Sequential
     cannot be built), and the training batches are the decoded images as they are."""
-    from visconvnets.data import make_augmenter, make_dataset, scan_split_folder
+    from visconvnets.data.folders import scan_split_folder
+    from visconvnets.data.pipelines import make_augmenter, make_dataset
 
     assert make_augmenter(0, 0, 0, False) is None
     assert len(make_augmenter(20, 0, 0, False).layers) == 1
@@ -507,7 +518,8 @@ def test_every_augmentation_turned_off_trains_without_an_augmenter(tiny_split):
 def test_pipelines_run_without_the_autotuning_thread(tiny_split):
     """tf.data's autotuning thread is off (deleting an iterator could wait up to a minute for it: the
     "half-speed" training runs of BENCHMARKS.md); every image still comes once, in order when not training."""
-    from visconvnets.data import make_augmenter, make_dataset, scan_split_folder
+    from visconvnets.data.folders import scan_split_folder
+    from visconvnets.data.pipelines import make_augmenter, make_dataset
 
     files = scan_split_folder(tiny_split)
     paths, labels = files.paths["train"], files.labels["train"]
@@ -574,7 +586,7 @@ def test_a_killed_worker_then_both_restarted_resume_from_one_epoch(tiny_split, t
 
 
 def test_disk_cache_serves_later_epochs_and_a_half_written_one_is_replaced(tiny_split, tmp_path, capsys):
-    from visconvnets.fitting import disk_cache
+    from visconvnets.train.fitting import disk_cache
 
     source = tmp_path / "images"
     shutil.copytree(tiny_split / "train", source)
@@ -583,7 +595,7 @@ def test_disk_cache_serves_later_epochs_and_a_half_written_one_is_replaced(tiny_
     labels = files.labels["train"]
     prefix = disk_cache(tmp_path / "cache", "train", paths, 32)
     assert prefix.name.startswith("train-32px-") and prefix.parent.is_dir()
-    dataset = data_tools.make_dataset(paths, labels, 32, 4, cache=prefix)
+    dataset = pipelines.make_dataset(paths, labels, 32, 4, cache=prefix)
     first = np.concatenate([images.numpy() for images, _ in dataset])
     assert sorted(path.name for path in prefix.parent.iterdir() if path.name.startswith(prefix.name))  # on disk
     shutil.rmtree(source)  # the images are gone: a second epoch can only come from the cache

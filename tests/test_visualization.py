@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visconvnets import rendering
-from visconvnets.activations import layer_activations
-from visconvnets.cams import class_activation_maps, gradcam, gradcam_plus_plus
-from visconvnets.explain import save_activation_grids
-from visconvnets.filters import ascend, filter_activations, filter_patterns
-from visconvnets.geometry import receptive_field
-from visconvnets.layers import conv_layers_by_position, select_layers
-from visconvnets.rendering import activation_grid, dead_channels
+from visconvnets.explain.activations import layer_activations
+from visconvnets.explain.cams import class_activation_maps, gradcam, gradcam_plus_plus
+from visconvnets.explain.filters import ascend, filter_activations, filter_patterns
+from visconvnets.models.geometry import receptive_field, upsample_heatmap
+from visconvnets.models.layers import conv_layers_by_position, select_layers
+from visconvnets.render import pictures as rendering
+from visconvnets.render.pictures import activation_grid, dead_channels
+from visconvnets.run.pictures import save_activation_grids
 
-
-def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
-
+from .conftest import random_images
 
 # --- activations ----------------------------------------------------------------------------
 
@@ -191,7 +188,7 @@ def _gradient_centre(model, layer_name: str, size: int, cell: int, samples: int 
     """Centroid of |d(sum of channels at cell (cell, cell)) / d input|, averaged over random inputs."""
     import tensorflow as tf
 
-    from visconvnets.forward import forward
+    from visconvnets.models.forward import forward
 
     images = tf.constant(random_images(samples, size, seed=7))
     with tf.GradientTape() as tape:
@@ -253,7 +250,7 @@ def test_gradcam_class_index_forms(small_model):
     predicted = np.asarray(small_model(images)).argmax(axis=1)
     _, _, used = class_activation_maps(small_model, images, None, "relu_c")
     assert used.tolist() == predicted.tolist()
-    from visconvnets.cams import contrasting_maps
+    from visconvnets.explain.cams import contrasting_maps
 
     predicted_maps, other_maps, probabilities, used_again = contrasting_maps(small_model, images, [2, 0, 1], "relu_c")
     np.testing.assert_allclose(predicted_maps, gradcam(small_model, images, None, "relu_c"), atol=1e-6)
@@ -267,9 +264,9 @@ def test_gradcam_class_index_forms(small_model):
 
 
 def test_contrasting_maps_on_one_scale(small_model):
-    from visconvnets.cams import contrasting_maps, has_shared_scale
-    from visconvnets.cams.base import activations_and_gradients
-    from visconvnets.cams.gradcam import gradcam_weighted
+    from visconvnets.explain.cams import contrasting_maps, has_shared_scale
+    from visconvnets.explain.cams.base import activations_and_gradients
+    from visconvnets.explain.cams.gradcam import gradcam_weighted
 
     images, others = random_images(3, 24, seed=5), [2, 0, 1]
     shared_predicted, shared_other, _, used = contrasting_maps(small_model, images, others, "relu_c", shared_scale=True)
@@ -340,11 +337,11 @@ def test_overlay_puts_cells_on_receptive_field_centres():
     heatmap = np.zeros((7, 7), np.float32)
     heatmap[2, 5] = 1.0
     image = np.zeros((300, 300, 3), np.uint8)  # the original photo: twice the model's 150 px input
-    aligned = rendering.upsample_heatmap(heatmap, (300, 300), geometry=(16, 21), input_size=150)
+    aligned = upsample_heatmap(heatmap, (300, 300), geometry=(16, 21), input_size=150)
     peak = np.unravel_index(aligned.argmax(), aligned.shape)
     # cell (2, 5) centred at model pixel (53, 101) -> photo pixel ((53 + 0.5) * 2 - 0.5, (101 + 0.5) * 2 - 0.5)
     assert peak == (106, 202) or np.allclose(peak, (106.5, 202.5), atol=1)
-    plain = rendering.upsample_heatmap(heatmap, (300, 300))
+    plain = upsample_heatmap(heatmap, (300, 300))
     plain_peak = np.unravel_index(plain.argmax(), plain.shape)
     assert np.allclose(plain_peak, ((2 + 0.5) * 300 / 7 - 0.5, (5 + 0.5) * 300 / 7 - 0.5), atol=1)
     overlay = rendering.overlay_heatmap(image, heatmap, alpha=0.5, geometry=(16, 21), input_size=150)
@@ -355,7 +352,7 @@ def test_overlay_puts_cells_on_receptive_field_centres():
 
 
 def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeypatch):
-    from visconvnets import geometry
+    from visconvnets.models import geometry
 
     walks = []
     real_walk = geometry._walk_geometry
@@ -371,7 +368,7 @@ def test_filter_grid_tiles_carry_their_filter_numbers(tmp_path):
     the tile is the pattern, and the grid keeps its size."""
     from PIL import Image
 
-    from visconvnets.rendering import save_filter_grid
+    from visconvnets.render.pictures import save_filter_grid
 
     patterns = np.full((3, 40, 40, 3), 128, np.uint8)
     path = save_filter_grid(patterns, tmp_path / "grid.jpg", columns=3, margin=5, numbers=[7, 8, 63])
@@ -386,7 +383,7 @@ def test_filter_grid_tiles_carry_their_filter_numbers(tmp_path):
 
 
 def test_epoch_panel_carries_its_colour_scale():
-    from visconvnets.rendering.epochs import epoch_panel
+    from visconvnets.render.pictures.epochs import epoch_panel
 
     image = np.full((40, 40, 3), 128.0)
     panel = epoch_panel(image, np.zeros((5, 5)), np.ones((5, 5)), ["epoch 1", "second line"])
@@ -397,7 +394,7 @@ def test_epoch_panel_carries_its_colour_scale():
 
 
 def test_traced_passes_equal_the_eager_passes(small_model):
-    from visconvnets.cams import (
+    from visconvnets.explain.cams import (
         CAM_METHODS,
         cam_pass,
         contrasting_maps,

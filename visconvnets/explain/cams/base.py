@@ -1,0 +1,247 @@
+"""Shared machinery: one batched forward/backward pass (a ``CamPass``: a layer's activations, the
+gradient of each image's class score before the softmax with respect to them, the class scores) that
+every method reads, and the registry of methods and baselines."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from ...models import layers as layer_tools
+from ...models.forward import forward, softmax
+from ...models.layer_choice import choose_cam_layer
+from .traced import traced_passes
+
+
+def default_cam_layer(model) -> str:
+    """The layer a map explains when none is given: the run's own choice (``layer_choice.choose_cam_layer``),
+    the deepest layer every path to the classifier passes through, or the deepest such layer with at least
+    5x5 cells when that one has fewer. One policy for the library, the epoch callback and the run."""
+    return choose_cam_layer(model)[0]
+
+
+def _class_indices(class_index, count: int, classes: int) -> np.ndarray | None:
+    """(n,) int for an int broadcast or one int per image, checked against ``classes``; None stays None
+    (each image's predicted class)."""
+    if class_index is None:
+        return None
+    indices = np.asarray(class_index, dtype=np.int64)
+    if indices.ndim == 0:
+        indices = np.broadcast_to(indices, (count,))
+    if indices.shape != (count,):
+        raise ValueError(f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values")
+    if indices.min() < 0 or indices.max() >= classes:
+        raise ValueError(f"class_index must be in [0, {classes - 1}], got {indices.tolist()}")
+    return indices
+
+
+def activations_and_gradients(model, images, class_index=None, layer_name: str | None = None):
+    """One forward and backward pass for the whole batch.
+
+    Args:
+        images: (n, H, W, 3) in the model's input scale.
+        class_index: None (predicted class), an int, or a sequence of n ints.
+        layer_name: Layer to explain; None means ``default_cam_layer``.
+
+    Returns:
+        (activations (n, h, w, c), gradients (n, h, w, c) of each image's class logit, logits
+        (n, classes), class indices (n,)) as NumPy arrays.
+    """
+    activations, gradients, logits, indices = _forward_and_gradients(model, images, [class_index], layer_name)
+    return activations, gradients[0], logits, indices[0]
+
+
+def _forward_and_gradients(model, images, class_index_sets: list, layer_name: str | None):
+    """One forward pass, one backward pass per entry of ``class_index_sets`` (persistent tape); the
+    registered traced pass (``trace_passes``) when there is one for this model and layer."""
+    layer_name = layer_name or default_cam_layer(model)
+    layer = layer_tools.find_layer(model, layer_name)
+    if not layer_tools.has_4d_output(layer):
+        raise ValueError(
+            f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)"
+        )
+    images = np.asarray(images, dtype="float32")
+    classes = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    traced = traced_passes(model, layer_name)
+    if traced is not None and classes and len(class_index_sets) <= 2 and traced.accepts(images):
+        given = [_class_indices(index, len(images), classes) for index in class_index_sets]
+        first = np.full(len(images), -1) if given[0] is None else given[0]
+        activations, for_given, for_predicted, logits, explained, predicted = traced(images, first)
+        sets = [(for_given, explained.astype(np.int64)), (for_predicted, predicted.astype(np.int64))][: len(given)]
+        return activations, [gradients for gradients, _ in sets], logits, [indices for _, indices in sets]
+    with tf.GradientTape(persistent=len(class_index_sets) > 1) as tape:
+        logits, recorded = forward(model, tf.convert_to_tensor(images), taps=[layer_name], logits=True)
+        activations = recorded[layer_name]
+        count, classes = logits.shape
+        index_sets = [_class_indices(index, count, classes) for index in class_index_sets]
+        index_sets = [logits.numpy().argmax(axis=1) if index is None else index for index in index_sets]
+        # Images are independent (inference mode), so the gradient of the sum is each image's own.
+        scores = [tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1)) for indices in index_sets]
+    gradients = [tape.gradient(score, activations).numpy() for score in scores]
+    del tape
+    return activations.numpy(), gradients, logits.numpy(), index_sets
+
+
+def normalise_maps(weighted: np.ndarray) -> np.ndarray:
+    """ReLU, then each map divided by its maximum; an all-negative (or zero) map stays all zeros.
+
+    Args:
+        weighted: (n, h, w) channel-weighted sums.
+
+    Returns:
+        (n, h, w) float32 in [0, 1], never NaN.
+    """
+    positive = np.maximum(weighted, 0.0)
+    peak = positive.max(axis=(1, 2), keepdims=True)
+    return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0).astype(np.float32)
+
+
+@dataclasses.dataclass
+class CamPass:
+    """What one batched pass gives every method: read, never recomputed."""
+
+    model: object
+    images: np.ndarray  # (n, H, W, 3) in the model's input scale
+    layer_name: str
+    activations: np.ndarray  # (n, h, w, c)
+    gradients: np.ndarray  # (n, h, w, c): of each image's explained class logit
+    logits: np.ndarray  # (n, classes)
+    indices: np.ndarray  # (n,) the explained classes
+    seed: int = 0  # for methods and baselines that draw random numbers
+
+
+@dataclasses.dataclass(frozen=True)
+class CamMethod:
+    """A registered method: ``compute(cam_pass) -> (n, h, w)`` float32 maps in [0, 1]."""
+
+    name: str
+    compute: Callable[[CamPass], np.ndarray]
+    baseline: bool  # a reference a method must beat (random, centre, sobel), not an explanation
+    # the maps before ReLU and scaling, in units shared by every class of one image (gradient methods:
+    # logit units), so two classes' maps can be drawn on one scale; None where there are no such units
+    unscaled: Callable[[CamPass], np.ndarray] | None = None
+
+
+CAM_METHODS: dict[str, CamMethod] = {}
+
+
+def register(name: str, baseline: bool = False) -> Callable:
+    """Decorator: register ``compute(cam_pass)`` under ``name`` (``--cam-method`` and ``cam()`` accept it)."""
+
+    def decorate(function: Callable) -> Callable:
+        CAM_METHODS[name] = CamMethod(name, function, baseline)
+        return function
+
+    return decorate
+
+
+def register_gradient_method(name: str, weighted: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """Register a method that reads only ``(activations, gradients)``, both (n, h, w, c): ``weighted``
+    gives its (n, h, w) map before ReLU and scaling (the registry applies ``normalise_maps``)."""
+
+    def unscaled(one_pass: CamPass) -> np.ndarray:
+        return weighted(one_pass.activations, one_pass.gradients)
+
+    CAM_METHODS[name] = CamMethod(name, lambda one_pass: normalise_maps(unscaled(one_pass)), False, unscaled)
+
+
+def for_model(name: str) -> Callable:
+    """``f(model, images, class_index=None, layer_name=None) -> (n, h, w)`` maps of one registered method."""
+
+    def maps(model, images, class_index=None, layer_name: str | None = None) -> np.ndarray:
+        return cam(model, images, name, class_index, layer_name)
+
+    maps.__doc__ = f"{name} maps of a batch, (n, h, w) float32 in [0, 1]; arguments as ``cam``."
+    return maps
+
+
+def _method(name: str) -> CamMethod:
+    if name not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {name!r}; choose from {', '.join(sorted(CAM_METHODS))}")
+    return CAM_METHODS[name]
+
+
+def cam_pass(model, images, class_index=None, layer_name: str | None = None, seed: int = 0) -> CamPass:
+    """One forward and backward pass over the batch, packed for any method."""
+    layer_name = layer_name or default_cam_layer(model)
+    activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
+    return CamPass(model, np.asarray(images, np.float32), layer_name, activations, gradients, logits, indices, seed)
+
+
+def cam(model, images, method: str = "gradcam", class_index=None, layer_name: str | None = None, seed: int = 0):
+    """Maps of any registered method or baseline.
+
+    Args:
+        model: Flat or nesting a backbone; a softmax output is read as its logits.
+        images: (n, H, W, 3) in the model's input scale (raw 0-255 RGB for this project's models).
+        method: A name of ``CAM_METHODS`` (gradcam, gradcam++, layercam, hirescam, scorecam, eigencam,
+            and the baselines random, centre, sobel).
+        class_index: None (each image's predicted class), an int, or one int per image.
+        layer_name: None means ``default_cam_layer``.
+        seed: For the methods that draw random numbers.
+
+    Returns:
+        (n, h, w) float32 in [0, 1] at the layer's spatial resolution.
+    """
+    chosen = _method(method)
+    return chosen.compute(cam_pass(model, images, class_index, layer_name, seed))
+
+
+def class_activation_maps(model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam"):
+    """Maps plus what a caller showing them needs, from one pass.
+
+    Returns:
+        (maps (n, h, w) in [0, 1], probabilities (n, classes), class indices (n,)).
+    """
+    chosen = _method(method)
+    one_pass = cam_pass(model, images, class_index, layer_name)
+    return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
+
+
+def contrast_passes(model, images, class_index, layer_name: str | None = None) -> tuple[CamPass, CamPass]:
+    """(pass for ``class_index``, pass for each image's predicted class) from ONE forward pass and two
+    backward passes (traced once ``trace_passes`` registered this model and layer)."""
+    layer_name = layer_name or default_cam_layer(model)
+    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [class_index, None], layer_name)
+    images = np.asarray(images, np.float32)
+    given, predicted = (
+        CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)
+    )
+    return given, predicted
+
+
+def contrasting_maps(
+    model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam", shared_scale=False
+):
+    """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
+    from ONE forward pass and two backward passes (``contrast_passes``).
+
+    Args:
+        shared_scale: Scale each image's two maps by the larger of their two peaks (so weak evidence
+            looks weak beside strong), for methods with ``has_shared_scale``; else each map by its own.
+
+    Returns:
+        (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
+    """
+    chosen = _method(method)
+    other, predicted = contrast_passes(model, images, other_class_index, layer_name)
+    if shared_scale and chosen.unscaled is not None:
+        maps = scale_together(chosen.unscaled(predicted), chosen.unscaled(other))
+    else:
+        maps = chosen.compute(predicted), chosen.compute(other)
+    return (*maps, softmax(predicted.logits), predicted.indices)
+
+
+def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two (n, h, w) unscaled maps of the same images after ReLU, each image's pair divided by the larger
+    of its two peaks: (n, h, w) twice, in [0, 1]."""
+    both = normalise_maps(np.concatenate([first, second], axis=2))  # (n, h, 2w): one peak per image
+    return both[:, :, : first.shape[2]], both[:, :, first.shape[2] :]
+
+
+def has_shared_scale(method: str) -> bool:
+    """Whether ``method``'s maps of different classes share units (``contrasting_maps(shared_scale=True)``)."""
+    return _method(method).unscaled is not None

@@ -1,0 +1,209 @@
+"""One forward pass that can read any layer, in flat models and in models that nest a backbone.
+
+``keras.Model(model.inputs, inner_layer.output)`` fails with "Graph disconnected" when the layer
+lives in a nested model (``Sequential([InceptionV3(...), GlobalAveragePooling2D(), Dense(...)])``).
+Instead we walk the model's own graph, layer by layer, descending into nested models, and record
+the outputs we were asked for. The same walk carries other values than tensors (``receptive_field``
+sends stride/offset pairs through it).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..settings.config import PICTURE_BATCH_SIZE
+from . import keras_internals
+from .layers import unknown_layer_error
+from .per_model import PerModel
+
+PERTURBED_BATCH_SIZE = 2 * PICTURE_BATCH_SIZE  # masked/deleted images per predict call when the input size is open
+# pixels per predict call of masked/deleted images (no gradients): 128 images at 128 px, 93 at 150, 23 at 299
+# (larger batches run faster: BENCHMARKS.md)
+PERTURBED_PIXELS = 128 * 128 * 128
+
+
+class _StopWalkError(Exception):
+    """Raised inside the walk once every requested layer has been computed."""
+
+
+def walk(model, value, layer_fn: Callable):
+    """Push ``value`` through ``model`` in graph order, calling ``layer_fn(layer, *args, **kwargs)`` for
+    every non-model layer; nested models are walked recursively. Returns the model's output value."""
+
+    def call(operation, *args, **kwargs):
+        if isinstance(operation, keras.Model):
+            return walk(operation, args[0], layer_fn)
+        return layer_fn(operation, *args, **kwargs)
+
+    if isinstance(model, keras.Sequential):
+        for layer in model.layers:
+            value = call(layer, value)
+        return value
+    outputs = keras_internals.run_through_graph(model, value, call)
+    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+
+
+def final_layer(model):
+    """The layer producing the model's output (inside nested models too)."""
+    if isinstance(model, keras.Sequential):
+        last = model.layers[-1]
+    else:
+        last = keras_internals.producing_layer(model.outputs[0])
+    return final_layer(last) if isinstance(last, keras.Model) else last
+
+
+def _is_softmax(function) -> bool:
+    return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(n, classes) class scores before the softmax -> probabilities, computed stably in NumPy."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+_PREDICTORS = PerModel()  # model -> its traced inference call
+
+
+def input_spec(model) -> tf.TensorSpec:
+    """(None, H, W, C) float32 from the model's input, open where the model is (any batch size)."""
+    inputs = getattr(model, "inputs", None)
+    shape = tuple(inputs[0].shape[1:]) if inputs else (None, None, 3)
+    return tf.TensorSpec((None, *shape), tf.float32)
+
+
+def fits(spec: tf.TensorSpec, images) -> bool:
+    """Whether ``images`` (n, H, W, C) match ``spec``, a traced call's input (else the caller runs eagerly)."""
+    return spec.is_compatible_with(tf.TensorSpec(np.shape(images), tf.float32))
+
+
+def _predictor(model) -> Callable:
+    """The model's inference call traced once with an open batch size (Keras's ``predict_on_batch`` traces
+    again for every new batch shape: 2 s each for InceptionV3), made once per model, held as long as it is."""
+
+    def make():
+        reference = weakref.ref(model)  # read while tracing only
+
+        @tf.function(autograph=False, input_signature=[input_spec(model)])
+        def predict(images):
+            return reference()(images, training=False)
+
+        return predict
+
+    return _PREDICTORS.get_or_make(model, None, make)
+
+
+def probabilities(model, images) -> np.ndarray:
+    """(n, classes) probabilities of one batch through the model's traced inference call (traced once per
+    model and reused: the scores run many batches of several sizes); logits outputs get a softmax.
+
+    Args:
+        images: (n, H, W, 3) in the model's input scale.
+    """
+    images = np.asarray(images, np.float32)
+    predict = _predictor(model)
+    if fits(predict.input_signature[0], images):
+        outputs = predict(tf.constant(images))
+    else:  # images of another size than the model's input
+        outputs = model.predict_on_batch(images)
+    outputs = np.asarray(outputs, np.float64)
+    return outputs if outputs_probabilities(model) else softmax(outputs)
+
+
+def perturbed_batch_size(model) -> int:
+    """Images per predict call of perturbed images: ``PERTURBED_PIXELS`` worth at the model's input size
+    (16 to 128 images), ``PERTURBED_BATCH_SIZE`` when the size is open."""
+    height, width = input_spec(model).shape[1:3]
+    if not height or not width:
+        return PERTURBED_BATCH_SIZE
+    return int(np.clip(PERTURBED_PIXELS // (height * width), 16, 128))
+
+
+def class_probabilities(model, count: int, make_batch: Callable, class_indices: np.ndarray) -> np.ndarray:
+    """(count,) probability of each of ``count`` images for its own class, run in batches of
+    ``perturbed_batch_size(model)``.
+
+    Args:
+        make_batch: ``make_batch(start, stop)`` -> (stop - start, H, W, 3) images: built a batch at a time,
+            so many perturbed copies of each image never sit in memory at once.
+        class_indices: (count,) the class of each.
+    """
+    found, batch_size = np.empty(count, np.float64), perturbed_batch_size(model)
+    for start in range(0, count, batch_size):
+        stop = min(count, start + batch_size)
+        found[start:stop] = probabilities(model, make_batch(start, stop))[
+            np.arange(stop - start), class_indices[start:stop]
+        ]
+    return found
+
+
+def outputs_probabilities(model) -> bool:
+    """True when the model ends in a softmax (a Softmax layer, or a layer with a softmax activation);
+    False when it outputs logits (e.g. a plain Dense)."""
+    last = final_layer(model)
+    return isinstance(last, keras.layers.Softmax) or _is_softmax(getattr(last, "activation", None))
+
+
+def _float32_tap(output):
+    """(float32 tensor to record, tensor to pass on). A mixed-precision model's 16-bit activations are
+    recorded as float32, and the walk goes on from that copy, so gradients reach the recorded tensor."""
+    if keras.backend.standardize_dtype(output.dtype) in ("bfloat16", "float16"):
+        recorded = keras.ops.cast(output, "float32")
+        return recorded, keras.ops.cast(recorded, output.dtype)
+    return output, output
+
+
+def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_after_taps: bool = False):
+    """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
+
+    Args:
+        model: A Keras model, flat or nesting other models.
+        images: (batch, height, width, 3) float32 in the model's input scale.
+        taps: Names of layers whose outputs to record (any depth of nesting).
+        logits: Read a softmax output layer as its logits (the class scores before the softmax).
+        stop_after_taps: Stop as soon as every tap is computed (a sub-model that ends at the layer).
+
+    Returns:
+        (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
+        ``logits``; None when the walk stopped early. Every tensor is float32, whatever the
+        model's precision.
+    """
+    wanted = set(taps)
+    recorded: dict = {}
+    last = final_layer(model) if logits else None
+
+    def run_layer(layer, *args, **kwargs):
+        if (
+            layer is last
+            and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation))
+            and (isinstance(layer, keras.layers.Softmax) or _is_softmax(layer.activation))
+        ):
+            output = args[0]  # a separate softmax layer: its input are the logits
+        elif layer is last and _is_softmax(getattr(layer, "activation", None)):
+            saved = layer.activation
+            layer.activation = keras.activations.linear  # same weights, scores before the softmax
+            try:
+                output = layer(*args, **kwargs)
+            finally:
+                layer.activation = saved
+        else:
+            output = layer(*args, **kwargs)
+        if layer.name in wanted:
+            recorded[layer.name], output = _float32_tap(output)
+            if stop_after_taps and len(recorded) == len(wanted):
+                raise _StopWalkError
+        return output
+
+    try:
+        output = walk(model, images, run_layer)
+    except _StopWalkError:
+        return None, recorded
+    missing = wanted - set(recorded)
+    if missing:
+        raise unknown_layer_error(model, sorted(missing)[0])
+    return _float32_tap(output)[0], recorded

@@ -1,0 +1,57 @@
+"""The section "Can these maps be trusted?": every method and baseline scored, best per column marked,
+the findings in plain words, the curves and the randomisation check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...settings import outputs
+from .markup import picture
+
+# (key in metrics.json, column title, True when higher is better)
+SCORE_COLUMNS = (
+    ("deletion_auc", "deletion AUC (lower is better)", False),
+    ("insertion_auc", "insertion AUC (higher is better)", True),
+    ("road_combined", "ROAD combined (higher is better)", True),
+    ("pointing_game", "pointing game (higher is better)", True),
+)
+
+
+def _score_rows(methods: dict) -> tuple[list[str], list[dict]]:
+    """(column titles, one row per method: name, baseline, cells {mean, low, high, best})."""
+    columns = [column for column in SCORE_COLUMNS if all(column[0] in row for row in methods.values())]
+    best = {}
+    for key, _, higher in columns:
+        means = {name: row[key]["mean"] for name, row in methods.items()}
+        best[key] = (max if higher else min)(means, key=means.get)
+    rows = []
+    for name, row in methods.items():
+        cells = []
+        for key, _, _ in columns:
+            low, high = row[key]["ci95"]
+            cells.append({"mean": row[key]["mean"], "low": low, "high": high, "best": best[key] == name})
+        rows.append({"name": name, "baseline": bool(row.get("baseline")), "cells": cells})
+    return [title for _, title, _ in columns], rows
+
+
+def scores_section(out_dir: Path, metrics: dict) -> dict | None:
+    """The section's values; None when the run did not score its maps."""
+    faithfulness, sanity = metrics.get("faithfulness"), metrics.get("sanity")
+    if not faithfulness:
+        return None
+    columns, rows = _score_rows(faithfulness["methods"])
+    curves = out_dir / outputs.FAITHFULNESS_CURVES
+    sanity_figure = out_dir / outputs.SANITY_FIGURE
+    return {
+        "count": faithfulness["count"],
+        "layer": faithfulness["layer"],
+        "columns": columns,
+        "rows": rows,
+        "findings": faithfulness.get("findings", []) + (sanity or {}).get("findings", []),
+        "curves": picture(out_dir, curves, "deletion and insertion curves", lazy=False) if curves.exists() else None,
+        "sanity": (
+            {"method": sanity["method"], "picture": picture(out_dir, sanity_figure, "randomisation check", lazy=False)}
+            if sanity and sanity_figure.exists()
+            else None
+        ),
+    }

@@ -1,0 +1,63 @@
+"""How well a classifier classifies: one prediction pass, every number computed from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..models.forward import outputs_probabilities, softmax
+
+
+def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy, loss, confusion matrix and per-class precision/recall/F1 from predictions.
+
+    Args:
+        probabilities: (n, num_classes) softmax outputs.
+        labels: (n,) true class indices.
+        classes: Class names, in label order.
+
+    Returns:
+        {"count", "accuracy", "loss" (mean cross-entropy, probabilities clipped at 1e-7 as Keras
+        does), "confusion_matrix" (rows = true class, columns = predicted), "per_class": {name:
+        {"precision", "recall", "f1", "support"}}, "macro_f1"}.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0] or probabilities.shape[1] != len(classes):
+        raise ValueError(
+            f"probabilities {probabilities.shape} do not match {labels.shape[0]} labels and {len(classes)} classes"
+        )
+    predicted = probabilities.argmax(axis=1)
+    count = len(classes)
+    confusion = np.zeros((count, count), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    picked = np.clip(probabilities[np.arange(labels.size), labels], 1e-7, 1.0)
+    true_positive = np.diag(confusion).astype(np.float64)
+    predicted_total = confusion.sum(axis=0)
+    actual_total = confusion.sum(axis=1)
+    precision = np.divide(true_positive, predicted_total, out=np.zeros(count), where=predicted_total > 0)
+    recall = np.divide(true_positive, actual_total, out=np.zeros(count), where=actual_total > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(count), where=denominator > 0)
+    return {
+        "count": int(labels.size),
+        "accuracy": float((predicted == labels).mean()) if labels.size else float("nan"),
+        "loss": float(-np.log(picked).mean()) if labels.size else float("nan"),
+        "confusion_matrix": confusion.tolist(),
+        "per_class": {
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(actual_total[i]),
+            }
+            for i, name in enumerate(classes)
+        },
+        "macro_f1": float(f1.mean()),
+    }
+
+
+def predict(model, dataset) -> np.ndarray:
+    """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order; a
+    model that outputs logits has them turned into probabilities by a softmax."""
+    outputs = np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0), np.float64)
+    return outputs if outputs_probabilities(model) else softmax(outputs)

@@ -1,0 +1,134 @@
+"""The model-parameter randomisation test (Adebayo et al., 2018): re-initialise the classifier head,
+then each block from the top down, recompute the maps after each step and compare them with the
+trained model's. Maps that stay the same while the weights that made them are gone explain the input
+(an edge detector does that), not the model. The steps change the model's weights in place (so a traced
+pass of it serves every step) and always put the trained weights back, on error too.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from scipy import stats
+
+from ..explain.cams import cam, contrasting_maps, default_cam_layer
+from ..models import layers as layer_tools
+from ..models.forward import probabilities
+from ..models.layer_choice import cut_points
+from ..models.per_model import PerModel
+
+_TWINS = PerModel()  # (model, seed) -> untrained twin
+
+
+def randomisation_steps(model) -> list[tuple[str, list[str]]]:
+    """[(step name, names of the weighted layers it re-initialises)], top down: ``head`` (everything
+    after the last spatial layer), then the block ending at each cut point (InceptionV3: ``mixed10``,
+    ``mixed9``, ... then the stem's layers one by one)."""
+    points = cut_points(model)
+    spatial = [index for index, layer in enumerate(points) if layer_tools.has_4d_output(layer)]
+    if not spatial:
+        raise ValueError(f"model {model.name!r} has no spatial layer to randomise down from")
+    leaves = [layer for layer in layer_tools.iter_layers(model) if not isinstance(layer, keras.Model)]
+    position = {layer.name: index for index, layer in enumerate(leaves)}
+    ends = [position[layer.name] for layer in points]  # each cut point's place among the leaves
+    last = spatial[-1]
+    head = [layer.name for layer in leaves[ends[last] + 1 :] if layer.weights]
+    steps = [("head", head)] if head else []
+    for index in range(last, -1, -1):  # the block ending at each cut point, top down
+        start = ends[index - 1] + 1 if index else 0
+        weighted = [layer.name for layer in leaves[start : ends[index] + 1] if layer.weights]
+        if weighted:
+            steps.append((points[index].name, weighted))
+    return steps
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(n,) Spearman rank correlation of two (n, h, w) map sets, image by image (ties get their average rank,
+    ``scipy.stats.rankdata``); 0 where a map is constant (no ranking at all, where scipy gives NaN)."""
+    a = stats.rankdata(first.reshape(len(first), -1), method="average", axis=1)
+    b = stats.rankdata(second.reshape(len(second), -1), method="average", axis=1)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    scale = np.sqrt((a**2).sum(1) * (b**2).sum(1))
+    return np.divide((a * b).sum(1), scale, out=np.zeros(len(a)), where=scale > 0)
+
+
+def _global_ssim(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(n,) structural similarity of two (n, h, w) map sets in [0, 1], one window over the whole map."""
+    c1, c2 = 0.01**2, 0.03**2
+    x, y = first.reshape(len(first), -1), second.reshape(len(second), -1)
+    mx, my = x.mean(1), y.mean(1)
+    vx, vy = x.var(1), y.var(1)
+    cov = ((x - mx[:, None]) * (y - my[:, None])).mean(1)
+    return ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+
+
+def randomization_sanity(
+    model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0, max_steps: int | None = None
+):
+    """Cascading randomisation of ``model`` (weights restored after); maps after each step against the originals.
+
+    Args:
+        model: The trained classifier (its trained weights are back when this returns or raises).
+        images: (n, S, S, 3) in the model's input scale.
+        method: A ``cams.CAM_METHODS`` name.
+        layer_name: The map's layer; None means ``default_cam_layer``.
+        seed: Seeds the fresh weights.
+        max_steps: Stop the cascade after this many steps (the layers below stay trained); None: all.
+
+    Returns:
+        {"method", "layer", "steps": [step names], "spearman": [mean per step], "ssim": [mean per step],
+        "spearman_per_image": (steps, n), "maps": (steps + 1, n, h, w) the original maps first}.
+    """
+    layer_name = layer_name or default_cam_layer(model)
+    images = np.asarray(images, np.float32)
+    classes = np.asarray(cam_classes(model, images))
+    original = cam(model, images, method, classes, layer_name, seed)
+    trained, fresh = model.get_weights(), untrained_twin(model, seed)
+    names, correlations, similarities, maps = [], [], [], [original]
+    try:  # in place (a traced pass of the model is reused: ``cams.trace_passes``), restored below
+        for step, layer_names in randomisation_steps(model)[:max_steps]:
+            for name in layer_names:
+                layer_tools.find_layer(model, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
+            randomised = cam(model, images, method, classes, layer_name, seed)  # the trained model's classes
+            names.append(step)
+            correlations.append(spearman(original, randomised))
+            similarities.append(_global_ssim(original, randomised))
+            maps.append(randomised)
+    finally:
+        model.set_weights(trained)
+    return {
+        "method": method,
+        "layer": layer_name,
+        "steps": names,
+        "spearman": [float(values.mean()) for values in correlations],
+        "ssim": [float(values.mean()) for values in similarities],
+        "spearman_per_image": np.asarray(correlations),
+        "maps": np.asarray(maps),
+    }
+
+
+def untrained_twin(model, seed: int):
+    """The same architecture with fresh initial weights drawn with ``seed`` (``keras.models.clone_model``),
+    made once per model and seed and shared (the pointing game's untrained reference and the randomisation
+    steps' weights); held as long as ``model`` is."""
+
+    def make():
+        keras.utils.set_random_seed(seed)
+        return keras.models.clone_model(model)
+
+    return _TWINS.get_or_make(model, seed, make)
+
+
+def cam_classes(model, images: np.ndarray) -> np.ndarray:
+    """(n,) the trained model's predicted classes: the randomised copies explain the same ones."""
+    return probabilities(model, images).argmax(axis=1)
+
+
+def class_sensitivity(model, images, method: str = "gradcam", layer_name: str | None = None) -> np.ndarray:
+    """(n,) rank correlation of each image's map for its predicted class with its map for the
+    runner-up class: near 1 means the map hardly depends on the class asked about."""
+    images = np.asarray(images, np.float32)
+    runner_up = np.argsort(probabilities(model, images), axis=1)[:, -2]
+    predicted, other, _, _ = contrasting_maps(model, images, runner_up, layer_name, method)
+    return spearman(predicted, other)

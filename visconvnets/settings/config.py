@@ -1,0 +1,262 @@
+"""Every setting of a run, with its default and why; saved resolved to ``OUT/config.json``.
+
+This module imports nothing of the project's (and no TensorFlow): settings sit at the bottom of the
+house, and every other module reads them from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
+PICTURE_BATCH_SIZE = 32  # images per forward/backward pass when drawing and scoring maps (fewer passes, less overhead)
+SCHEDULES = ("constant", "cosine")
+STRATEGIES = ("none", "mirrored", "multiworker")
+# Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# visconvnets.explain.cams registers these (a test keeps the lists equal); the last three are baselines.
+CAM_METHOD_NAMES = ("gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "eigencam", "random", "centre", "sobel")
+
+
+@dataclasses.dataclass(frozen=True)
+class AscentSettings:
+    """Gradient ascent for filter patterns (``filters.ascend``)."""
+
+    steps: int = 80  # total gradient steps over all octaves (the blog's 80)
+    step_size: float = 2.0  # pixels (0-255 scale) per step, gradient normalised to unit RMS per image
+    jitter: int = 6  # random roll of up to this many pixels each step (at the final size)
+    blur_every: int = 4  # blur the image every this many steps (0: never)
+    blur_sigma: float = 0.5  # Gaussian sigma in pixels for that blur
+    octaves: int = 3  # optimise at size / scale**(octaves-1), ..., size
+    octave_scale: float = 1.4  # size ratio between octaves
+    smallest_octave: int = 75  # no octave starts smaller than this side (InceptionV3's minimum input)
+    border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
+
+
+@dataclasses.dataclass
+class VisualizationConfig:
+    """The settings of the pictures (of a trained or a loaded model)."""
+
+    images: list[Path] | None = None  # images to explain; None: --images-per-class test images per class
+    images_per_class: int = 2  # test images per class chosen (seeded) when --images is not given
+    activations: bool = True  # write OUT/activations/<image>/NNN_<layer>.jpg
+    layers: list[str] | None = None  # names, globs or types for the grids; None: every Conv2D and Activation
+    images_per_row: int = 16  # grid tiles per row
+    colormap: str = "viridis"  # grid colormap (the blog used viridis/plasma)
+    activation_images: int = 5  # grids for the first N chosen images (one per class first; 188 JPEGs each)
+    filters: bool = True  # write OUT/filters/<layer>.jpg
+    filter_layers: list[str] | None = None  # layer names; None: the model's own choice (the blog's for InceptionV3)
+    filter_count: int = 64  # first N filters of each layer, 8 per row
+    filter_size: int = 150  # pattern side in pixels
+    filter_steps: int = AscentSettings.steps  # gradient-ascent steps, the blog's 80 (capped by $VISCONVNETS_MAX_STEPS)
+    filter_step_size: float = AscentSettings.step_size  # see AscentSettings for these four
+    filter_jitter: int = AscentSettings.jitter
+    filter_blur_every: int = AscentSettings.blur_every
+    filter_octaves: int = AscentSettings.octaves
+    gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
+    cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
+    # None: the run's adaptive choice (models.layer_choice): the deepest layer every path to the classifier
+    # passes through, or the deepest such layer with at least 5x5 cells when that one has fewer
+    gradcam_layer: str | None = None
+    max_misclassified: int = 24  # cap on the failure gallery
+    compare_cams: bool = False  # also write OUT/compare/<image>.jpg: every method and baseline side by side
+    faithfulness: bool = True  # score every CAM method and baseline, and run the randomisation check
+    faithfulness_images: int = 8  # test images scored (what it costs: BENCHMARKS.md)
+    faithfulness_steps: int = 10  # deletion/insertion curve points (each removes or reveals 1/steps of the pixels)
+    sanity_steps: int = 12  # randomisation steps, top down: the head and the top 11 blocks
+    seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)
+
+    def ascent_settings(self) -> AscentSettings:
+        """The gradient-ascent settings these flags describe."""
+        return AscentSettings(
+            steps=self.filter_steps,
+            step_size=self.filter_step_size,
+            jitter=self.filter_jitter,
+            blur_every=self.filter_blur_every,
+            octaves=self.filter_octaves,
+        )
+
+    def validate_pictures(self) -> None:
+        """Every check on picture settings that needs no model, with the received value."""
+        if self.images_per_row < 1:
+            raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
+        if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:
+            raise ValueError(
+                f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
+                f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}"
+            )
+        if self.filter_count < 1 or self.filter_size < 16 or self.filter_steps < 0:
+            raise ValueError(
+                f"--filters must be >= 1, --filter-size >= 16 and --filter-steps >= 0, got "
+                f"{self.filter_count}, {self.filter_size}, {self.filter_steps}"
+            )
+        if self.faithfulness_images < 1 or self.faithfulness_steps < 1 or self.sanity_steps < 1:
+            raise ValueError(
+                f"--faithfulness-images, --faithfulness-steps and --sanity-steps must be at least 1, got "
+                f"{self.faithfulness_images}, {self.faithfulness_steps}, {self.sanity_steps}"
+            )
+        for path in self.images or []:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"--images: {str(path)!r} does not exist")
+
+
+@dataclasses.dataclass
+class RunConfig(VisualizationConfig):
+    """Every setting of model_training_and_visualization.py (the picture settings are inherited)."""
+
+    # --- data and outputs
+    data: Path | None = None  # split folder written by create_train_val_test.py (train/ validation/ test/)
+    output: Path = Path("outputs")  # everything a run writes goes here
+    model: Path | None = None  # a saved OUT/model.keras: skip training, evaluate/visualise it
+    boxes: Path | None = None  # boxes.csv of the source images (path,class,x0,y0,x1,y1): the pointing game
+    demo: bool = False  # generate the built-in synthetic flowers, split, train from scratch, report
+    demo_images_per_class: int = 92  # synthetic pictures per class (60 train, 14 validation, 18 test)
+    check_images: bool = True  # fully decode every file before training; bad ones are skipped and reported
+    cache_limit_mb: float = 4096  # cache decoded images in memory when they fit in this many MB
+    cache_dir: Path | None = None  # cache decoded images on disk here instead (data larger than memory)
+    # --- model
+    backbone: str = "InceptionV3"  # the blog's; any name of backbones.BACKBONES, case-insensitive
+    weights: str = "imagenet"  # imagenet | none | PATH to a .h5/.weights.h5 backbone file
+    image_size: int = 299  # the blog's 299x299; InceptionV3 needs at least 75 (Xception 71, the others 32)
+    dense_units: int = 256  # the blog's head: Dense(256, relu)
+    dropout: float = 0.5  # dropout before the classifier
+    batch_norm_momentum: float | None = None  # None: SCRATCH_BATCH_NORM_MOMENTUM from scratch, else Keras's 0.99
+    # --- training
+    epochs: int = 10  # the blog's 10: phase 1 (head) with pretrained weights, all training from scratch
+    fine_tune_epochs: int = 5  # phase 2 with pretrained weights
+    batch_size: int = 32  # the blog's 32 (global batch under a distribution strategy)
+    learning_rate: float = 1e-3  # Adam, phase 1 or from scratch
+    fine_tune_learning_rate: float = 1e-5  # Adam, phase 2: low, so the pretrained features are not wrecked
+    lr_schedule: str = "constant"  # constant | cosine (decays to 0 over each phase)
+    gradient_clip: float | None = None  # gradients clipped to this global norm before Adam; None: not (the blog's)
+    fine_tune_from: str | None = None  # phase 2 trains this layer's block and above; None: the backbone's last stage
+    patience: int = 5  # early stopping on validation accuracy, best weights restored
+    backup_every: float = 60.0  # seconds of training between resume backups (at epoch ends); 0: every epoch
+    validation: bool = True  # evaluate on validation/ each epoch (needed for checkpoint and early stopping)
+    rotation: float = 20.0  # augmentation: degrees (the blog's)
+    shift: float = 0.2  # augmentation: width and height shift fraction (the blog's)
+    zoom: float = 0.1  # augmentation: zoom fraction (ours; the blog had none)
+    horizontal_flip: bool = True  # augmentation (the blog's)
+    seed: int = 42  # seeds Python, NumPy, TensorFlow and the shuffle
+    restart: bool = False  # discard an unfinished run's state in OUT and train from the start
+    epoch_pictures: bool = True  # explain probe images at every epoch end: OUT/epochs/, history.csv columns
+    probe_images: int = 1  # probe images per class, from validation/ (test/ when it is empty)
+    tensorboard: bool = False  # OUT/tensorboard: Keras's scalars, the probe panels and their numbers
+    # --- hardware
+    distribute: str = "none"  # none | mirrored (all local GPUs, else logical CPUs) | multiworker (TF_CONFIG)
+    logical_cpus: int = 0  # split the CPU into this many logical devices (tests MirroredStrategy on CPU)
+    # auto: mixed_float16 with a GPU, mixed_bfloat16 on a CPU with bf16 units (AVX-512 BF16 or AMX), else float32
+    precision: str = "auto"
+    run_eagerly: bool = False  # Keras's eager mode: no train-step tracing (BENCHMARKS.md: its cost), slower steps
+    verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
+
+    def to_json(self) -> dict:
+        return {
+            key: (str(value) if isinstance(value, Path) else value) for key, value in dataclasses.asdict(self).items()
+        }
+
+    def batch_norm_momentum_for(self, pretrained: bool) -> float | None:
+        """The momentum to build with: the given one, else 0.9 from scratch, else None (Keras's 0.99)."""
+        if self.batch_norm_momentum is not None or pretrained:
+            return self.batch_norm_momentum
+        return SCRATCH_BATCH_NORM_MOMENTUM
+
+    def validate(self) -> None:
+        """Every check on values that needs no file contents, model or TensorFlow, with the received value.
+
+        Raises:
+            ValueError: a value out of range; FileNotFoundError: --model or an --images file is missing.
+        """
+        for name in ("epochs", "fine_tune_epochs", "probe_images", "backup_every"):
+            if not getattr(self, name) >= 0:  # NaN fails this too
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name in ("learning_rate", "fine_tune_learning_rate"):
+            if not getattr(self, name) > 0:  # NaN fails this too
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.gradient_clip is not None and not self.gradient_clip > 0:
+            raise ValueError(f"--gradient-clip must be positive, got {self.gradient_clip}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.distribute not in STRATEGIES:
+            raise ValueError(f"--distribute must be none, mirrored or multiworker, got {self.distribute!r}")
+        if self.model is None and self.data is None:
+            raise ValueError(
+                "give --data (a split folder) to train, --model (a saved model.keras) to visualise, "
+                "or --demo to run everything on built-in synthetic flowers"
+            )
+        pretrained = str(self.weights).lower() != "none"
+        if self.model is None and self.epochs == 0 and not (pretrained and self.fine_tune_epochs > 0):
+            raise ValueError(
+                f"--epochs 0{' --fine-tune-epochs 0' if pretrained else ''} trains nothing; give --epochs 1 or more, "
+                "or --model OUT/model.keras to evaluate and visualise a saved model"
+            )
+        if self.model is not None and not Path(self.model).is_file():
+            raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
+        self.validate_pictures()
+
+
+# Settings that decide what training computes: a run may resume only when none of them changed.
+TRAINING_KEYS = (
+    "data",
+    "backbone",
+    "weights",
+    "image_size",
+    "dense_units",
+    "dropout",
+    "batch_norm_momentum",
+    "epochs",
+    "fine_tune_epochs",
+    "batch_size",
+    "learning_rate",
+    "fine_tune_learning_rate",
+    "lr_schedule",
+    "gradient_clip",
+    "fine_tune_from",
+    "seed",
+)
+
+DEMO_OUTPUT = Path("outputs/demo")
+# The demo's recipe for a 2-core CPU (README, BENCHMARKS.md): from scratch at 128 px (photos drawn at
+# DEMO_PHOTO_SIZE), batch 32, Adam 1e-3, cosine decay over 6 epochs, gradients clipped to norm 1, no
+# validation pass, BatchNormalization momentum 0.9; flips only (the photos already vary the flower's place,
+# size and angle). At 96 px, with rotation/shift/zoom, or at batch 16 (BatchNormalization over 16 images:
+# single batches' loss at 5-6) runs merged dandelion into sunflower (0.79-0.86); batch 32: 0.94-1.00.
+# 24 filter patterns at 128 px, 40 steps; map scores and randomisation in 8 steps. Grad-CAM: the backbone's demo layer.
+DEMO_PHOTO_SIZE = 150
+DEMO_SETTINGS = {
+    "weights": "none",
+    "image_size": 128,
+    "epochs": 6,
+    "batch_size": 32,
+    "lr_schedule": "cosine",
+    "gradient_clip": 1.0,
+    "rotation": 0.0,
+    "shift": 0.0,
+    "zoom": 0.0,
+    "validation": False,
+    "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM,
+    "output": DEMO_OUTPUT,
+    "filter_steps": 40,
+    "filter_count": 24,
+    "filter_size": 128,
+    "faithfulness_steps": 8,
+    "sanity_steps": 8,  # head and mixed10 to mixed4: every block above the map's layer
+}
+
+
+def with_demo_settings(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
+    """``config`` with the demo's settings, except those the user gave explicitly."""
+    return dataclasses.replace(config, **{key: value for key, value in DEMO_SETTINGS.items() if key not in explicit})
+
+
+def config_from_mapping(values: dict) -> RunConfig:
+    """A RunConfig from a mapping (e.g. ``vars(argparse_namespace)``); keys that are not settings are ignored."""
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    return RunConfig(**{key: value for key, value in values.items() if key in fields})
