@@ -93,8 +93,8 @@ def test_second_run_on_the_same_output_stops_at_once(tmp_path, capsys):
         [
             sys.executable,
             "-c",
-            "import sys, time; from visconvnets import run_state; "
-            "run_state.acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+            "import sys, time; from visconvnets.run import state; "
+            "state.acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)",
             str(tmp_path),
         ],
         stdout=subprocess.PIPE,
@@ -135,7 +135,7 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, monkeypa
 # kills its own process with SIGKILL: a kill -9 at exactly that moment (no handler, no clean-up runs).
 KILLED_IN_THE_PAGE = """
 import os, runpy, signal, sys
-from visconvnets import report
+from visconvnets.render import report
 def write_half_then_die(out_dir):
     (out_dir / "index.html.tmp").write_text("<!DOCTYPE html><html><body><h1>VisConvNets")
     os.kill(os.getpid(), signal.SIGKILL)

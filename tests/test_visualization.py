@@ -12,6 +12,7 @@ from visconvnets.explain.activations import layer_activations
 from visconvnets.explain.cams import class_activation_maps, gradcam, gradcam_plus_plus
 from visconvnets.explain.filters import ascend, filter_activations, filter_patterns
 from visconvnets.models.geometry import receptive_field, upsample_heatmap
+from visconvnets.models.layer_choice import choose_cam_layer
 from visconvnets.models.layers import conv_layers_by_position, select_layers
 from visconvnets.render import pictures as rendering
 from visconvnets.render.pictures import activation_grid, dead_channels
@@ -327,7 +328,9 @@ def test_flat_and_nested_models_give_the_same_maps():
         got_nested = method(nested, images, class_index=[0, 2], layer_name="mixed7")
         assert got_flat.shape == (2, 3, 3)
         np.testing.assert_allclose(got_flat, got_nested, atol=1e-4)
-    assert gradcam(nested, images).shape == (2, 1, 1)  # default layer: mixed10
+    # no layer given: the run's choice, here mixed2 (7x7): mixed10, the deepest, has 1x1 cells at 75 px
+    assert choose_cam_layer(nested) == choose_cam_layer(flat) and choose_cam_layer(flat)[0] == "mixed2"
+    assert gradcam(nested, images).shape == (2, 7, 7)
 
 
 # --- overlays -------------------------------------------------------------------------------
