@@ -35,6 +35,7 @@ _EXPORTS = {
     "hirescam": "explain.cams",
     "scorecam": "explain.cams",
     "eigencam": "explain.cams",
+    "attribute": "explain.attribution",
     "deletion_insertion": "scores.faithfulness",
     "road_scores": "scores.faithfulness",
     "bootstrap_interval": "scores.faithfulness",

@@ -158,7 +158,28 @@ def _float32_tap(output):
     return output, output
 
 
-def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_after_taps: bool = False):
+def _is_relu(function) -> bool:
+    return function is keras.activations.relu or getattr(function, "__name__", "") == "relu"
+
+
+def _plain_relu(layer) -> bool:
+    """A ``ReLU`` layer that is the plain max(x, 0) (no cap, no slope, no threshold)."""
+    return (
+        isinstance(layer, keras.layers.ReLU)
+        and layer.max_value is None
+        and not layer.negative_slope
+        and not layer.threshold
+    )
+
+
+def forward(
+    model,
+    images,
+    taps: Iterable[str] = (),
+    logits: bool = False,
+    stop_after_taps: bool = False,
+    replace_relu: Callable | None = None,
+):
     """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
 
     Args:
@@ -167,6 +188,8 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         taps: Names of layers whose outputs to record (any depth of nesting).
         logits: Read a softmax output layer as its logits (the class scores before the softmax).
         stop_after_taps: Stop as soon as every tap is computed (a sub-model that ends at the layer).
+        replace_relu: A function run in place of every ReLU (``Activation("relu")``, plain ``ReLU`` layers and
+            activations fused into a layer): guided backpropagation's ReLU with its own gradient.
 
     Returns:
         (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
@@ -187,6 +210,17 @@ def forward(model, images, taps: Iterable[str] = (), logits: bool = False, stop_
         elif layer is last and _is_softmax(getattr(layer, "activation", None)):
             saved = layer.activation
             layer.activation = keras.activations.linear  # same weights, scores before the softmax
+            try:
+                output = layer(*args, **kwargs)
+            finally:
+                layer.activation = saved
+        elif replace_relu is not None and (
+            _plain_relu(layer) or (isinstance(layer, keras.layers.Activation) and _is_relu(layer.activation))
+        ):
+            output = replace_relu(args[0])
+        elif replace_relu is not None and _is_relu(getattr(layer, "activation", None)):
+            saved = layer.activation
+            layer.activation = replace_relu  # the same weights, the ReLU fused into the layer replaced
             try:
                 output = layer(*args, **kwargs)
             finally:

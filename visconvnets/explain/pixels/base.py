@@ -1,0 +1,179 @@
+"""Shared machinery of the pixel attributions: the class scores' input gradients in batches sized by pixels
+(one traced function per model), the class scores of many perturbed images, the channel reductions, the
+registry and ``attribute``, the one entry point.
+
+Every method gives raw attributions (n, H, W, 3) in the input's own units (signed); ``attribute`` reduces
+them over the colour channels and scales each map to [0, 1], or returns them raw with ``reduce=None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from ...models.forward import forward, input_spec
+from ...models.per_model import PerModel
+
+GRADIENT_PIXELS = 16 * 128 * 128  # input pixels per forward+backward batch: 16 images at 128 px, 2 at 299
+SCORE_PIXELS = 128 * 128 * 128  # input pixels per forward-only batch (perturbed copies): 128 images at 128 px
+REDUCTIONS = ("abs_sum", "abs_max", "sum")  # over the colour channels; None: the raw (n, H, W, 3)
+_GRADIENTS = PerModel()  # (model, guided) -> traced input-gradient function
+_SCORES = PerModel()  # (model, probabilities) -> traced class-score function
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelMethod:
+    """A registered pixel method: ``raw(model, images, class_indices, **options) -> (n, H, W, 3)``."""
+
+    name: str
+    raw: Callable
+    natural_reduce: str  # the reduction its paper draws (saliency: abs_max), used by ``cam`` and the scores
+    options: tuple[str, ...]  # the keyword options it takes (checked by ``attribute``)
+
+
+PIXEL_METHODS: dict[str, PixelMethod] = {}
+
+
+def register_pixel_method(name: str, natural_reduce: str = "abs_sum", options: tuple[str, ...] = ()) -> Callable:
+    """Decorator: register ``raw(model, images, class_indices, **options)`` under ``name``."""
+
+    def decorate(function: Callable) -> Callable:
+        PIXEL_METHODS[name] = PixelMethod(name, function, natural_reduce, options)
+        return function
+
+    return decorate
+
+
+def batch_size_for(images: np.ndarray, pixels: int) -> int:
+    """Images per batch so that a batch holds about ``pixels`` input pixels (at least one image)."""
+    return max(1, pixels // (images.shape[1] * images.shape[2]))
+
+
+def guided_relu(values):
+    """ReLU whose backward pass lets through only positive gradients at positive inputs (guided
+    backpropagation's rule, Springenberg et al. 2015)."""
+
+    @tf.custom_gradient
+    def relu(inputs):
+        def gradient(upstream):
+            return upstream * tf.cast(inputs > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+
+        return tf.nn.relu(inputs), gradient
+
+    return relu(values)
+
+
+def _gradient_function(model, guided: bool) -> Callable:
+    """``(images (b, H, W, 3), classes (b,)) -> (gradients (b, H, W, 3), scores (b,))`` of each image's class
+    score before the softmax, traced once per model with an open batch size."""
+
+    def make():
+        @tf.function(reduce_retracing=True)
+        def gradients(images, classes):
+            with tf.GradientTape() as tape:
+                tape.watch(images)
+                logits, _ = forward(model, images, logits=True, replace_relu=guided_relu if guided else None)
+                scores = tf.gather(logits, classes, axis=1, batch_dims=1)  # (b,) each image's own class
+                total = tf.reduce_sum(scores)  # images are independent: each gets its own score's gradient
+            return tape.gradient(total, images), scores
+
+        return gradients
+
+    return _GRADIENTS.get_or_make(model, guided, make)
+
+
+def input_gradients(model, images: np.ndarray, classes: np.ndarray, guided: bool = False):
+    """(gradients (n, H, W, 3) float32, class scores (n,) float64) of each image's class score before the
+    softmax with respect to its pixels, in batches of ``GRADIENT_PIXELS``; ``guided``: ReLUs pass only
+    positive gradients (guided backpropagation)."""
+    function = _gradient_function(model, guided)
+    gradients, scores = np.empty(images.shape, np.float32), np.empty(len(images), np.float64)
+    size = batch_size_for(images, GRADIENT_PIXELS)
+    for start in range(0, len(images), size):
+        part = slice(start, start + size)
+        found, score = function(tf.constant(images[part]), tf.constant(classes[part], tf.int32))
+        gradients[part], scores[part] = found.numpy(), score.numpy()
+    return gradients, scores
+
+
+def class_scores(model, count: int, make_batch: Callable, classes: np.ndarray, probability: bool = False):
+    """(count,) each image's class score before the softmax (``probability``: after it), forward passes only,
+    through one traced function per model.
+
+    Args:
+        count: Images in all.
+        make_batch: ``make_batch(start, stop)`` -> (stop - start, H, W, 3) images, built a batch of about
+            ``SCORE_PIXELS`` at a time, so many perturbed copies never sit in memory at once.
+        classes: (count,) the class of each.
+    """
+
+    def make():
+        @tf.function(reduce_retracing=True)
+        def scores(batch, indices):
+            logits, _ = forward(model, batch, logits=True)
+            values = tf.nn.softmax(logits) if probability else logits
+            return tf.gather(values, indices, axis=1, batch_dims=1)
+
+        return scores
+
+    function = _SCORES.get_or_make(model, probability, make)
+    found, size = np.empty(count, np.float64), None
+    start = 0
+    while start < count:
+        if size is None:  # from the first image's size
+            size = batch_size_for(np.asarray(make_batch(start, start + 1)), SCORE_PIXELS)
+        stop = min(count, start + size)
+        batch = tf.constant(np.asarray(make_batch(start, stop), np.float32))
+        found[start:stop] = function(batch, tf.constant(classes[start:stop], tf.int32)).numpy()
+        start = stop
+    return found
+
+
+def predicted_classes(model, images: np.ndarray) -> np.ndarray:
+    """(n,) each image's predicted class."""
+    logits, _ = forward(model, tf.constant(images), logits=True)
+    return np.asarray(logits).argmax(axis=1)
+
+
+def explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
+    """(n,) int64: ``class_index`` (None: each image's predicted class; an int for all; one per image),
+    checked against the model's class count."""
+    count = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    if class_index is None:
+        return predicted_classes(model, images)
+    indices = np.broadcast_to(np.asarray(class_index, np.int64), (len(images),)).copy()
+    if count is not None and (indices.min() < 0 or indices.max() >= count):
+        raise ValueError(f"class_index must be in [0, {count}), got {class_index!r}")
+    return indices
+
+
+def checked_images(model, images) -> np.ndarray:
+    """``images`` as (n, H, W, 3) float32, matching the model's input size where it is fixed."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise ValueError(f"images must be (n, height, width, 3) with n >= 1, got shape {images.shape}")
+    expected = tuple(input_spec(model).shape[1:3])
+    if all(expected) and tuple(images.shape[1:3]) != expected:
+        raise ValueError(
+            f"images must be {expected[0]}x{expected[1]} for this model, got {images.shape[1]}x{images.shape[2]}"
+        )
+    return images
+
+
+def reduce_attributions(raw: np.ndarray, reduce: str) -> np.ndarray:
+    """(n, H, W, 3) raw attributions -> (n, H, W) float32 in [0, 1]: reduced over the colour channels
+    (``abs_sum``: sum of magnitudes; ``abs_max``: the largest magnitude; ``sum``: signed sum, then ReLU), each
+    map divided by its peak (all zeros stays zeros)."""
+    if reduce == "abs_sum":
+        reduced = np.abs(raw).sum(axis=-1)
+    elif reduce == "abs_max":
+        reduced = np.abs(raw).max(axis=-1)
+    elif reduce == "sum":
+        reduced = np.maximum(raw.sum(axis=-1), 0.0)
+    else:
+        raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)} or None, got {reduce!r}")
+    peak = reduced.max(axis=(1, 2), keepdims=True)
+    return np.divide(reduced, peak, out=np.zeros_like(reduced), where=peak > 0).astype(np.float32)

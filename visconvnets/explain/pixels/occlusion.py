@@ -1,0 +1,46 @@
+"""Occlusion (Zeiler & Fergus, 2014): how much the class score before the softmax drops when a square patch
+of the image is set to the baseline value; each pixel gets the mean drop over the patches that cover it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import class_scores, register_pixel_method
+
+PATCH = 16  # patch side in pixels (an eighth of the demo's 128 px)
+STRIDE = 8  # pixels between patch positions (each pixel covered by about four patches)
+
+
+def patch_corners(side: int, patch: int, stride: int) -> list[int]:
+    """Top (or left) edges of the patches along one side: every ``stride`` pixels, the last flush with the
+    edge so that every pixel is covered."""
+    if not 1 <= patch <= side or stride < 1:
+        raise ValueError(f"occlusion needs 1 <= patch <= {side} and stride >= 1, got patch={patch}, stride={stride}")
+    corners = list(range(0, side - patch + 1, stride))
+    return corners if corners[-1] == side - patch else [*corners, side - patch]
+
+
+@register_pixel_method("occlusion", natural_reduce="sum", options=("patch", "stride", "value"))
+def occlusion_attributions(
+    model, images: np.ndarray, classes: np.ndarray, patch: int = PATCH, stride: int = STRIDE, value: float = 0.0
+) -> np.ndarray:
+    """(n, H, W, 3) each pixel's mean score drop over the patches covering it, spread equally over the three
+    channels (so the channels sum to the pixel's drop); every occluded copy in batches by pixels."""
+    count, height, width = images.shape[:3]
+    rows, columns = patch_corners(height, patch, stride), patch_corners(width, patch, stride)
+    positions = [(top, left) for top in rows for left in columns]
+    masks = np.zeros((len(positions), height, width), bool)  # (p, H, W) True inside each patch
+    for index, (top, left) in enumerate(positions):
+        masks[index, top : top + patch, left : left + patch] = True
+    inside = masks[..., None]  # (p, H, W, 1)
+
+    def occluded(start: int, stop: int) -> np.ndarray:  # copies start..stop: image k // p, patch k % p
+        which = np.arange(start, stop)
+        return np.where(inside[which % len(positions)], np.float32(value), images[which // len(positions)])
+
+    total = count * len(positions)
+    scores = class_scores(model, total, occluded, np.repeat(classes, len(positions)))
+    plain = class_scores(model, count, lambda start, stop: images[start:stop], classes)
+    drops = plain[:, None] - scores.reshape(count, len(positions))  # (n, p)
+    covered = np.einsum("np,phw->nhw", drops, masks.astype(np.float64)) / masks.sum(axis=0)  # mean over covers
+    return np.repeat((covered / 3.0)[..., None], 3, axis=-1).astype(np.float32)
