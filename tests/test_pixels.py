@@ -205,3 +205,20 @@ def test_bad_input_names_the_value(arguments, message):
     options = {"images": random_images(1, 12, seed=0), "method": "integrated_gradients", **arguments}
     with pytest.raises(ValueError, match=message):
         attribute(model, **options)
+
+
+def test_pixel_maps_are_scored_and_drawn_without_receptive_field_placement():
+    """A map at the input's resolution is one value per pixel: upsampling ignores a layer's geometry (so the
+    scores and overlays need no special case), and the pointing game reads its peak where it is."""
+    from visconvnets.models.geometry import upsample_heatmaps
+    from visconvnets.scores.pointing import pointing_hits
+
+    maps = np.zeros((1, 24, 24))
+    maps[0, 3, 20] = 1.0
+    np.testing.assert_allclose(upsample_heatmaps(maps, (24, 24), geometry=(4.0, 6.0)), maps, atol=1e-6)
+    np.testing.assert_allclose(upsample_heatmaps(maps, (24, 24), (4.0, 6.0), 24), upsample_heatmaps(maps, (24, 24)))
+    cells = np.zeros((1, 3, 3))
+    cells[0, 0, 2] = 1.0  # a cell map still goes to its centres: cell 2 at 4 * 2 + 6 = 14
+    assert upsample_heatmaps(cells, (24, 24), geometry=(4.0, 6.0))[0, 6].argmax() == 14
+    hits, _ = pointing_hits(maps, [[19, 2, 21, 4]], (4.0, 6.0), 24)  # the peak at x=20, y=3, not 4*20+6
+    assert hits.tolist() == [True]

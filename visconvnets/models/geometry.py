@@ -136,11 +136,14 @@ def upsample_heatmaps(maps: np.ndarray, output_shape: tuple[int, int], geometry=
 
     Without ``geometry`` the cells tile the output evenly (a plain resize). With ``geometry=(stride,
     offset)`` cell j is centred at model-input pixel ``stride * j + offset``, scaled from the model's
-    ``input_size`` (default: the output size) to the output resolution.
+    ``input_size`` (default: the output size) to the output resolution. A map at the model input's own
+    resolution (a pixel attribution) has no cells to place: its geometry is ignored (a plain resize).
     """
     maps = np.asarray(maps, np.float64)
     height, width = maps.shape[1:]
     rows, columns = output_shape
+    if geometry is not None and (height, width) == ((input_size, input_size) if input_size else (rows, columns)):
+        geometry = None  # one value per input pixel already
     if geometry is None:
         row_matrix = _interpolation_matrix(rows, height, lambda j: (j + 0.5) * rows / height - 0.5)
         column_matrix = _interpolation_matrix(columns, width, lambda j: (j + 0.5) * columns / width - 0.5)

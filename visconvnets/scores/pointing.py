@@ -19,7 +19,7 @@ def pointing_hits(maps: np.ndarray, boxes, geometry, side: int, original_sizes=N
         geometry: (stride, offset) of the maps' layer; side: the model input side.
         original_sizes: (n, 2) (width, height) of the originals; default: the model input size.
     """
-    stride, offset = geometry
+    stride, offset = (1.0, 0.0) if maps.shape[1:] == (side, side) else geometry  # a pixel map: cells are pixels
     count = len(maps)
     flat = maps.reshape(count, -1).argmax(axis=1)
     rows, columns = np.unravel_index(flat, maps.shape[1:])
