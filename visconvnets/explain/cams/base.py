@@ -23,7 +23,7 @@ def default_cam_layer(model) -> str:
     return choose_cam_layer(model)[0]
 
 
-def _class_indices(class_index, count: int, classes: int) -> np.ndarray | None:
+def class_indices(class_index, count: int, classes: int) -> np.ndarray | None:
     """(n,) int for an int broadcast or one int per image, checked against ``classes``; None stays None
     (each image's predicted class)."""
     if class_index is None:
@@ -67,7 +67,7 @@ def _forward_and_gradients(model, images, class_index_sets: list, layer_name: st
     classes = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
     traced = traced_passes(model, layer_name)
     if traced is not None and classes and len(class_index_sets) <= 2 and traced.accepts(images):
-        given = [_class_indices(index, len(images), classes) for index in class_index_sets]
+        given = [class_indices(index, len(images), classes) for index in class_index_sets]
         first = np.full(len(images), -1) if given[0] is None else given[0]
         activations, for_given, for_predicted, logits, explained, predicted = traced(images, first)
         sets = [(for_given, explained.astype(np.int64)), (for_predicted, predicted.astype(np.int64))][: len(given)]
@@ -76,7 +76,7 @@ def _forward_and_gradients(model, images, class_index_sets: list, layer_name: st
         logits, recorded = forward(model, tf.convert_to_tensor(images), taps=[layer_name], logits=True)
         activations = recorded[layer_name]
         count, classes = logits.shape
-        index_sets = [_class_indices(index, count, classes) for index in class_index_sets]
+        index_sets = [class_indices(index, count, classes) for index in class_index_sets]
         index_sets = [logits.numpy().argmax(axis=1) if index is None else index for index in index_sets]
         # Images are independent (inference mode), so the gradient of the sum is each image's own.
         scores = [tf.reduce_sum(tf.gather(logits, indices, axis=1, batch_dims=1)) for indices in index_sets]

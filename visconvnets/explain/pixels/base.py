@@ -1,6 +1,6 @@
 """Shared machinery of the pixel attributions: the class scores' input gradients in batches sized by pixels
-(one traced function per model), the class scores of many perturbed images, the channel reductions, the
-registry and ``attribute``, the one entry point.
+(one traced function per model), the class logits of many perturbed images, the channel reductions and the
+registry (``explain.attribution.attribute`` runs them).
 
 Every method gives raw attributions (n, H, W, 3) in the input's own units (signed); ``attribute`` reduces
 them over the colour channels and scales each map to [0, 1], or returns them raw with ``reduce=None``.
@@ -14,14 +14,14 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from ...models.forward import forward, input_spec
+from ...models.forward import forward, input_spec, perturbed_batch_size, probabilities
 from ...models.per_model import PerModel
+from ..cams.base import class_indices, normalise_maps
 
 GRADIENT_PIXELS = 16 * 128 * 128  # input pixels per forward+backward batch: 16 images at 128 px, 2 at 299
-SCORE_PIXELS = 128 * 128 * 128  # input pixels per forward-only batch (perturbed copies): 128 images at 128 px
 REDUCTIONS = ("abs_sum", "abs_max", "sum")  # over the colour channels; None: the raw (n, H, W, 3)
 _GRADIENTS = PerModel()  # (model, guided) -> traced input-gradient function
-_SCORES = PerModel()  # (model, probabilities) -> traced class-score function
+_LOGITS = PerModel()  # model -> traced class-logit function
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,55 +99,55 @@ def input_gradients(model, images: np.ndarray, classes: np.ndarray, guided: bool
     return gradients, scores
 
 
-def class_scores(model, count: int, make_batch: Callable, classes: np.ndarray, probability: bool = False):
-    """(count,) each image's class score before the softmax (``probability``: after it), forward passes only,
-    through one traced function per model.
+def class_logits(model, count: int, make_batch: Callable, classes: np.ndarray) -> np.ndarray:
+    """(count,) each image's class score before the softmax, forward passes only, in the perturbed images'
+    batches (``forward.perturbed_batch_size``) through one traced function per model. (After the softmax:
+    ``forward.class_probabilities``, the same call.)
 
     Args:
         count: Images in all.
-        make_batch: ``make_batch(start, stop)`` -> (stop - start, H, W, 3) images, built a batch of about
-            ``SCORE_PIXELS`` at a time, so many perturbed copies never sit in memory at once.
+        make_batch: ``make_batch(start, stop)`` -> (stop - start, H, W, 3) images, built a batch at a time,
+            so many perturbed copies never sit in memory at once.
         classes: (count,) the class of each.
     """
 
     def make():
         @tf.function(reduce_retracing=True)
-        def scores(batch, indices):
+        def logits_of(batch, indices):
             logits, _ = forward(model, batch, logits=True)
-            values = tf.nn.softmax(logits) if probability else logits
-            return tf.gather(values, indices, axis=1, batch_dims=1)
+            return tf.gather(logits, indices, axis=1, batch_dims=1)
 
-        return scores
+        return logits_of
 
-    function = _SCORES.get_or_make(model, probability, make)
-    found, size = np.empty(count, np.float64), None
-    start = 0
-    while start < count:
-        if size is None:  # from the first image's size
-            size = batch_size_for(np.asarray(make_batch(start, start + 1)), SCORE_PIXELS)
+    function = _LOGITS.get_or_make(model, None, make)
+    found, size = np.empty(count, np.float64), perturbed_batch_size(model)
+    for start in range(0, count, size):
         stop = min(count, start + size)
         batch = tf.constant(np.asarray(make_batch(start, stop), np.float32))
         found[start:stop] = function(batch, tf.constant(classes[start:stop], tf.int32)).numpy()
-        start = stop
     return found
 
 
-def predicted_classes(model, images: np.ndarray) -> np.ndarray:
-    """(n,) each image's predicted class."""
-    logits, _ = forward(model, tf.constant(images), logits=True)
-    return np.asarray(logits).argmax(axis=1)
+def mean_gradient(model, copies: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """(n, H, W, 3) float64: each image's input gradient averaged over its ``k`` copies (k, n, H, W, 3)
+    (SmoothGrad's noisy copies, the points of integrated gradients' path), every copy in batches by pixels."""
+    count, images = copies.shape[0], copies.shape[1]
+    gradients, _ = input_gradients(model, copies.reshape(-1, *copies.shape[2:]), np.tile(classes, count))
+    return gradients.reshape(count, images, *copies.shape[2:]).mean(axis=0, dtype=np.float64)
+
+
+def spread_over_channels(values: np.ndarray) -> np.ndarray:
+    """(n, H, W) one value per pixel -> (n, H, W, 3) float32 split equally over the colour channels (their sum
+    is the pixel's value), the raw form every method returns."""
+    return np.repeat((values / 3.0)[..., None], 3, axis=-1).astype(np.float32)
 
 
 def explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
-    """(n,) int64: ``class_index`` (None: each image's predicted class; an int for all; one per image),
-    checked against the model's class count."""
-    count = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    """(n,) int64: ``class_index`` (an int for all, or one per image; checked as the CAMs check it), or each
+    image's predicted class for None."""
     if class_index is None:
-        return predicted_classes(model, images)
-    indices = np.broadcast_to(np.asarray(class_index, np.int64), (len(images),)).copy()
-    if count is not None and (indices.min() < 0 or indices.max() >= count):
-        raise ValueError(f"class_index must be in [0, {count}), got {class_index!r}")
-    return indices
+        return probabilities(model, images).argmax(axis=1)
+    return class_indices(class_index, len(images), int(model.outputs[0].shape[-1]))
 
 
 def checked_images(model, images) -> np.ndarray:
@@ -172,8 +172,7 @@ def reduce_attributions(raw: np.ndarray, reduce: str) -> np.ndarray:
     elif reduce == "abs_max":
         reduced = np.abs(raw).max(axis=-1)
     elif reduce == "sum":
-        reduced = np.maximum(raw.sum(axis=-1), 0.0)
+        reduced = raw.sum(axis=-1)  # normalise_maps applies the ReLU
     else:
         raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)} or None, got {reduce!r}")
-    peak = reduced.max(axis=(1, 2), keepdims=True)
-    return np.divide(reduced, peak, out=np.zeros_like(reduced), where=peak > 0).astype(np.float32)
+    return normalise_maps(reduced)

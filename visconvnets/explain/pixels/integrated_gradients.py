@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import input_gradients, register_pixel_method
+from .base import mean_gradient, register_pixel_method
 
 STEPS = 32  # points on the path (the paper: 20-300; 32 keeps the demo within its time, see --help)
 
@@ -33,6 +33,4 @@ def integrated_gradients_attributions(
     start = baseline_images(images, baseline)
     alphas = ((np.arange(int(steps)) + 0.5) / int(steps)).astype(np.float32)  # (steps,) midpoints
     points = start[None] + alphas[:, None, None, None, None] * (images - start)[None]  # (steps, n, H, W, 3)
-    gradients, _ = input_gradients(model, points.reshape(-1, *images.shape[1:]), np.tile(classes, int(steps)))
-    mean = gradients.reshape(int(steps), *images.shape).mean(axis=0, dtype=np.float64)
-    return ((images - start) * mean).astype(np.float32)
+    return ((images - start) * mean_gradient(model, points, classes)).astype(np.float32)

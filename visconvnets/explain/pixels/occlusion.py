@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import class_scores, register_pixel_method
+from .base import class_logits, register_pixel_method, spread_over_channels
 
 PATCH = 16  # patch side in pixels (an eighth of the demo's 128 px)
 STRIDE = 8  # pixels between patch positions (each pixel covered by about four patches)
@@ -39,8 +39,8 @@ def occlusion_attributions(
         return np.where(inside[which % len(positions)], np.float32(value), images[which // len(positions)])
 
     total = count * len(positions)
-    scores = class_scores(model, total, occluded, np.repeat(classes, len(positions)))
-    plain = class_scores(model, count, lambda start, stop: images[start:stop], classes)
+    scores = class_logits(model, total, occluded, np.repeat(classes, len(positions)))
+    plain = class_logits(model, count, lambda start, stop: images[start:stop], classes)
     drops = plain[:, None] - scores.reshape(count, len(positions))  # (n, p)
     covered = np.einsum("np,phw->nhw", drops, masks.astype(np.float64)) / masks.sum(axis=0)  # mean over covers
-    return np.repeat((covered / 3.0)[..., None], 3, axis=-1).astype(np.float32)
+    return spread_over_channels(covered)

@@ -9,7 +9,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .base import class_scores, register_pixel_method
+from ...models.forward import class_probabilities
+from .base import register_pixel_method, spread_over_channels
 
 MASKS = 500  # random masks per image (the paper: 4,000-8,000; 500 keeps the demo within its time)
 CELLS = 7  # mask grid cells a side (the paper's 7)
@@ -53,6 +54,6 @@ def rise_attributions(
     saliency = np.zeros((count, height, width), np.float64)
     for index in range(count):  # one image's masked copies, a batch at a time: memory flat in masks and images
         masked = _masked_copies(images[index], found)
-        weights = class_scores(model, len(found), masked, np.full(len(found), classes[index]), probability=True)
+        weights = class_probabilities(model, len(found), masked, np.full(len(found), classes[index]))
         saliency[index] = np.tensordot(weights, found, axes=1) / (len(found) * keep)
-    return np.repeat((saliency / 3.0)[..., None], 3, axis=-1).astype(np.float32)
+    return spread_over_channels(saliency)
