@@ -117,6 +117,11 @@ def chosen_images(
         candidates = boxed_images(split_files, boxes_path, part)
     else:
         candidates = ImageSet(split_files.paths[part], split_files.labels[part])
+    return chosen_from(candidates, seed, per_class, limit)
+
+
+def chosen_from(candidates: ImageSet, seed: int, per_class: int | None = None, limit: int | None = None) -> ImageSet:
+    """``candidates`` chosen as ``chosen_images`` chooses (seeded, every class in turn)."""
     per_class = per_class or math.ceil(limit / max(1, len(set(candidates.labels))))
     return candidates.take(choose_images(candidates.paths, candidates.labels, per_class, seed)[:limit])
 
@@ -137,12 +142,12 @@ def choose_image_sets(config: RunConfig, split_files: SplitFiles | None) -> Imag
         pictures = ImageSet([], [])
     if split_files is None:
         return ImageSets(pictures)
-    probes = scored = pointing = None
+    probes = scored = None
     if config.model is None and config.epoch_pictures and config.probe_images > 0:
         part = probe_part(split_files)
         probes = chosen_images(split_files, config.boxes, part, config.seed, per_class=config.probe_images)
+    pointing = boxed_images(split_files, config.boxes) if config.boxes else None  # read once, scored from it too
     if config.faithfulness and config.gradcam:
-        scored = chosen_images(split_files, config.boxes, "test", config.seed, limit=config.faithfulness_images)
-    if config.boxes:
-        pointing = boxed_images(split_files, config.boxes)
+        test = pointing or ImageSet(split_files.paths["test"], split_files.labels["test"])
+        scored = chosen_from(test, config.seed, limit=config.faithfulness_images)
     return ImageSets(pictures, probes, scored, pointing)

@@ -15,7 +15,7 @@ from .browser import activation_section
 from .epochs import epochs_section
 from .map_scores import scores_section
 from .markup import render_page
-from .sections import curves, gallery, health, summary, test_section, timing
+from .sections import curves, gallery, summary, test_section, timing
 
 
 def write_report(out_dir: Path) -> Path:
@@ -24,7 +24,7 @@ def write_report(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     metrics, config = outputs.read_json(out_dir / outputs.METRICS), outputs.read_json(out_dir / outputs.CONFIG)
     context = {
-        "health": health(metrics),
+        "health": metrics.get("health"),  # None: not assessed; empty: no check fired
         "summary": summary(metrics, config),
         "timing": timing(metrics),
         "curves": curves(out_dir),

@@ -87,12 +87,6 @@ def gallery(
     return {"title": title, "anchor": anchor, "note": note, "pictures": pictures}
 
 
-def health(metrics: dict) -> list[dict] | None:
-    """The box at the top: what the run's own numbers say about how far to trust its pictures (None: not
-    assessed; empty: no check fired)."""
-    return metrics.get("health")
-
-
 def timing(metrics: dict) -> dict | None:
     """Where the run's time went (``metrics.json`` -> ``timings``): {parts: [text], total: seconds or None}."""
     timings = dict(metrics.get("timings") or {})
