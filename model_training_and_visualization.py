@@ -119,10 +119,14 @@ BACKBONE_HELP = (
     )
 )
 CAM_METHOD_HELP = (
-    "class activation map method (default: {default}, the blog's): gradcam, gradcam++, layercam (per-position "
-    "positive gradients), hirescam (gradient x activation), scorecam (masked-input scores of the 32 most active "
-    "channels; no gradients, slower), eigencam (first principal component; no class), or a baseline a method must "
-    "beat: random, centre, sobel (edges)"
+    "map method of the panels, the failure gallery and the epoch pictures (default: {default}, the blog's). "
+    "Class activation maps: gradcam, gradcam++, layercam (per-position positive gradients), hirescam (gradient x "
+    "activation), scorecam (masked-input scores of the 32 most active channels; no gradients, slower), eigencam "
+    "(first principal component; no class). Pixel attributions, at the input's resolution: saliency (|gradient|), "
+    "smoothgrad (mean gradient of noisy copies), integrated_gradients (path from a black image), occlusion "
+    "(score drop under a sliding patch), rise (random masks, probability-weighted), guided_backprop (sharp, but "
+    "blind to the weights: see the randomisation check). Baselines a method must beat: random, centre, sobel "
+    "(edges). Each method's seconds in a run: metrics.json faithfulness.methods.*.seconds"
 )
 WEIGHTS_HELP = (
     "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a "
@@ -302,6 +306,31 @@ def _add_picture_options(option: _Options) -> None:
     option("--faithfulness-images", "test images the maps are scored on (default: {default})", type=int)
     option("--faithfulness-steps", "deletion/insertion curve steps (default: {default})", type=int)
     option("--sanity-steps", "randomisation steps from the top: head, then blocks (default: {default})", type=int)
+    option(
+        "--sanity-methods",
+        "methods the randomisation check re-computes at every step, one curve each; --cam-method is checked too "
+        "(default: gradcam integrated_gradients guided_backprop)",
+        nargs="+",
+        choices=CAM_METHOD_NAMES,
+        metavar="METHOD",
+    )
+    option(
+        "--ig-steps",
+        "integrated gradients' path points: one forward+backward pass each per scored image (default: {default})",
+        type=int,
+    )
+    option(
+        "--smoothgrad-samples",
+        "SmoothGrad's noisy copies: one forward+backward pass each per scored image (default: {default})",
+        type=int,
+    )
+    option(
+        "--occlusion-patch",
+        "occlusion's square in pixels, moved by half its side (default: the image side / 8: 225 forward passes per "
+        "image)",
+        type=int,
+    )
+    option("--rise-masks", "RISE's random masks: one forward pass each per scored image (default: {default})", type=int)
 
 
 def _add_hardware_options(option: _Options) -> None:

@@ -116,7 +116,7 @@ def test_bad_arguments_are_refused():
     images, labels, _ = _data(6)
     with pytest.raises(ValueError, match=r"labels must hold one class index per image \(6\)"):
         ExplainEachEpoch(images, labels[:5], "out")
-    with pytest.raises(ValueError, match="unknown CAM method 'gradcam3'"):
+    with pytest.raises(ValueError, match="unknown map method 'gradcam3'"):
         ExplainEachEpoch(images, labels, "out", method="gradcam3")
     with pytest.raises(ValueError, match="every must be at least 1, got 0"):
         ExplainEachEpoch(images, labels, "out", every=0)

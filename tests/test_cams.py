@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visconvnets.explain.cams import CAM_METHODS, cam
+from visconvnets.explain.cams import cam
 from visconvnets.explain.cams.eigencam import eigencam_from_activations
+from visconvnets.explain.methods import MAP_METHODS, ordered_methods
 from visconvnets.settings.config import CAM_METHOD_NAMES
 
 from .conftest import random_images
@@ -36,9 +37,12 @@ def _features_and_logit_gradients(model, images, layer: str, class_index: int):
 
 
 def test_every_name_is_registered_once():
-    assert sorted(CAM_METHODS) == sorted(CAM_METHOD_NAMES) and len(CAM_METHOD_NAMES) == 9
-    assert {name for name, method in CAM_METHODS.items() if method.baseline} == {"random", "centre", "sobel"}
-    with pytest.raises(ValueError, match="unknown CAM method 'gradcam2'; choose from centre, eigencam, gradcam"):
+    assert sorted(MAP_METHODS) == sorted(CAM_METHOD_NAMES) and len(CAM_METHOD_NAMES) == 15
+    groups = [(method.baseline, method.pixels) for method in ordered_methods()]  # CAMs, pixel methods, baselines
+    assert groups == [(False, False)] * 6 + [(False, True)] * 6 + [(True, False)] * 3
+    assert {method.name for method in ordered_methods()[6:12]} == set(CAM_METHOD_NAMES[6:12])
+    assert {name for name, method in MAP_METHODS.items() if method.baseline} == {"random", "centre", "sobel"}
+    with pytest.raises(ValueError, match="unknown map method 'gradcam2'; choose from centre, eigencam, gradcam"):
         cam(None, np.zeros((1, 8, 8, 3)), "gradcam2")
 
 
@@ -135,7 +139,8 @@ def test_baselines(small_model):
 @pytest.mark.parametrize("method", CAM_METHOD_NAMES)
 def test_every_method_gives_finite_maps_in_range(small_model, method):
     maps = cam(small_model, random_images(3, 24, seed=12), method, layer_name="relu_c")
-    assert maps.shape == (3, 3, 3) and maps.dtype == np.float32
+    cells = (24, 24) if MAP_METHODS[method].pixels else (3, 3)  # a pixel method's maps at the input's pixels
+    assert maps.shape == (3, *cells) and maps.dtype == np.float32
     assert np.isfinite(maps).all() and maps.min() >= 0.0 and maps.max() <= 1.0
 
 

@@ -172,9 +172,9 @@ def test_randomisation_reuses_a_traced_pass_and_restores_the_weights_on_error(bl
             calls.append(1)
             if len(calls) == 3:  # the original maps, one step, then a failure in the second step
                 raise RuntimeError("out of memory")
-            return cams.cam(*args, **kwargs)
+            return cams.cam_pass(*args, **kwargs)
 
-        monkeypatch.setattr(sanity, "cam", failing_cam)
+        monkeypatch.setattr(sanity, "cam_pass", failing_cam)
         with pytest.raises(RuntimeError, match="out of memory"):
             randomization_sanity(model, images, "gradcam", "c3")
     finally:

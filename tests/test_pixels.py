@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from visconvnets.explain.attribution import attribute
-from visconvnets.explain.pixels import PIXEL_METHODS, rise_masks
+from visconvnets.explain.methods import MAP_METHODS
+from visconvnets.explain.pixels import rise_masks
 
 from .conftest import random_images
 
@@ -30,7 +31,7 @@ def _logits(model, images):
 
 
 def test_the_registry_holds_the_six_methods():
-    assert sorted(PIXEL_METHODS) == sorted(
+    assert sorted(name for name, method in MAP_METHODS.items() if method.pixels) == sorted(
         ["saliency", "smoothgrad", "integrated_gradients", "occlusion", "rise", "guided_backprop"]
     )
 
@@ -183,7 +184,7 @@ def test_cam_names_give_maps_at_the_input_resolution(small_model):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        pytest.param({"method": "lime"}, "unknown method 'lime'", id="unknown method"),
+        pytest.param({"method": "lime"}, "unknown map method 'lime'", id="unknown method"),
         pytest.param({"images": np.zeros((2, 10, 10, 3))}, "images must be 12x12 for this model, got 10x10", id="size"),
         pytest.param({"images": np.zeros((12, 12, 3))}, r"images must be \(n, height, width, 3\)", id="no batch"),
         pytest.param({"steps": 0}, "integrated gradients needs steps >= 1, got 0", id="steps 0"),

@@ -444,21 +444,28 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     faithfulness, sanity = metrics["faithfulness"], metrics["sanity"]
     assert faithfulness["layer"] == metrics["visualizations"]["gradcam_layer"] and faithfulness["count"] == 3
     assert sorted(faithfulness["methods"]) == sorted(CAM_METHOD_NAMES)
+    pixel_methods = {"saliency", "smoothgrad", "integrated_gradients", "occlusion", "rise", "guided_backprop"}
     for name, row in faithfulness["methods"].items():
-        assert row["baseline"] == (name in ("random", "centre", "sobel"))
+        assert row["baseline"] == (name in ("random", "centre", "sobel")) and row["pixels"] == (name in pixel_methods)
+        assert row["seconds"] >= 0
         for key in ("deletion_auc", "insertion_auc", "road_combined"):
             low, high = row[key]["ci95"]
             assert low <= row[key]["mean"] <= high, (name, key)
         assert 0 <= row["deletion_auc"]["mean"] <= 1 and 0 <= row["insertion_auc"]["mean"] <= 1
     assert faithfulness["findings"][0].startswith("gradcam deletion AUC")
-    assert sanity["method"] == "gradcam" and len(sanity["steps"]) == len(sanity["spearman"]) == 3
-    assert sanity["steps"][:2] == ["head", "mixed10"] and all(-1 <= value <= 1 for value in sanity["spearman"])
-    assert -1 <= sanity["class_correlation"] <= 1 and "runner-up class" in sanity["findings"][1]
+    assert list(sanity["methods"]) == ["gradcam", "integrated_gradients", "guided_backprop"]  # the defaults
+    assert len(sanity["steps"]) == 3 and sanity["steps"][:2] == ["head", "mixed10"]
+    for name, row in sanity["methods"].items():
+        assert len(row["spearman"]) == 3 and all(-1 <= value <= 1 for value in row["spearman"])
+        assert row["shows_the_model"] == (row["spearman"][-1] < 0.5)
+        assert sum(f"{name} ({row['spearman'][-1]:.2f})" in text for text in sanity["findings"]) == 1  # said once
+    assert -1 <= sanity["class_correlation"] <= 1 and "runner-up class" in sanity["findings"][-1]
     for name in ("faithfulness.png", "sanity.png"):
         with Image.open(output / name) as picture:
             assert min(picture.size) > 300
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "Can these maps be trusted?" in page and page.count("&#9733;</b>") == 3  # best of each of 3 columns
+    assert page.count("<small>(pixels)</small>") == 6 and page.count("<small>(baseline)</small>") == 3
     assert 'src="faithfulness.png"' in page and 'src="sanity.png"' in page
     assert faithfulness["cells"] == [7, 7]  # mixed2 at 75 px
     similarity = faithfulness["map_similarity"]  # None when fewer than 2 maps are not flat (a model at chance)

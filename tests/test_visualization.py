@@ -398,7 +398,6 @@ def test_epoch_panel_carries_its_colour_scale():
 
 def test_traced_passes_equal_the_eager_passes(small_model):
     from visconvnets.explain.cams import (
-        CAM_METHODS,
         cam_pass,
         contrasting_maps,
         drop_traced_passes,
@@ -419,7 +418,9 @@ def test_traced_passes_equal_the_eager_passes(small_model):
     assert traced._both_passes.experimental_get_tracing_count() == 1
     traced_pass = cam_pass(small_model, images, None, "relu_c")  # predicted classes through the trace
     assert traced_pass.indices.tolist() == eager_pass.indices.tolist() and traced_pass.indices.dtype == np.int64
-    gradcam_of = CAM_METHODS["gradcam"].compute
+    from visconvnets.explain.methods import MAP_METHODS
+
+    gradcam_of = MAP_METHODS["gradcam"].compute
     np.testing.assert_allclose(gradcam_of(traced_pass), gradcam_of(eager_pass), atol=1e-5)
     with pytest.raises(ValueError, match="class_index must be in"):
         cam_pass(small_model, images, 7, "relu_c")  # checked before the graph runs

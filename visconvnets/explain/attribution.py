@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.geometry import receptive_field, upsample_heatmaps
-from .cams import CAM_METHODS, cam, default_cam_layer
-from .pixels import PIXEL_METHODS, REDUCTIONS
+from .cams import cam, default_cam_layer
+from .methods import find_method
+from .pixels import REDUCTIONS
 from .pixels.base import checked_images, explained_classes, reduce_attributions
 
 
@@ -23,7 +24,7 @@ def attribute(model, images, method: str = "integrated_gradients", class_index=N
     Args:
         model: A Keras image classifier, flat or nesting its backbone, softmax or logits output.
         images: (n, H, W, 3) in the model's input scale (raw RGB 0-255 for this project's models).
-        method: A pixel method or any name of ``cams.CAM_METHODS``.
+        method: Any name of ``methods.MAP_METHODS``: a pixel method, a CAM or a baseline.
         class_index: None (each image's predicted class), an int, or one int per image.
         reduce: ``abs_sum``, ``abs_max`` or ``sum`` over the colour channels (then each map / its peak);
             None: the raw signed attributions (n, H, W, 3) in the input's units (pixel methods only).
@@ -39,23 +40,16 @@ def attribute(model, images, method: str = "integrated_gradients", class_index=N
     images = checked_images(model, images)
     if reduce is not None and reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)} or None, got {reduce!r}")
-    if method in PIXEL_METHODS:
-        chosen = PIXEL_METHODS[method]
-        unknown = sorted(set(options) - set(chosen.options))
-        if unknown:
-            raise ValueError(
-                f"{method} takes no option {unknown[0]!r}; its options: {', '.join(chosen.options) or 'none'}"
-            )
+    chosen = find_method(method)
+    allowed = chosen.options if chosen.pixels else ("layer_name", "seed")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"{method} takes no option {unknown[0]!r}; its options: {', '.join(allowed) or 'none'}")
+    if chosen.pixels:
         raw = chosen.raw(model, images, explained_classes(model, images, class_index), **options)
         return raw if reduce is None else reduce_attributions(raw, reduce)
-    if method not in CAM_METHODS:
-        known = sorted(set(PIXEL_METHODS) | set(CAM_METHODS))
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(known)}")
     if reduce is None:
         raise ValueError(f"{method} is a class activation map: it has no raw per-pixel attributions (give reduce)")
-    unknown = sorted(set(options) - {"layer_name", "seed"})
-    if unknown:
-        raise ValueError(f"{method} takes no option {unknown[0]!r}; its options: layer_name, seed")
     layer = options.get("layer_name") or default_cam_layer(model)
     cells = cam(model, images, method, class_index, layer, options.get("seed", 0))
     upsampled = upsample_heatmaps(cells, images.shape[1:3], receptive_field(model, layer), images.shape[1])

@@ -1,6 +1,7 @@
-"""Can the run's maps be trusted? Every CAM method and baseline scored on the same test images
-(deletion/insertion, ROAD, pointing game when boxes are known), the randomisation check of the run's
-method, the two figures, and the findings in plain words -> ``metrics.json``."""
+"""Can the run's maps be trusted? Every registered method (CAMs, pixel attributions) and baseline scored on
+the same test images (deletion/insertion, ROAD, pointing game when boxes are known), the randomisation check
+of ``--sanity-methods`` and the run's method, the two figures, and the findings in plain words ->
+``metrics.json``."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import numpy as np
 from ..data.images import load_images
 from ..data.selection import ImageSet
 from ..explain import cams
+from ..explain.methods import ordered_methods
 from ..models.geometry import receptive_field
 from ..render import pictures as rendering
 from ..scores.faithfulness import HIGHER_IS_BETTER, bootstrap_interval, clearly_better, deletion_insertion, road_scores
 from ..scores.pointing import pointing_hits
-from ..scores.sanity import class_sensitivity, randomization_sanity
+from ..scores.sanity import class_sensitivity, randomization_sanities
 from ..settings import outputs
 from ..settings.config import RunConfig
 
 SANITY_IMAGES = 4  # images re-explained at every randomisation step (one cam pass per step)
+SHOWS_THE_MODEL = 0.5  # a final rank correlation below this: the maps depend on the weights
 
 
 def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
@@ -46,25 +49,35 @@ def score_maps(model, chosen: ImageSet, config: RunConfig, image_size: int, laye
     layout = outputs.RunLayout(out_dir)
     paths, labels, boxes, sizes = chosen.paths, chosen.labels, chosen.boxes, chosen.sizes
     images = load_images(paths, image_size)
-    geometry = receptive_field(model, layer)
-    predicted = cams.cam_pass(model, images, None, layer, config.seed)  # faithfulness: the model's own answer
+    geometry, options = receptive_field(model, layer), config.pixel_options()
+    predicted = cams.cam_pass(model, images, None, layer, config.seed, options)  # the model's own answer
     # the pointing game explains the true class, as in the original: a second pass for the misclassified only
     wrong = np.flatnonzero(predicted.indices != np.asarray(labels)) if boxes is not None else np.array([], int)
-    truth = cams.cam_pass(model, images[wrong], np.asarray(labels)[wrong], layer, config.seed) if wrong.size else None
-    maps = {name: method.compute(predicted) for name, method in cams.CAM_METHODS.items()}
+    truth = None
+    if wrong.size:
+        truth = cams.cam_pass(model, images[wrong], np.asarray(labels)[wrong], layer, config.seed, options)
+    maps, seconds = {}, {}
+    for method in ordered_methods():
+        begun = time.perf_counter()
+        maps[method.name] = method.compute(predicted)
+        seconds[method.name] = time.perf_counter() - begun
     similarity = map_similarity(maps[config.cam_method])  # the model's own answers, before the pointing game
     methods, found = _score_methods(model, images, maps, predicted, geometry, config)
-    for name, method in cams.CAM_METHODS.items():
+    for method in ordered_methods():
+        name = method.name
         if boxes is not None:
             if truth is not None:
+                begun = time.perf_counter()
                 maps[name][wrong] = method.compute(truth)
+                seconds[name] += time.perf_counter() - begun
             hits, _ = pointing_hits(maps[name], boxes, geometry, image_size, sizes)
             methods[name]["pointing_game"] = bootstrap_interval(hits.astype(float), seed=config.seed)
-        methods[name] = {"baseline": method.baseline, **methods[name]}
+        kind = {"baseline": method.baseline, "pixels": method.pixels, "seconds": round(seconds[name], 2)}
+        methods[name] = {**kind, **methods[name]}
     curves = {
         name: (found[name]["deletion"], found[name]["insertion"], row["baseline"]) for name, row in methods.items()
     }
-    title = f"{len(paths)} test images, layer {layer}"
+    title = f"{len(paths)} test images; the CAMs at {layer}, the pixel methods at the input's pixels"
     rendering.save_faithfulness_curves(
         found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
     )
@@ -78,36 +91,69 @@ def score_maps(model, chosen: ImageSet, config: RunConfig, image_size: int, laye
     return {"faithfulness": faithfulness, "sanity": sanity}
 
 
+def sanity_methods(config: RunConfig) -> list[str]:
+    """The randomisation check's methods: ``--sanity-methods``, then the run's method when not among them."""
+    listed = list(dict.fromkeys(config.sanity_methods))
+    return listed if config.cam_method in listed else [*listed, config.cam_method]
+
+
 def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str, layout: outputs.RunLayout) -> dict:
-    """The cascading randomisation of the run's method; sanity.png; the summary for metrics.json."""
-    found = randomization_sanity(model, images, config.cam_method, layer, config.seed, config.sanity_steps)
+    """The cascading randomisation of every ``sanity_methods`` method; sanity.png; the summary for metrics.json."""
+    names, options = sanity_methods(config), config.pixel_options()
+    found = randomization_sanities(model, images, names, layer, config.seed, config.sanity_steps, options)
+    steps, results = found["steps"], found["methods"]
     rendering.save_sanity_figure(
-        found["steps"],
-        found["spearman"],
-        found["ssim"],
-        found["maps"][:, 0],
+        steps,
+        {name: result["spearman"] for name, result in results.items()},
+        {name: result["maps"][:, 0] for name, result in results.items()},
         layout / outputs.SANITY_FIGURE,
-        f"{config.cam_method} at {layer}, {len(images)} test images",
+        f"{len(images)} test images; the CAMs at {layer}",
     )
-    final = found["spearman"][-1]
-    verdict = (
-        "they depend on the weights, as an explanation of the model must"
-        if final < 0.5
-        else "they stay similar without the weights that made them: they show the image more than the model"
-    )
-    sentences = [
-        f"After re-initialising {len(found['steps'])} steps from the top ({found['steps'][0]} ... "
-        f"{found['steps'][-1]}; one random draw of weights), {config.cam_method}'s maps keep a rank correlation of "
-        f"{final:.2f} with the trained model's: {verdict}."
-    ]
-    by_class = float(class_sensitivity(model, images, config.cam_method, layer).mean())
+    sentences = randomisation_findings(steps, {name: result["spearman"][-1] for name, result in results.items()})
+    by_class = float(class_sensitivity(model, images, config.cam_method, layer, options).mean())
     sentences.append(
-        f"Maps for each image's predicted class and for its runner-up class correlate {by_class:.2f}: "
+        f"{config.cam_method}'s maps for each image's predicted class and for its runner-up class correlate "
+        f"{by_class:.2f}: "
         + ("they differ by class." if by_class < 0.5 else "they hardly depend on the class asked about.")
     )
-    keys = ("method", "layer", "steps", "spearman", "ssim")
-    summary = {key: found[key] for key in keys}
-    return {**summary, "images": len(images), "class_correlation": by_class, "findings": sentences}
+    methods = {
+        name: {
+            "spearman": result["spearman"],
+            "ssim": result["ssim"],
+            "shows_the_model": result["spearman"][-1] < SHOWS_THE_MODEL,
+        }
+        for name, result in results.items()
+    }
+    return {
+        "layer": layer,
+        "steps": steps,
+        "methods": methods,
+        "images": len(images),
+        "class_method": config.cam_method,
+        "class_correlation": by_class,
+        "findings": sentences,
+    }
+
+
+def randomisation_findings(steps: list[str], final: dict[str, float]) -> list[str]:
+    """In plain words, which methods' maps depend on the learned weights and which do not, from each method's
+    rank correlation with its trained-model maps after the last step (``final``: {method: value})."""
+    depend = [f"{name} ({value:.2f})" for name, value in final.items() if value < SHOWS_THE_MODEL]
+    blind = [f"{name} ({value:.2f})" for name, value in final.items() if value >= SHOWS_THE_MODEL]
+    sentences = [
+        f"Randomisation check: the weights re-initialised in {len(steps)} steps from the top ({steps[0]} ... "
+        f"{steps[-1]}; one random draw), each method's maps compared with the trained model's by rank correlation."
+    ]
+    if depend:
+        sentences.append(
+            f"Maps that depend on the learned weights, as an explanation of the model must: {', '.join(depend)}."
+        )
+    if blind:
+        sentences.append(
+            f"Maps that stay similar without the weights that made them, so they show the image more than the model: "
+            f"{', '.join(blind)}."
+        )
+    return sentences
 
 
 def _compare(name: str, methods: dict, key: str, baseline: str, what: str) -> str:

@@ -13,8 +13,9 @@ from tqdm import tqdm
 from ..data.images import load_images, load_original
 from ..data.selection import ImageSet
 from ..explain.activations import layer_activations
-from ..explain.cams import CAM_METHODS, cam_pass, class_activation_maps, contrasting_maps, has_shared_scale
+from ..explain.cams import cam_pass, class_activation_maps, contrasting_maps, has_shared_scale
 from ..explain.filters import ascend, to_display
+from ..explain.methods import MAP_METHODS, find_method, ordered_methods
 from ..models import build as model_tools
 from ..models.geometry import receptive_field
 from ..models.layer_choice import choose_cam_layer
@@ -58,8 +59,8 @@ def resolve_layers(model, config: VisualizationConfig, cam_used_elsewhere: bool 
     Raises:
         ValueError: unknown names (with the nearest ones), layers without a 4-D output, bad settings.
     """
-    if config.cam_method not in CAM_METHODS:
-        raise ValueError(f"--cam-method must be one of {', '.join(sorted(CAM_METHODS))}, got {config.cam_method!r}")
+    if config.cam_method not in MAP_METHODS:
+        raise ValueError(f"--cam-method must be one of {', '.join(sorted(MAP_METHODS))}, got {config.cam_method!r}")
     config.validate_pictures()
     if config.activations and config.layers:
         select_layers(model, config.layers)
@@ -166,7 +167,7 @@ def write_cam_pictures(
         truth = f"true {classes[label]}, " if label is not None else ""
         title = (
             f"{path.name}: {truth}predicted {classes[predicted]} ({probability[predicted]:.2f}); "
-            f"{config.cam_method} at {layer}"
+            f"{config.cam_method} {find_method(config.cam_method).source(layer)}"
         )
         written.append(
             rendering.save_cam_panel(
@@ -232,9 +233,10 @@ def write_cam_comparisons(
     geometry, written = receptive_field(model, layer), []
     for part in _batches(len(paths)):
         one_pass = cam_pass(model, images[part], None, layer, config.seed)
-        maps = {name: method.compute(one_pass) for name, method in CAM_METHODS.items()}
+        maps = {method.name: method.compute(one_pass) for method in ordered_methods()}
+        baselines = sum(method.baseline for method in ordered_methods())
         for offset, path in enumerate(paths[part]):
-            title = f"{Path(path).name}: every method at {layer} (the last three are baselines)"
+            title = f"{Path(path).name}: CAMs at {layer}, pixel methods, then {baselines} baselines"
             written.append(
                 rendering.save_cam_comparison(
                     load_original(path),

@@ -7,11 +7,14 @@ pass of it serves every step) and always put the trained weights back, on error 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import keras
 import numpy as np
 from scipy import stats
 
-from ..explain.cams import cam, contrasting_maps, default_cam_layer
+from ..explain.cams import cam_pass, contrasting_maps, default_cam_layer
+from ..explain.methods import find_method
 from ..models import layers as layer_tools
 from ..models.forward import probabilities
 from ..models.layer_choice import cut_points
@@ -63,49 +66,72 @@ def _global_ssim(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
 
 
-def randomization_sanity(
-    model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0, max_steps: int | None = None
-):
-    """Cascading randomisation of ``model`` (weights restored after); maps after each step against the originals.
+def randomization_sanities(
+    model,
+    images,
+    methods: Sequence[str] = ("gradcam",),
+    layer_name: str | None = None,
+    seed: int = 0,
+    max_steps: int | None = None,
+    options: Mapping | None = None,
+) -> dict:
+    """Cascading randomisation of ``model`` (weights restored after); each method's maps after each step
+    against its trained-model maps, all methods from one pass per step.
 
     Args:
         model: The trained classifier (its trained weights are back when this returns or raises).
         images: (n, S, S, 3) in the model's input scale.
-        method: A ``cams.CAM_METHODS`` name.
-        layer_name: The map's layer; None means ``default_cam_layer``.
-        seed: Seeds the fresh weights.
+        methods: Names of ``explain.methods.MAP_METHODS`` (CAMs, pixel methods, baselines).
+        layer_name: The CAMs' layer; None means ``default_cam_layer``.
+        seed: Seeds the fresh weights (and the methods that draw random numbers).
         max_steps: Stop the cascade after this many steps (the layers below stay trained); None: all.
+        options: The pixel methods' options (``cams.CamPass.options``).
 
     Returns:
-        {"method", "layer", "steps": [step names], "spearman": [mean per step], "ssim": [mean per step],
-        "spearman_per_image": (steps, n), "maps": (steps + 1, n, h, w) the original maps first}.
+        {"layer", "steps": [step names], "methods": {name: {"spearman": [mean per step], "ssim": [mean per
+        step], "spearman_per_image": (steps, n), "maps": (steps + 1, n, h, w) the original maps first}}}.
     """
     layer_name = layer_name or default_cam_layer(model)
     images = np.asarray(images, np.float32)
-    classes = np.asarray(cam_classes(model, images))
-    original = cam(model, images, method, classes, layer_name, seed)
+    chosen = [find_method(name) for name in methods]
+    classes = np.asarray(cam_classes(model, images))  # the randomised copies explain the trained model's classes
+
+    def maps_now() -> list[np.ndarray]:
+        one_pass = cam_pass(model, images, classes, layer_name, seed, options)
+        return [method.compute(one_pass) for method in chosen]
+
+    original = maps_now()
     trained, fresh = model.get_weights(), untrained_twin(model, seed)
-    names, correlations, similarities, maps = [], [], [], [original]
+    names, found = [], [[maps] for maps in original]  # per method: the trained maps, then one per step
     try:  # in place (a traced pass of the model is reused: ``cams.trace_passes``), restored below
         for step, layer_names in randomisation_steps(model)[:max_steps]:
             for name in layer_names:
                 layer_tools.find_layer(model, name).set_weights(layer_tools.find_layer(fresh, name).get_weights())
-            randomised = cam(model, images, method, classes, layer_name, seed)  # the trained model's classes
             names.append(step)
-            correlations.append(spearman(original, randomised))
-            similarities.append(_global_ssim(original, randomised))
-            maps.append(randomised)
+            for maps, randomised in zip(found, maps_now()):
+                maps.append(randomised)
     finally:
         model.set_weights(trained)
-    return {
-        "method": method,
-        "layer": layer_name,
-        "steps": names,
-        "spearman": [float(values.mean()) for values in correlations],
-        "ssim": [float(values.mean()) for values in similarities],
-        "spearman_per_image": np.asarray(correlations),
-        "maps": np.asarray(maps),
-    }
+    results = {}
+    for method, (first, *later) in zip(chosen, found):
+        correlations = np.asarray([spearman(first, maps) for maps in later])  # (steps, n)
+        similarities = [_global_ssim(first, maps) for maps in later]
+        results[method.name] = {
+            "spearman": [float(values.mean()) for values in correlations],
+            "ssim": [float(values.mean()) for values in similarities],
+            "spearman_per_image": correlations,
+            "maps": np.asarray([first, *later]),
+        }
+    return {"layer": layer_name, "steps": names, "methods": results}
+
+
+def randomization_sanity(
+    model, images, method: str = "gradcam", layer_name: str | None = None, seed: int = 0, max_steps: int | None = None
+):
+    """``randomization_sanities`` of one method, flattened: {"method", "layer", "steps", "spearman", "ssim",
+    "spearman_per_image", "maps"}."""
+    found = randomization_sanities(model, images, [method], layer_name, seed, max_steps)
+    return {"method": method, "layer": found["layer"], "steps": found["steps"], **found["methods"][method]}
 
 
 def untrained_twin(model, seed: int):
@@ -125,10 +151,12 @@ def cam_classes(model, images: np.ndarray) -> np.ndarray:
     return probabilities(model, images).argmax(axis=1)
 
 
-def class_sensitivity(model, images, method: str = "gradcam", layer_name: str | None = None) -> np.ndarray:
+def class_sensitivity(
+    model, images, method: str = "gradcam", layer_name: str | None = None, options: Mapping | None = None
+) -> np.ndarray:
     """(n,) rank correlation of each image's map for its predicted class with its map for the
     runner-up class: near 1 means the map hardly depends on the class asked about."""
     images = np.asarray(images, np.float32)
     runner_up = np.argsort(probabilities(model, images), axis=1)[:, -2]
-    predicted, other, _, _ = contrasting_maps(model, images, runner_up, layer_name, method)
+    predicted, other, _, _ = contrasting_maps(model, images, runner_up, layer_name, method, options=options)
     return spearman(predicted, other)

@@ -15,8 +15,25 @@ SCHEDULES = ("constant", "cosine")
 STRATEGIES = ("none", "mirrored", "multiworker")
 # Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-# visconvnets.explain.cams registers these (a test keeps the lists equal); the last three are baselines.
-CAM_METHOD_NAMES = ("gradcam", "gradcam++", "layercam", "hirescam", "scorecam", "eigencam", "random", "centre", "sobel")
+# visconvnets.explain registers these in one registry (a test keeps the lists equal): the CAMs, the pixel
+# attributions, then the baselines a method must beat.
+CAM_METHOD_NAMES = (
+    "gradcam",
+    "gradcam++",
+    "layercam",
+    "hirescam",
+    "scorecam",
+    "eigencam",
+    "saliency",
+    "smoothgrad",
+    "integrated_gradients",
+    "occlusion",
+    "rise",
+    "guided_backprop",
+    "random",
+    "centre",
+    "sobel",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +82,14 @@ class VisualizationConfig:
     faithfulness_images: int = 8  # test images scored (what it costs: BENCHMARKS.md)
     faithfulness_steps: int = 10  # deletion/insertion curve points (each removes or reveals 1/steps of the pixels)
     sanity_steps: int = 12  # randomisation steps, top down: the head and the top 11 blocks
+    # the randomisation check's methods (--cam-method is checked too): a CAM, a path method and the one
+    # Adebayo et al. (2018) found blind to the weights; one curve each
+    sanity_methods: tuple[str, ...] = ("gradcam", "integrated_gradients", "guided_backprop")
+    # what the pixel attributions cost in the run, per scored image (their seconds: metrics.json, README)
+    ig_steps: int = 32  # integrated gradients: points on the path, one forward+backward pass each
+    smoothgrad_samples: int = 16  # SmoothGrad: noisy copies, one forward+backward pass each
+    occlusion_patch: int | None = None  # occlusion's square, px; None: the side / 8 (15 x 15 = 225 forwards)
+    rise_masks: int = 500  # RISE: random masks, one forward each
     seed: int = 42  # seeds the choice of images and the filter-pattern noise (RunConfig: all randomness)
 
     def ascent_settings(self) -> AscentSettings:
@@ -76,6 +101,17 @@ class VisualizationConfig:
             blur_every=self.filter_blur_every,
             octaves=self.filter_octaves,
         )
+
+    def pixel_options(self) -> dict[str, dict]:
+        """{method: {option: value}} the run hands the pixel methods (``cams.CamPass.options``)."""
+        options = {
+            "integrated_gradients": {"steps": self.ig_steps},
+            "smoothgrad": {"samples": self.smoothgrad_samples},
+            "rise": {"masks": self.rise_masks},
+        }
+        if self.occlusion_patch is not None:
+            options["occlusion"] = {"patch": self.occlusion_patch}
+        return options
 
     def validate_pictures(self) -> None:
         """Every check on picture settings that needs no model, with the received value."""
@@ -95,6 +131,15 @@ class VisualizationConfig:
             raise ValueError(
                 f"--faithfulness-images, --faithfulness-steps and --sanity-steps must be at least 1, got "
                 f"{self.faithfulness_images}, {self.faithfulness_steps}, {self.sanity_steps}"
+            )
+        for name in ("ig_steps", "smoothgrad_samples", "rise_masks", "occlusion_patch"):
+            value = getattr(self, name)
+            if value is not None and not value >= 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        unknown = [name for name in self.sanity_methods if name not in CAM_METHOD_NAMES]
+        if unknown or not self.sanity_methods:
+            raise ValueError(
+                f"--sanity-methods takes one or more of {', '.join(CAM_METHOD_NAMES)}, got {list(self.sanity_methods)}"
             )
         for path in self.images or []:
             if not Path(path).is_file():
@@ -196,6 +241,10 @@ class RunConfig(VisualizationConfig):
             raise ValueError(
                 f"--epochs 0{' --fine-tune-epochs 0' if pretrained else ''} trains nothing; give --epochs 1 or more, "
                 "or --model OUT/model.keras to evaluate and visualise a saved model"
+            )
+        if self.occlusion_patch is not None and self.occlusion_patch > self.image_size:
+            raise ValueError(
+                f"--occlusion-patch must be at most --image-size ({self.image_size}), got {self.occlusion_patch}"
             )
         if self.model is not None and not Path(self.model).is_file():
             raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..explain import cams
+from ..explain.methods import find_method
 from ..models.geometry import receptive_field
 from ..render import pictures as rendering
 from ..render.pictures import epochs as epoch_pictures
@@ -47,7 +48,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         labels: (n,) true class indices.
         out_dir: Output folder; pictures go to ``out_dir/epochs``.
         layer_name: Layer to explain; None: the run's own choice (``cams.default_cam_layer``).
-        method: A registered CAM method (``cams.CAM_METHODS``).
+        method: A registered map method (``explain.methods.MAP_METHODS``: a CAM or a pixel method).
         boxes: (n, 4) object boxes (x0, y0, x1, y1) for the pointing game, in the pixels of
             ``original_sizes`` (default: of ``images``); None: no pointing game.
         every: Explain every this many epochs (and always the last one of a ``fit``).
@@ -81,8 +82,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
             raise ValueError(
                 f"labels must hold one class index per image ({len(self.images)}), got {self.labels.shape}"
             )
-        if method not in cams.CAM_METHODS:
-            raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(sorted(cams.CAM_METHODS))}")
+        find_method(method)  # an unknown name fails here, naming the choices
         if int(every) < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         self.boxes = None if boxes is None else np.asarray(boxes, np.float64)

@@ -1,12 +1,11 @@
-"""Class activation maps: one small module per method, shared pass and registry in ``base``.
+"""Class activation maps: one small module per method, the shared pass in ``base``.
 
-``cam(model, images, method=...)`` runs any of them; ``CAM_METHODS`` lists the methods and the
-baselines (``random``, ``centre``, ``sobel``) a method must beat.
+``cam(model, images, method=...)`` runs any registered method (``explain.methods.MAP_METHODS``: these, the
+pixel attributions and the baselines ``random``, ``centre``, ``sobel`` a method must beat).
 """
 
 from . import baselines  # registers random, centre, sobel
 from .base import (
-    CAM_METHODS,
     CamPass,
     cam,
     cam_pass,
@@ -26,7 +25,6 @@ from .scorecam import TOP_CHANNELS, scorecam
 from .traced import TRACE_FROM_PASSES, TracedPasses, drop_traced_passes, trace_passes, traced_passes
 
 __all__ = [
-    "CAM_METHODS",
     "TOP_CHANNELS",
     "TRACE_FROM_PASSES",
     "TracedPasses",

@@ -1,11 +1,11 @@
 """Shared machinery: one batched forward/backward pass (a ``CamPass``: a layer's activations, the
 gradient of each image's class score before the softmax with respect to them, the class scores) that
-every method reads, and the registry of methods and baselines."""
+every method reads; registering methods and baselines in ``explain.methods``, and running any of them."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -13,6 +13,7 @@ import tensorflow as tf
 from ...models import layers as layer_tools
 from ...models.forward import forward, softmax
 from ...models.layer_choice import choose_cam_layer
+from ..methods import MapMethod, class_indices, find_method, normalise_maps, register_method
 from .traced import traced_passes
 
 
@@ -21,21 +22,6 @@ def default_cam_layer(model) -> str:
     the deepest layer every path to the classifier passes through, or the deepest such layer with at least
     5x5 cells when that one has fewer. One policy for the library, the epoch callback and the run."""
     return choose_cam_layer(model)[0]
-
-
-def class_indices(class_index, count: int, classes: int) -> np.ndarray | None:
-    """(n,) int for an int broadcast or one int per image, checked against ``classes``; None stays None
-    (each image's predicted class)."""
-    if class_index is None:
-        return None
-    indices = np.asarray(class_index, dtype=np.int64)
-    if indices.ndim == 0:
-        indices = np.broadcast_to(indices, (count,))
-    if indices.shape != (count,):
-        raise ValueError(f"class_index must be None, an int or one int per image ({count}), got {len(indices)} values")
-    if indices.min() < 0 or indices.max() >= classes:
-        raise ValueError(f"class_index must be in [0, {classes - 1}], got {indices.tolist()}")
-    return indices
 
 
 def activations_and_gradients(model, images, class_index=None, layer_name: str | None = None):
@@ -85,20 +71,6 @@ def _forward_and_gradients(model, images, class_index_sets: list, layer_name: st
     return activations.numpy(), gradients, logits.numpy(), index_sets
 
 
-def normalise_maps(weighted: np.ndarray) -> np.ndarray:
-    """ReLU, then each map divided by its maximum; an all-negative (or zero) map stays all zeros.
-
-    Args:
-        weighted: (n, h, w) channel-weighted sums.
-
-    Returns:
-        (n, h, w) float32 in [0, 1], never NaN.
-    """
-    positive = np.maximum(weighted, 0.0)
-    peak = positive.max(axis=(1, 2), keepdims=True)
-    return np.divide(positive, peak, out=np.zeros_like(positive), where=peak > 0).astype(np.float32)
-
-
 @dataclasses.dataclass
 class CamPass:
     """What one batched pass gives every method: read, never recomputed."""
@@ -111,28 +83,15 @@ class CamPass:
     logits: np.ndarray  # (n, classes)
     indices: np.ndarray  # (n,) the explained classes
     seed: int = 0  # for methods and baselines that draw random numbers
-
-
-@dataclasses.dataclass(frozen=True)
-class CamMethod:
-    """A registered method: ``compute(cam_pass) -> (n, h, w)`` float32 maps in [0, 1]."""
-
-    name: str
-    compute: Callable[[CamPass], np.ndarray]
-    baseline: bool  # a reference a method must beat (random, centre, sobel), not an explanation
-    # the maps before ReLU and scaling, in units shared by every class of one image (gradient methods:
-    # logit units), so two classes' maps can be drawn on one scale; None where there are no such units
-    unscaled: Callable[[CamPass], np.ndarray] | None = None
-
-
-CAM_METHODS: dict[str, CamMethod] = {}
+    # {method: {option: value}}: the pixel methods' own options (``--ig-steps``...); missing: their defaults
+    options: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
 
 
 def register(name: str, baseline: bool = False) -> Callable:
     """Decorator: register ``compute(cam_pass)`` under ``name`` (``--cam-method`` and ``cam()`` accept it)."""
 
     def decorate(function: Callable) -> Callable:
-        CAM_METHODS[name] = CamMethod(name, function, baseline)
+        register_method(MapMethod(name, function, baseline))
         return function
 
     return decorate
@@ -145,7 +104,7 @@ def register_gradient_method(name: str, weighted: Callable[[np.ndarray, np.ndarr
     def unscaled(one_pass: CamPass) -> np.ndarray:
         return weighted(one_pass.activations, one_pass.gradients)
 
-    CAM_METHODS[name] = CamMethod(name, lambda one_pass: normalise_maps(unscaled(one_pass)), False, unscaled)
+    register_method(MapMethod(name, lambda one_pass: normalise_maps(unscaled(one_pass)), False, unscaled))
 
 
 def for_model(name: str) -> Callable:
@@ -158,63 +117,82 @@ def for_model(name: str) -> Callable:
     return maps
 
 
-def _method(name: str) -> CamMethod:
-    if name not in CAM_METHODS:
-        raise ValueError(f"unknown CAM method {name!r}; choose from {', '.join(sorted(CAM_METHODS))}")
-    return CAM_METHODS[name]
-
-
-def cam_pass(model, images, class_index=None, layer_name: str | None = None, seed: int = 0) -> CamPass:
-    """One forward and backward pass over the batch, packed for any method."""
+def cam_pass(
+    model, images, class_index=None, layer_name: str | None = None, seed: int = 0, options: Mapping | None = None
+) -> CamPass:
+    """One forward and backward pass over the batch, packed for any method (``options``: see ``CamPass``)."""
     layer_name = layer_name or default_cam_layer(model)
     activations, gradients, logits, indices = activations_and_gradients(model, images, class_index, layer_name)
-    return CamPass(model, np.asarray(images, np.float32), layer_name, activations, gradients, logits, indices, seed)
+    images = np.asarray(images, np.float32)
+    return CamPass(model, images, layer_name, activations, gradients, logits, indices, seed, dict(options or {}))
 
 
-def cam(model, images, method: str = "gradcam", class_index=None, layer_name: str | None = None, seed: int = 0):
+def cam(
+    model,
+    images,
+    method: str = "gradcam",
+    class_index=None,
+    layer_name: str | None = None,
+    seed: int = 0,
+    options: Mapping | None = None,
+):
     """Maps of any registered method or baseline.
 
     Args:
         model: Flat or nesting a backbone; a softmax output is read as its logits.
         images: (n, H, W, 3) in the model's input scale (raw 0-255 RGB for this project's models).
-        method: A name of ``CAM_METHODS`` (gradcam, gradcam++, layercam, hirescam, scorecam, eigencam,
-            and the baselines random, centre, sobel).
+        method: A name of ``methods.MAP_METHODS``: a CAM (gradcam, gradcam++, layercam, hirescam, scorecam,
+            eigencam), a pixel attribution (saliency, smoothgrad, integrated_gradients, occlusion, rise,
+            guided_backprop, with their default options) or a baseline (random, centre, sobel).
         class_index: None (each image's predicted class), an int, or one int per image.
         layer_name: None means ``default_cam_layer``.
         seed: For the methods that draw random numbers.
+        options: {method: {option: value}} for pixel methods (``{"integrated_gradients": {"steps": 16}}``).
 
     Returns:
-        (n, h, w) float32 in [0, 1] at the layer's spatial resolution.
+        (n, h, w) float32 in [0, 1] at the layer's spatial resolution; a pixel method's (n, H, W) at the
+        images' own.
     """
-    chosen = _method(method)
-    return chosen.compute(cam_pass(model, images, class_index, layer_name, seed))
+    chosen = find_method(method)
+    return chosen.compute(cam_pass(model, images, class_index, layer_name, seed, options))
 
 
-def class_activation_maps(model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam"):
-    """Maps plus what a caller showing them needs, from one pass.
+def class_activation_maps(
+    model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam", options=None
+):
+    """Maps plus what a caller showing them needs, from one pass (``options`` as ``cam``'s).
 
     Returns:
         (maps (n, h, w) in [0, 1], probabilities (n, classes), class indices (n,)).
     """
-    chosen = _method(method)
-    one_pass = cam_pass(model, images, class_index, layer_name)
+    chosen = find_method(method)
+    one_pass = cam_pass(model, images, class_index, layer_name, options=options)
     return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
 
 
-def contrast_passes(model, images, class_index, layer_name: str | None = None) -> tuple[CamPass, CamPass]:
+def contrast_passes(
+    model, images, class_index, layer_name: str | None = None, options: Mapping | None = None
+) -> tuple[CamPass, CamPass]:
     """(pass for ``class_index``, pass for each image's predicted class) from ONE forward pass and two
     backward passes (traced once ``trace_passes`` registered this model and layer)."""
     layer_name = layer_name or default_cam_layer(model)
     activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [class_index, None], layer_name)
-    images = np.asarray(images, np.float32)
+    images, options = np.asarray(images, np.float32), dict(options or {})
     given, predicted = (
-        CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i]) for i in range(2)
+        CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i], 0, options)
+        for i in range(2)
     )
     return given, predicted
 
 
 def contrasting_maps(
-    model, images, other_class_index, layer_name: str | None = None, method: str = "gradcam", shared_scale=False
+    model,
+    images,
+    other_class_index,
+    layer_name: str | None = None,
+    method: str = "gradcam",
+    shared_scale=False,
+    options: Mapping | None = None,
 ):
     """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
     from ONE forward pass and two backward passes (``contrast_passes``).
@@ -222,12 +200,13 @@ def contrasting_maps(
     Args:
         shared_scale: Scale each image's two maps by the larger of their two peaks (so weak evidence
             looks weak beside strong), for methods with ``has_shared_scale``; else each map by its own.
+        options: The pixel methods' options, as ``cam``'s.
 
     Returns:
         (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
     """
-    chosen = _method(method)
-    other, predicted = contrast_passes(model, images, other_class_index, layer_name)
+    chosen = find_method(method)
+    other, predicted = contrast_passes(model, images, other_class_index, layer_name, options)
     if shared_scale and chosen.unscaled is not None:
         maps = scale_together(chosen.unscaled(predicted), chosen.unscaled(other))
     else:
@@ -244,4 +223,4 @@ def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, n
 
 def has_shared_scale(method: str) -> bool:
     """Whether ``method``'s maps of different classes share units (``contrasting_maps(shared_scale=True)``)."""
-    return _method(method).unscaled is not None
+    return find_method(method).unscaled is not None

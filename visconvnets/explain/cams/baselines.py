@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from ...models.geometry import receptive_field
-from .base import CamPass, normalise_maps, register
+from ..methods import normalise_maps
+from .base import CamPass, register
 
 CENTRE_SIGMA = 0.25  # the centre baseline's standard deviation, as a fraction of the image side
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import CamPass, for_model, normalise_maps, register
+from ..methods import normalise_maps
+from .base import CamPass, for_model, register
 
 
 def eigencam_from_activations(activations: np.ndarray) -> np.ndarray:

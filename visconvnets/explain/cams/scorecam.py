@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from ...models.forward import class_probabilities
-from .base import CamPass, for_model, normalise_maps, register
+from ..methods import normalise_maps
+from .base import CamPass, for_model, register
 
 TOP_CHANNELS = 32  # channels scored per image: 32 forward passes each instead of one per channel
 

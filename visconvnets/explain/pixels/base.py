@@ -1,6 +1,6 @@
 """Shared machinery of the pixel attributions: the class scores' input gradients in batches sized by pixels
 (one traced function per model), the class logits of many perturbed images, the channel reductions and the
-registry (``explain.attribution.attribute`` runs them).
+registration in the one registry (``explain.methods``; ``explain.attribution.attribute`` runs them).
 
 Every method gives raw attributions (n, H, W, 3) in the input's own units (signed); ``attribute`` reduces
 them over the colour channels and scales each map to [0, 1], or returns them raw with ``reduce=None``.
@@ -8,7 +8,6 @@ them over the colour channels and scales each map to [0, 1], or returns them raw
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -16,7 +15,7 @@ import tensorflow as tf
 
 from ...models.forward import forward, input_spec, perturbed_batch_size, probabilities
 from ...models.per_model import PerModel
-from ..cams.base import class_indices, normalise_maps
+from ..methods import MapMethod, class_indices, normalise_maps, register_method
 
 GRADIENT_PIXELS = 16 * 128 * 128  # input pixels per forward+backward batch: 16 images at 128 px, 2 at 299
 REDUCTIONS = ("abs_sum", "abs_max", "sum")  # over the colour channels; None: the raw (n, H, W, 3)
@@ -24,24 +23,23 @@ _GRADIENTS = PerModel()  # (model, guided) -> traced input-gradient function
 _LOGITS = PerModel()  # model -> traced class-logit function
 
 
-@dataclasses.dataclass(frozen=True)
-class PixelMethod:
-    """A registered pixel method: ``raw(model, images, class_indices, **options) -> (n, H, W, 3)``."""
-
-    name: str
-    raw: Callable
-    natural_reduce: str  # the reduction its paper draws (saliency: abs_max), used by ``cam`` and the scores
-    options: tuple[str, ...]  # the keyword options it takes (checked by ``attribute``)
-
-
-PIXEL_METHODS: dict[str, PixelMethod] = {}
-
-
 def register_pixel_method(name: str, natural_reduce: str = "abs_sum", options: tuple[str, ...] = ()) -> Callable:
-    """Decorator: register ``raw(model, images, class_indices, **options)`` under ``name``."""
+    """Decorator: register ``raw(model, images, classes, **options) -> (n, H, W, 3)`` under ``name`` in the
+    one registry (``methods.MAP_METHODS``), beside the CAMs: its maps for ``cam()`` and the run are the raw
+    attributions reduced with ``natural_reduce`` (its paper's picture), with the pass's options for ``name``
+    (``CamPass.options``), else the defaults (and the pass's seed, for a method that takes one)."""
 
     def decorate(function: Callable) -> Callable:
-        PIXEL_METHODS[name] = PixelMethod(name, function, natural_reduce, options)
+        def unscaled(one_pass) -> np.ndarray:  # (n, H, W) in the class score's units, before ReLU and scaling
+            given = {"seed": one_pass.seed} if "seed" in options else {}
+            given.update(one_pass.options.get(name, {}))
+            raw = function(one_pass.model, one_pass.images, np.asarray(one_pass.indices), **given)
+            return reduce_channels(raw, natural_reduce)
+
+        def compute(one_pass) -> np.ndarray:
+            return normalise_maps(unscaled(one_pass))
+
+        register_method(MapMethod(name, compute, False, unscaled, function, natural_reduce, options))
         return function
 
     return decorate
@@ -163,16 +161,19 @@ def checked_images(model, images) -> np.ndarray:
     return images
 
 
-def reduce_attributions(raw: np.ndarray, reduce: str) -> np.ndarray:
-    """(n, H, W, 3) raw attributions -> (n, H, W) float32 in [0, 1]: reduced over the colour channels
-    (``abs_sum``: sum of magnitudes; ``abs_max``: the largest magnitude; ``sum``: signed sum, then ReLU), each
-    map divided by its peak (all zeros stays zeros)."""
+def reduce_channels(raw: np.ndarray, reduce: str) -> np.ndarray:
+    """(n, H, W, 3) raw attributions -> (n, H, W) float64 reduced over the colour channels: ``abs_sum`` (sum of
+    magnitudes), ``abs_max`` (the largest magnitude) or ``sum`` (signed; the scaling's ReLU keeps the positive)."""
     if reduce == "abs_sum":
-        reduced = np.abs(raw).sum(axis=-1)
-    elif reduce == "abs_max":
-        reduced = np.abs(raw).max(axis=-1)
-    elif reduce == "sum":
-        reduced = raw.sum(axis=-1)  # normalise_maps applies the ReLU
-    else:
-        raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)} or None, got {reduce!r}")
-    return normalise_maps(reduced)
+        return np.abs(raw).sum(axis=-1, dtype=np.float64)
+    if reduce == "abs_max":
+        return np.abs(raw).max(axis=-1).astype(np.float64)
+    if reduce == "sum":
+        return raw.sum(axis=-1, dtype=np.float64)
+    raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)} or None, got {reduce!r}")
+
+
+def reduce_attributions(raw: np.ndarray, reduce: str) -> np.ndarray:
+    """(n, H, W, 3) raw attributions -> (n, H, W) float32 in [0, 1]: ``reduce_channels``, then each map divided
+    by its peak after a ReLU (all zeros stays zeros)."""
+    return normalise_maps(reduce_channels(raw, reduce))

@@ -7,8 +7,7 @@ import numpy as np
 
 from .base import class_logits, register_pixel_method, spread_over_channels
 
-PATCH = 16  # patch side in pixels (an eighth of the demo's 128 px)
-STRIDE = 8  # pixels between patch positions (each pixel covered by about four patches)
+PATCH_SHARE = 8  # patch side: the image's shorter side / this (16 px at 128, 37 at 299): 15 x 15 positions
 
 
 def patch_corners(side: int, patch: int, stride: int) -> list[int]:
@@ -22,11 +21,16 @@ def patch_corners(side: int, patch: int, stride: int) -> list[int]:
 
 @register_pixel_method("occlusion", natural_reduce="sum", options=("patch", "stride", "value"))
 def occlusion_attributions(
-    model, images: np.ndarray, classes: np.ndarray, patch: int = PATCH, stride: int = STRIDE, value: float = 0.0
+    model, images: np.ndarray, classes: np.ndarray, patch: int | None = None, stride: int | None = None, value=0.0
 ) -> np.ndarray:
     """(n, H, W, 3) each pixel's mean score drop over the patches covering it, spread equally over the three
-    channels (so the channels sum to the pixel's drop); every occluded copy in batches by pixels."""
+    channels (so the channels sum to the pixel's drop); every occluded copy in batches by pixels.
+
+    ``patch`` None: the shorter side / ``PATCH_SHARE``; ``stride`` None: half the patch (each pixel under
+    about four patches). Costs images x positions forward passes (about 225 per image by default)."""
     count, height, width = images.shape[:3]
+    patch = max(1, min(height, width) // PATCH_SHARE) if patch is None else int(patch)
+    stride = max(1, patch // 2) if stride is None else int(stride)
     rows, columns = patch_corners(height, patch, stride), patch_corners(width, patch, stride)
     positions = [(top, left) for top in rows for left in columns]
     masks = np.zeros((len(positions), height, width), bool)  # (p, H, W) True inside each patch

@@ -42,40 +42,47 @@ def save_faithfulness_curves(fractions: np.ndarray, curves: dict, path: Path, ti
     return _save_figure(figure, path, top=0.92 if title else 1.0)
 
 
-def save_sanity_figure(
-    steps: Sequence[str], spearman: Sequence[float], ssim: Sequence[float], maps, path: Path, title: str = ""
-) -> Path:
-    """Top: rank correlation and SSIM with the trained model's maps after each randomisation step;
-    bottom: one image's map, trained first, then after each step. PNG.
+def save_sanity_figure(steps: Sequence[str], spearman: dict, maps: dict, path: Path, title: str = "") -> Path:
+    """Top: each method's rank correlation with its trained-model maps after each randomisation step, one
+    curve per method; below, one row per method: one image's map, trained first, then after each step. PNG.
 
     Args:
-        maps: (steps + 1, h, w) one image's maps, the trained model's first.
+        steps: The step names, top down.
+        spearman: {method: [mean rank correlation per step]}.
+        maps: {method: (steps + 1, h, w) one image's maps, the trained model's first}.
     """
-    count = len(steps)
-    figure = Figure(figsize=(max(8.0, 1.1 * (count + 1)), 6.0))
-    grid = figure.add_gridspec(2, count + 2, height_ratios=(2.2, 1), width_ratios=[1] * (count + 1) + [0.08])
+    count, rows = len(steps), len(maps)
+    figure = Figure(figsize=(max(8.0, 1.1 * (count + 1)), 3.6 + 1.25 * rows))
+    grid = figure.add_gridspec(
+        1 + rows, count + 2, height_ratios=(2.6, *[1] * rows), width_ratios=[1] * (count + 1) + [0.08]
+    )
     curve = figure.add_subplot(grid[0, :-1])
     positions = np.arange(1, count + 1)
-    curve.plot(positions, spearman, "o-", label="rank correlation (Spearman)")
-    curve.plot(positions, ssim, "s--", label="SSIM")
+    for method, values in spearman.items():
+        curve.plot(positions, values, "o-", label=method)
     curve.axhline(0, color="grey", linewidth=0.8)
     curve.set_xticks(positions, steps, rotation=45, ha="right", fontsize=8)
     curve.set_ylim(-1.05, 1.05)
-    curve.set_ylabel("similarity to the trained maps", fontsize=9)
+    curve.set_ylabel("rank correlation with the trained maps", fontsize=9)
     curve.set_xlabel("re-initialised, cumulatively from the top", fontsize=9)
     curve.grid(alpha=0.3)
     curve.legend(fontsize=8)
-    axes = [figure.add_subplot(grid[1, index]) for index in range(len(maps))]
-    for index, (axis, heatmap) in enumerate(zip(axes, maps)):
-        drawn = axis.imshow(heatmap, cmap="jet", vmin=0, vmax=1)
-        axis.set_title("trained" if index == 0 else steps[index - 1], fontsize=7)
-        axis.axis("off")
-    bar = figure.colorbar(drawn, cax=figure.add_subplot(grid[1, -1]), ticks=[0, 1])
+    for row, (method, series) in enumerate(maps.items(), start=1):
+        for index, heatmap in enumerate(series):
+            axis = figure.add_subplot(grid[row, index])
+            drawn = axis.imshow(heatmap, cmap="jet", vmin=0, vmax=1)
+            if row == 1:
+                axis.set_title("trained" if index == 0 else steps[index - 1], fontsize=7)
+            if index == 0:
+                axis.set_ylabel(method, fontsize=7)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    bar = figure.colorbar(drawn, cax=figure.add_subplot(grid[1:, -1]), ticks=[0, 1])
     bar.set_label("map / its peak", fontsize=7)
     bar.ax.tick_params(labelsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
-    return _save_figure(figure, path, top=0.93 if title else 1.0)
+    return _save_figure(figure, path, top=0.94 if title else 1.0)
 
 
 def save_cam_comparison(

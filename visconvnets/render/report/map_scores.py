@@ -18,7 +18,7 @@ SCORE_COLUMNS = (
 
 
 def _score_rows(methods: dict) -> tuple[list[str], list[dict]]:
-    """(column titles, one row per method: name, baseline, cells {mean, low, high, best})."""
+    """(column titles, one row per method: name, baseline, pixels, seconds, cells {mean, low, high, best})."""
     columns = [column for column in SCORE_COLUMNS if all(column[0] in row for row in methods.values())]
     best = {}
     for key, _, higher in columns:
@@ -30,7 +30,8 @@ def _score_rows(methods: dict) -> tuple[list[str], list[dict]]:
         for key, _, _ in columns:
             low, high = row[key]["ci95"]
             cells.append({"mean": row[key]["mean"], "low": low, "high": high, "best": best[key] == name})
-        rows.append({"name": name, "baseline": bool(row.get("baseline")), "cells": cells})
+        kind = {"baseline": bool(row.get("baseline")), "pixels": bool(row.get("pixels")), "seconds": row.get("seconds")}
+        rows.append({"name": name, **kind, "cells": cells})
     return [title for _, title, _ in columns], rows
 
 
@@ -50,7 +51,10 @@ def scores_section(out_dir: Path, metrics: dict) -> dict | None:
         "findings": faithfulness.get("findings", []) + (sanity or {}).get("findings", []),
         "curves": picture(out_dir, curves, "deletion and insertion curves", lazy=False) if curves.exists() else None,
         "sanity": (
-            {"method": sanity["method"], "picture": picture(out_dir, sanity_figure, "randomisation check", lazy=False)}
+            {
+                "methods": list(sanity["methods"]),
+                "picture": picture(out_dir, sanity_figure, "randomisation check", lazy=False),
+            }
             if sanity and sanity_figure.exists()
             else None
         ),
