@@ -144,6 +144,8 @@ def upsample_heatmaps(maps: np.ndarray, output_shape: tuple[int, int], geometry=
     rows, columns = output_shape
     if geometry is not None and (height, width) == ((input_size, input_size) if input_size else (rows, columns)):
         geometry = None  # one value per input pixel already
+    if geometry is None and (height, width) == (rows, columns):
+        return maps.astype(np.float32)  # already at the output's resolution: nothing to interpolate
     if geometry is None:
         row_matrix = _interpolation_matrix(rows, height, lambda j: (j + 0.5) * rows / height - 0.5)
         column_matrix = _interpolation_matrix(columns, width, lambda j: (j + 0.5) * columns / width - 0.5)
@@ -154,7 +156,8 @@ def upsample_heatmaps(maps: np.ndarray, output_shape: tuple[int, int], geometry=
         column_matrix = _interpolation_matrix(
             columns, width, lambda j: (stride * j + offset + 0.5) * columns / size_columns - 0.5
         )
-    return np.einsum("Hh,nhw,Ww->nHW", row_matrix, maps, column_matrix).astype(np.float32)
+    # two matrix products, (H, h) @ (n, h, w) @ (w, W): one three-operand einsum loops over all of H h w W
+    return (row_matrix @ maps @ column_matrix.T).astype(np.float32)
 
 
 def upsample_heatmap(heatmap: np.ndarray, output_shape: tuple[int, int], geometry=None, input_size=None) -> np.ndarray:

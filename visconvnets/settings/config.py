@@ -278,6 +278,8 @@ DEMO_OUTPUT = Path("outputs/demo")
 # size and angle). At 96 px, with rotation/shift/zoom, or at batch 16 (BatchNormalization over 16 images:
 # single batches' loss at 5-6) runs merged dandelion into sunflower (0.79-0.86); batch 32: 0.94-1.00.
 # 24 filter patterns at 128 px, 40 steps; map scores and randomisation in 8 steps. Grad-CAM: the backbone's demo layer.
+# The pixel methods with fewer passes: integrated gradients 16 steps, SmoothGrad 8 copies, occlusion 49 patches,
+# RISE 128 masks per image.
 DEMO_PHOTO_SIZE = 150
 DEMO_SETTINGS = {
     "weights": "none",
@@ -297,6 +299,11 @@ DEMO_SETTINGS = {
     "filter_size": 128,
     "faithfulness_steps": 8,
     "sanity_steps": 8,  # head and mixed10 to mixed4: every block above the map's layer
+    # the pixel methods, cheaper than a real run's defaults (their costs and scores: README, BENCHMARKS.md)
+    "ig_steps": 16,
+    "smoothgrad_samples": 8,
+    "occlusion_patch": 32,  # 7 x 7 positions at 128 px
+    "rise_masks": 128,
 }
 
 

@@ -19,8 +19,14 @@ from ..methods import MapMethod, class_indices, normalise_maps, register_method
 
 GRADIENT_PIXELS = 16 * 128 * 128  # input pixels per forward+backward batch: 16 images at 128 px, 2 at 299
 REDUCTIONS = ("abs_sum", "abs_max", "sum")  # over the colour channels; None: the raw (n, H, W, 3)
-_GRADIENTS = PerModel()  # (model, guided) -> traced input-gradient function
-_LOGITS = PerModel()  # model -> traced class-logit function
+_GRADIENTS = PerModel()  # (model, guided, image shape) -> traced input-gradient function
+_LOGITS = PerModel()  # (model, image shape) -> traced class-logit function
+
+
+def _signature(shape: tuple[int, ...]) -> list[tf.TensorSpec]:
+    """(images with an open batch size, their classes): one trace serves every batch (tracing InceptionV3's
+    gradient costs 3-4 s; ``reduce_retracing`` alone traced twice, for the first and the second batch size)."""
+    return [tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
 
 
 def register_pixel_method(name: str, natural_reduce: str = "abs_sum", options: tuple[str, ...] = ()) -> Callable:
@@ -64,12 +70,12 @@ def guided_relu(values):
     return relu(values)
 
 
-def _gradient_function(model, guided: bool) -> Callable:
+def _gradient_function(model, guided: bool, shape: tuple[int, ...]) -> Callable:
     """``(images (b, H, W, 3), classes (b,)) -> (gradients (b, H, W, 3), scores (b,))`` of each image's class
-    score before the softmax, traced once per model with an open batch size."""
+    score before the softmax, traced once per model and image shape with an open batch size."""
 
     def make():
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=_signature(shape))
         def gradients(images, classes):
             with tf.GradientTape() as tape:
                 tape.watch(images)
@@ -80,14 +86,14 @@ def _gradient_function(model, guided: bool) -> Callable:
 
         return gradients
 
-    return _GRADIENTS.get_or_make(model, guided, make)
+    return _GRADIENTS.get_or_make(model, (guided, shape), make)
 
 
 def input_gradients(model, images: np.ndarray, classes: np.ndarray, guided: bool = False):
     """(gradients (n, H, W, 3) float32, class scores (n,) float64) of each image's class score before the
     softmax with respect to its pixels, in batches of ``GRADIENT_PIXELS``; ``guided``: ReLUs pass only
     positive gradients (guided backpropagation)."""
-    function = _gradient_function(model, guided)
+    function = _gradient_function(model, guided, tuple(images.shape[1:]))
     gradients, scores = np.empty(images.shape, np.float32), np.empty(len(images), np.float64)
     size = batch_size_for(images, GRADIENT_PIXELS)
     for start in range(0, len(images), size):
@@ -109,20 +115,20 @@ def class_logits(model, count: int, make_batch: Callable, classes: np.ndarray) -
         classes: (count,) the class of each.
     """
 
-    def make():
-        @tf.function(reduce_retracing=True)
+    def make(shape: tuple[int, ...]):
+        @tf.function(input_signature=_signature(shape))
         def logits_of(batch, indices):
             logits, _ = forward(model, batch, logits=True)
             return tf.gather(logits, indices, axis=1, batch_dims=1)
 
         return logits_of
 
-    function = _LOGITS.get_or_make(model, None, make)
     found, size = np.empty(count, np.float64), perturbed_batch_size(model)
     for start in range(0, count, size):
         stop = min(count, start + size)
-        batch = tf.constant(np.asarray(make_batch(start, stop), np.float32))
-        found[start:stop] = function(batch, tf.constant(classes[start:stop], tf.int32)).numpy()
+        batch = np.asarray(make_batch(start, stop), np.float32)
+        function = _LOGITS.get_or_make(model, batch.shape[1:], lambda: make(batch.shape[1:]))  # noqa: B023
+        found[start:stop] = function(tf.constant(batch), tf.constant(classes[start:stop], tf.int32)).numpy()
     return found
 
 
