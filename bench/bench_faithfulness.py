@@ -9,8 +9,8 @@ InceptionV3 (this project's flat model, random weights) at ``--size``:
    the perturbed images and of the bookkeeping (target: at most about 1.2x);
 2. Score-CAM at ``--layer``: ours (the 32 most active channels, masked images batched) vs a naive loop
    over the same channels, one masked image per forward call, on ``--naive-images`` images;
-3. every method's time for ``--images`` images beside Grad-CAM's (one forward/backward pass each,
-   Score-CAM's masked forwards on top).
+3. every CAM method's time for ``--images`` images beside Grad-CAM's (one forward/backward pass each,
+   Score-CAM's masked forwards on top); the pixel methods: ``bench_pixels.py``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def main(argv=None) -> None:
     import keras
     import numpy as np
 
-    from visconvnets.explain.cams import CAM_METHODS, TOP_CHANNELS, cam_pass
+    from visconvnets.explain.cams import TOP_CHANNELS, cam_pass
+    from visconvnets.explain.methods import MAP_METHODS
     from visconvnets.models.build import build_model
     from visconvnets.models.geometry import receptive_field
     from visconvnets.scores.faithfulness import deletion_insertion
@@ -81,7 +82,9 @@ def main(argv=None) -> None:
     seconds, one_pass = timed(lambda: cam_pass(model, images, None, args.layer))
     results["methods_seconds"] = {"forward_backward_pass": round(seconds, 2)}
     maps = {}
-    for name, method in CAM_METHODS.items():
+    for name, method in MAP_METHODS.items():
+        if method.pixels:  # the pixel methods: bench/bench_pixels.py
+            continue
         seconds, maps[name] = timed(lambda method=method: method.compute(one_pass))
         results["methods_seconds"][name] = round(seconds + results["methods_seconds"]["forward_backward_pass"], 2)
 
@@ -100,7 +103,7 @@ def main(argv=None) -> None:
     few = images[: args.naive_images]
     naive, naive_maps = timed(lambda: naive_scorecam(model, few, args.layer, TOP_CHANNELS))
     few_pass = cam_pass(model, few, None, args.layer)
-    ours, our_maps = timed(lambda: CAM_METHODS["scorecam"].compute(few_pass))
+    ours, our_maps = timed(lambda: MAP_METHODS["scorecam"].compute(few_pass))
     peak = naive_maps.clip(min=0).max(axis=(1, 2), keepdims=True)
     agreement = float(
         np.abs(np.where(peak > 0, naive_maps.clip(min=0) / np.where(peak > 0, peak, 1), 0) - our_maps).max()

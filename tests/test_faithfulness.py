@@ -154,6 +154,24 @@ def test_randomisation_drives_gradcam_down_and_leaves_sobel_alone(blob_model_and
         np.testing.assert_array_equal(got, want)  # the trained weights are back
 
 
+def test_the_randomisation_check_tells_guided_backprop_from_gradcam(blob_model_and_images):
+    """Adebayo et al. (2018): guided backpropagation changes far less than the plain gradient (saliency) or
+    Grad-CAM when the weights are re-initialised: its ReLU rule keeps the image's own edges. Every method from
+    one pass per step; the pixel maps at the input's 48 px."""
+    from visconvnets.scores.sanity import randomization_sanities
+
+    model, images = blob_model_and_images
+    names = ["gradcam", "guided_backprop", "integrated_gradients", "saliency"]
+    found = randomization_sanities(model, images, names, "c3", options={"integrated_gradients": {"steps": 8}})
+    methods = found["methods"]
+    assert found["steps"] == ["head", "c3", "c2", "c1"] and list(methods) == names
+    assert methods["guided_backprop"]["maps"].shape == (5, 8, 48, 48)
+    assert methods["gradcam"]["maps"].shape == (5, 8, 24, 24)
+    guided, plain = np.asarray(methods["guided_backprop"]["spearman"]), np.asarray(methods["saliency"]["spearman"])
+    assert (guided > plain + 0.2).all()  # at every step, the same gradient without the guided rule moves more
+    assert guided[-1] > methods["gradcam"]["spearman"][-1] + 0.25 and methods["gradcam"]["spearman"][-1] < 0.2
+
+
 def test_randomisation_reuses_a_traced_pass_and_restores_the_weights_on_error(blob_model_and_images, monkeypatch):
     from visconvnets.explain import cams
     from visconvnets.scores import sanity

@@ -223,3 +223,23 @@ def test_pixel_maps_are_scored_and_drawn_without_receptive_field_placement():
     assert upsample_heatmaps(cells, (24, 24), geometry=(4.0, 6.0))[0, 6].argmax() == 14
     hits, _ = pointing_hits(maps, [[19, 2, 21, 4]], (4.0, 6.0), 24)  # the peak at x=20, y=3, not 4*20+6
     assert hits.tolist() == [True]
+
+
+def test_cam_runs_pixel_methods_with_the_passes_options_as_attribute_does():
+    """One registry: ``cam`` with a pixel name gives ``attribute``'s map in the method's own reduction, the
+    options it is handed (``CamPass.options``) reach the method, and the default occlusion patch is the
+    side / 8 moved by half of it."""
+    from visconvnets.explain.cams import cam, contrasting_maps
+
+    model, images, classes = _smooth_model(), random_images(3, 12, seed=8), np.array([0, 1, 2])
+    options = {"integrated_gradients": {"steps": 8}, "occlusion": {"patch": 4, "stride": 2}}
+    found = cam(model, images, "integrated_gradients", classes, "conv", options=options)
+    np.testing.assert_allclose(found, attribute(model, images, "integrated_gradients", classes, steps=8), atol=1e-6)
+    assert not np.allclose(found, attribute(model, images, "integrated_gradients", classes, steps=1), atol=1e-3)
+    occluded = cam(model, images, "occlusion", classes, "conv", options=options)
+    np.testing.assert_allclose(occluded, attribute(model, images, "occlusion", classes, "sum", patch=4, stride=2))
+    default = attribute(model, images, "occlusion", classes, "sum")  # 12 px: patch 12 // 8 = 1, stride 1
+    np.testing.assert_allclose(default, attribute(model, images, "occlusion", classes, "sum", patch=1, stride=1))
+    predicted, other, _, _ = contrasting_maps(model, images, classes, "conv", "saliency", shared_scale=True)
+    assert predicted.shape == other.shape == (3, 12, 12)
+    np.testing.assert_allclose(np.maximum(predicted.max(axis=(1, 2)), other.max(axis=(1, 2))), 1.0)  # one scale

@@ -157,7 +157,8 @@ def write_cam_pictures(
     paths, labels = chosen.paths, chosen.labels
     geometry = receptive_field(model, layer)
     parts = [
-        class_activation_maps(model, images[part], None, layer, config.cam_method) for part in _batches(len(paths))
+        class_activation_maps(model, images[part], None, layer, config.cam_method, config.pixel_options())
+        for part in _batches(len(paths))
     ]
     maps, probabilities = np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
     written = []
@@ -232,7 +233,7 @@ def write_cam_comparisons(
     """
     geometry, written = receptive_field(model, layer), []
     for part in _batches(len(paths)):
-        one_pass = cam_pass(model, images[part], None, layer, config.seed)
+        one_pass = cam_pass(model, images[part], None, layer, config.seed, config.pixel_options())
         maps = {method.name: method.compute(one_pass) for method in ordered_methods()}
         baselines = sum(method.baseline for method in ordered_methods())
         for offset, path in enumerate(paths[part]):
@@ -276,7 +277,7 @@ def write_failure_gallery(
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
         predicted_maps, true_maps, probabilities, guesses = contrasting_maps(
-            model, images, true_classes, layer, config.cam_method, shared_scale=True
+            model, images, true_classes, layer, config.cam_method, shared_scale=True, options=config.pixel_options()
         )
         for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
             path, guess, truth = Path(test_paths[index]), int(guesses[offset]), true_classes[offset]

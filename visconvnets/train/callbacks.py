@@ -56,6 +56,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         class_names: For the panels' text (default: class indices).
         names: File stem per probe (default: ``probe_00``, ``probe_01``...).
         original_sizes: (n, 2) (width, height) the boxes refer to.
+        options: The pixel methods' options ({method: {option: value}}, ``cams.CamPass.options``).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         class_names=None,
         names=None,
         original_sizes=None,
+        options=None,
     ):
         super().__init__()
         self.images = np.asarray(images, np.float32)
@@ -92,7 +94,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         self.tensorboard_dir = Path(tensorboard_dir) if tensorboard_dir else None
         self.class_names = list(class_names) if class_names is not None else None
         self.names = list(names) if names is not None else [f"probe_{index:02d}" for index in range(len(self.images))]
-        self.original_sizes = original_sizes
+        self.original_sizes, self.options = original_sizes, dict(options or {})
         self.layer, self.geometry, self._writer, self._fit_started = None, None, None, False
         self._traced = False  # whether this fit's passes are traced (long fits; traced at the first epoch end)
 
@@ -144,7 +146,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
         if self._traced:
             cams.trace_passes(self.model, self.layer)
         predicted_maps, true_maps, probabilities, predicted = cams.contrasting_maps(
-            self.model, self.images, self.labels, self.layer, self.method, shared_scale=True
+            self.model, self.images, self.labels, self.layer, self.method, shared_scale=True, options=self.options
         )
         return true_maps, predicted_maps, probabilities, predicted
 

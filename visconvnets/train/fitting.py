@@ -107,6 +107,7 @@ def training_callbacks(
             class_names=classes,
             names=names,
             original_sizes=probes.sizes,
+            options=config.pixel_options(),
         )
         callbacks.insert(0, probe)  # first: its numbers reach the logs every later callback reads
     return callbacks
