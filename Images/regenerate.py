@@ -6,7 +6,8 @@ Usage (from the project root):
 
 Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
 panel, the deepest filter grid, the training curves, the confusion matrix, the deletion/insertion
-curves, the randomisation check, the first probe's epoch strip and GIF) and draws what the demo
+curves, the randomisation check, the first probe's epoch strip and GIF), draws every map method over the
+Grad-CAM panel's image (demo_methods.jpg) and draws what the demo
 model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
 """
 
@@ -33,6 +34,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--photo", default=REAL_PHOTO, help="which sample photo to draw (relative to --sample)")
     parser.add_argument("--images", type=Path, default=ROOT / "Images", help="where the figures go")
     return parser.parse_args(argv)
+
+
+def chosen_source(run, panel: Path) -> Path:
+    """The test image behind a Grad-CAM panel (``gradcam/<stem>.jpg``), from the run's predictions."""
+    from visconvnets.settings import outputs
+
+    given = json.loads((run / outputs.CONFIG).read_text())["config"]["data"]
+    data = Path(given) if given else run.root / outputs.DEMO_DATA / "split"  # the demo's own split
+    for row in outputs.read_predictions_csv(run / outputs.PREDICTIONS):
+        if run.cam_panel(row["path"]) == panel:
+            return data / row["path"]
+    raise FileNotFoundError(f"no test image of {run.root} is drawn in {panel}")
+
+
+def compare_methods(model, run, image_path: Path, size: int, metrics: dict, target: Path) -> None:
+    """Every registered method over one test image (the run's settings, so the demo's pixel options), as
+    ``--compare-cams`` draws it."""
+    from visconvnets.data.images import load_images
+    from visconvnets.run.pictures import write_cam_comparisons
+    from visconvnets.settings import outputs
+    from visconvnets.settings.config import config_from_mapping
+
+    config = config_from_mapping(json.loads((run / outputs.CONFIG).read_text())["config"])
+    layer = metrics["faithfulness"]["layer"]
+    layout = outputs.RunLayout(target.parent / "compare_scratch")
+    written = write_cam_comparisons(model, load_images([image_path], size), [image_path], layer, layout, config)
+    shutil.move(written[0], target)
+    shutil.rmtree(layout.root)
 
 
 def main(argv=None) -> int:
@@ -69,6 +98,7 @@ def main(argv=None) -> int:
         shutil.copyfile(
             strips[0].with_name(strips[0].name.replace("_strip.jpg", ".gif")), args.images / "demo_epochs.gif"
         )
+    compare_methods(model, run, chosen_source(run, chosen), size, metrics, args.images / "demo_methods.jpg")
     photo = args.sample / args.photo
     images = load_images([photo], size)
     grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])
