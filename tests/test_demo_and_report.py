@@ -96,12 +96,15 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
     pointing_per_method = {
         name: row["pointing_game"]["mean"] for name, row in metrics["faithfulness"]["methods"].items()
     }
-    assert len(pointing_per_method) == 9 and all(0 <= value <= 1 for value in pointing_per_method.values())
+    assert len(pointing_per_method) == 15 and all(0 <= value <= 1 for value in pointing_per_method.values())
+    assert list(metrics["sanity"]["methods"]) == ["gradcam", "integrated_gradients", "guided_backprop"]
     assert any("pointing game" in sentence for sentence in metrics["faithfulness"]["findings"])
     config = json.loads((output / "config.json").read_text())["config"]
     assert config["image_size"] == 75 and config["lr_schedule"] == "cosine" and config["validation"] is False
     page = (output / "index.html").read_text(encoding="utf-8")
     assert "Trained from scratch" in page and "pointing game" in page
+    assert page.count("<small>(pixels)</small>") == 6  # the pixel methods' rows in the scores table
+    assert "Randomisation check of gradcam, integrated_gradients, guided_backprop" in page
     assert "Loss and accuracy per epoch, training only." in page  # the demo has no validation pass
 
 
