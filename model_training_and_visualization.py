@@ -18,6 +18,8 @@ from visconvnets.run.console import start_tensorflow
 from visconvnets.settings.backbones import BACKBONES, PREPROCESSING
 from visconvnets.settings.config import (
     CAM_METHOD_NAMES,
+    FILTER_PARAMETERIZATIONS,
+    OBJECTIVES,
     PRECISIONS,
     SCHEDULES,
     SCRATCH_BATCH_NORM_MOMENTUM,
@@ -286,6 +288,18 @@ def _add_picture_options(option: _Options) -> None:
     )
     option("--filter-blur-every", "mild Gaussian blur every N steps, 0 never (default: {default})", type=_count)
     option("--filter-octaves", "optimise at N scales 1.4x apart, smallest first (default: {default})", type=int)
+    option(
+        "--filter-parameterization",
+        "what the ascent optimises: pixel (the image, with blur and octaves; the blog's), fourier (the spectrum "
+        "scaled by 1/frequency, colours decorrelated: lucid's), maco (the spectrum's phase only, the magnitude of "
+        "natural photos: Fel et al. 2023) (default: {default})",
+        choices=FILTER_PARAMETERIZATIONS,
+    )
+    option(
+        "--filter-objective",
+        "channel: the filter's mean over its map (default: {default}); neuron: its centre cell only",
+        choices=OBJECTIVES,
+    )
     option("--no-gradcam", "no Grad-CAM panels and no failure gallery", action="store_false")
     option("--cam-method", CAM_METHOD_HELP, choices=CAM_METHOD_NAMES)
     option(

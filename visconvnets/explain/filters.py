@@ -3,9 +3,11 @@
 Naive ascent on InceptionV3 gives "meaningless blur" past the first layers. We use what the
 feature-visualization literature uses, each a flag with a default that reads well:
 random jitter (the image is rolled a few pixels each step, so high-frequency adversarial patterns
-do not pay), a mild Gaussian blur every few steps, and octaves (optimise small, upscale, continue),
-which grows structure at several scales. Many filters are optimised together as one batch, through
-the model cut at the layer (``forward(..., stop_after_taps=True)``).
+do not pay), and, in pixel space, a mild Gaussian blur every few steps and octaves (optimise small,
+upscale, continue), which grows structure at several scales. Or the image is drawn from a spectrum
+(``parameterizations``: ``fourier``, ``maco``) optimised with Adam at full size. The objective is a
+filter's mean over its map (``channel``) or its centre cell (``neuron``). Many filters are optimised
+together as one batch, through the model cut at the layer (``forward(..., stop_after_taps=True)``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from ..data.images import gaussian_blur
 from ..models import layers as layer_tools
 from ..models.forward import forward
 from ..settings.config import AscentSettings
+from .parameterizations import PARAMETERIZATIONS, fourier_image, maco_image, natural_magnitude
+
+OBJECTIVES = ("channel", "neuron")
+ADAM = (0.9, 0.999, 1e-8)  # Adam's beta1, beta2 and epsilon for the spectral parameterisations
 
 MAX_STEPS_VARIABLE = "VISCONVNETS_MAX_STEPS"  # caps every ascent's steps (tests set it low)
 
@@ -30,10 +36,14 @@ def capped_steps(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
-def _filter_scores(activation, filter_indices, border: float):
-    """Mean of each image's own filter over the map minus a border: (n,) from (n, h, w, c).
-    The map's size may be known only when run (one traced ascent step serves every octave)."""
+def _filter_scores(activation, filter_indices, border: float, objective: str = "channel"):
+    """Each image's own filter: its mean over the map minus a border (``channel``) or its centre cell
+    (``neuron``): (n,) from (n, h, w, c). The map's size may be known only when run (one traced ascent step
+    serves every octave)."""
     height, width = tf.shape(activation)[1], tf.shape(activation)[2]
+    if objective == "neuron":
+        centre = activation[:, height // 2, width // 2, :]  # (n, c)
+        return tf.cast(tf.gather(centre, filter_indices, axis=1, batch_dims=1), tf.float32)
     top = tf.cast(tf.cast(height, tf.float32) * border, tf.int32)  # floor: int(height * border)
     left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
     cropped = activation[:, top : height - top, left : width - left, :]
@@ -47,6 +57,29 @@ def filter_activations(
     """(n,) mean activation of filter ``filter_indices[i]`` for ``images[i]`` (border excluded if > 0)."""
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     return _filter_scores(recorded[layer_name], tf.constant(list(filter_indices), tf.int32), border).numpy()
+
+
+def pattern_percentiles(
+    model, layer_name: str, filter_indices: Sequence[int], patterns, images, border: float = 0.0, batch: int = 32
+) -> np.ndarray:
+    """(n,) how strongly each filter's pattern drives it beside real photos: the percentage of ``images``
+    (m, S, S, 3) on which filter ``filter_indices[i]``'s mean activation is below its pattern's
+    (``patterns[i]``, same input scale). Below the 99th, the pattern is not a picture of what the unit
+    wants most. Every filter's activations over the images from one pass per batch of images."""
+    indices = [int(index) for index in filter_indices]
+    wanted = filter_activations(model, layer_name, patterns, indices, border)  # (n,)
+    images = np.asarray(images, np.float32)
+    found = []
+    for start in range(0, len(images), batch):
+        part = tf.constant(images[start : start + batch])
+        _, recorded = forward(model, part, taps=[layer_name], stop_after_taps=True)
+        activation = tf.cast(recorded[layer_name], tf.float32)  # (b, h, w, c)
+        height, width = activation.shape[1], activation.shape[2]
+        top, left = int(height * border), int(width * border)
+        cropped = activation[:, top : height - top, left : width - left, :]
+        found.append(tf.gather(tf.reduce_mean(cropped, axis=(1, 2)), indices, axis=1).numpy())  # (b, n)
+    real = np.concatenate(found)  # (m, n)
+    return 100.0 * (real < wanted[None, :]).mean(axis=0)
 
 
 def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> None:
@@ -77,6 +110,13 @@ def ascend(
     """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
     settings = settings or AscentSettings()
     _check_filters(model, layer_name, filter_indices)
+    if settings.parameterization not in PARAMETERIZATIONS or settings.objective not in OBJECTIVES:
+        raise ValueError(
+            f"parameterization must be one of {', '.join(PARAMETERIZATIONS)} and objective one of "
+            f"{', '.join(OBJECTIVES)}, got {settings.parameterization!r}, {settings.objective!r}"
+        )
+    if settings.parameterization != "pixel":
+        return ascend_spectrum(model, layer_name, filter_indices, size, settings, seed)
     steps = capped_steps(settings.steps)
     rng = np.random.default_rng(seed)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
@@ -99,7 +139,7 @@ def ascend(
         with tf.GradientTape() as tape:
             tape.watch(rolled)
             _, recorded = forward(model, rolled, taps=[layer_name], stop_after_taps=True)
-            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border))
+            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border, settings.objective))
         gradient = tape.gradient(score, rolled)
         gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
         updated = tf.roll(rolled + settings.step_size * gradient, -shift, axis=(1, 2))
@@ -120,6 +160,47 @@ def ascend(
     if image.shape[1] != size:
         image = tf.image.resize(image, (size, size), method="bicubic")
     return image.numpy()
+
+
+def ascend_spectrum(
+    model, layer_name: str, filter_indices: Sequence[int], size: int, settings: AscentSettings, seed: int = 0
+) -> np.ndarray:
+    """``ascend`` for the spectral parameterisations: the Fourier coefficients (or MaCo's phase) of every
+    filter's image optimised together by Adam (``settings.learning_rate``) at ``size``, the image jittered
+    each step: (n, size, size, 3) float32 in the model's input scale."""
+    rng = np.random.default_rng(seed)
+    indices = tf.constant([int(index) for index in filter_indices], tf.int32)
+    shape = (len(filter_indices), 3, size, size // 2 + 1)  # per real part, channels first (rfft2d's layout)
+    if settings.parameterization == "fourier":
+        parameters = [tf.Variable(rng.normal(0, 0.01, shape).astype(np.float32)) for _ in range(2)]
+
+        def draw():
+            return fourier_image(parameters[0], parameters[1], size)
+    else:  # maco: the phase only, the magnitude natural photos have
+        magnitude = tf.constant(natural_magnitude(size))
+        parameters = [tf.Variable(rng.uniform(-np.pi, np.pi, shape).astype(np.float32))]
+
+        def draw():
+            return maco_image(parameters[0], magnitude)
+
+    moments = [(tf.Variable(tf.zeros(shape)), tf.Variable(tf.zeros(shape))) for _ in parameters]
+    beta1, beta2, epsilon = ADAM
+
+    @tf.function(input_signature=(tf.TensorSpec((2,), tf.int32), tf.TensorSpec((), tf.float32)))
+    def step(shift, number):
+        with tf.GradientTape() as tape:
+            image = tf.roll(draw(), shift, axis=(1, 2))  # (n, S, S, 3), jittered
+            _, recorded = forward(model, image, taps=[layer_name], stop_after_taps=True)
+            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border, settings.objective))
+        for parameter, gradient, (first, second) in zip(parameters, tape.gradient(score, parameters), moments):
+            first.assign(beta1 * first + (1 - beta1) * gradient)
+            second.assign(beta2 * second + (1 - beta2) * tf.square(gradient))
+            corrected = (first / (1 - beta1**number)) / (tf.sqrt(second / (1 - beta2**number)) + epsilon)
+            parameter.assign_add(settings.learning_rate * corrected)  # ascent: up the score
+
+    for number in range(1, capped_steps(settings.steps) + 1):
+        step(tf.constant(rng.integers(-settings.jitter, settings.jitter + 1, 2), tf.int32), tf.constant(float(number)))
+    return draw().numpy()
 
 
 def to_display(patterns: np.ndarray) -> np.ndarray:
@@ -147,7 +228,8 @@ def filter_patterns(
         size: Output side in pixels (at least 75 for InceptionV3).
         steps: Gradient steps (capped by $VISCONVNETS_MAX_STEPS).
         seed: Seeds the starting noise and the jitter.
-        **settings: Any field of ``AscentSettings`` (step_size, jitter, blur_every, octaves...).
+        **settings: Any field of ``AscentSettings`` (parameterization, objective, step_size, jitter,
+            blur_every, octaves, learning_rate...).
 
     Returns:
         (n, size, size, 3) uint8.

@@ -12,6 +12,8 @@ from pathlib import Path
 SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
 PICTURE_BATCH_SIZE = 32  # images per forward/backward pass when drawing and scoring maps (fewer passes, less overhead)
 SCHEDULES = ("constant", "cosine")
+FILTER_PARAMETERIZATIONS = ("pixel", "fourier", "maco")  # explain.parameterizations.PARAMETERIZATIONS (a test)
+OBJECTIVES = ("channel", "neuron")  # explain.filters.OBJECTIVES
 STRATEGIES = ("none", "mirrored", "multiworker")
 # Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -49,6 +51,9 @@ class AscentSettings:
     octave_scale: float = 1.4  # size ratio between octaves
     smallest_octave: int = 75  # no octave starts smaller than this side (InceptionV3's minimum input)
     border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
+    parameterization: str = "pixel"  # pixel | fourier | maco (explain.parameterizations); pixel: the blog's
+    objective: str = "channel"  # channel: the filter's mean over its map; neuron: its centre cell
+    learning_rate: float = 0.5  # Adam's step on the fourier/maco parameters (lucid's 0.05 is for 512 steps)
 
 
 @dataclasses.dataclass
@@ -71,6 +76,10 @@ class VisualizationConfig:
     filter_jitter: int = AscentSettings.jitter
     filter_blur_every: int = AscentSettings.blur_every
     filter_octaves: int = AscentSettings.octaves
+    # the image as pixels (the blog's), or drawn from a spectrum (fourier: lucid's; maco: phase only, natural
+    # magnitude); pixel stays the default until the patterns' scores against real photos decide (issue 24)
+    filter_parameterization: str = AscentSettings.parameterization
+    filter_objective: str = AscentSettings.objective  # channel (the blog's) or neuron (the centre cell)
     gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
     cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
     # None: the run's adaptive choice (models.layer_choice): the deepest layer every path to the classifier
@@ -100,6 +109,8 @@ class VisualizationConfig:
             jitter=self.filter_jitter,
             blur_every=self.filter_blur_every,
             octaves=self.filter_octaves,
+            parameterization=self.filter_parameterization,
+            objective=self.filter_objective,
         )
 
     def pixel_options(self) -> dict[str, dict]:
@@ -121,6 +132,12 @@ class VisualizationConfig:
             raise ValueError(
                 f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
                 f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}"
+            )
+        if self.filter_parameterization not in FILTER_PARAMETERIZATIONS or self.filter_objective not in OBJECTIVES:
+            raise ValueError(
+                f"--filter-parameterization must be one of {', '.join(FILTER_PARAMETERIZATIONS)} and "
+                f"--filter-objective one of {', '.join(OBJECTIVES)}, got {self.filter_parameterization!r}, "
+                f"{self.filter_objective!r}"
             )
         if self.filter_count < 1 or self.filter_size < 16 or self.filter_steps < 0:
             raise ValueError(
