@@ -27,11 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-def timed(function) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
+from bench_faithfulness import timed  # noqa: E402  (this folder's scripts share their timer)
 
 
 def plain_gradients(model, images, classes, batch: int = 32) -> float:

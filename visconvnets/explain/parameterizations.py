@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 PARAMETERIZATIONS = ("pixel", "fourier", "maco")
 SPECTRUM_FILE = Path(__file__).with_name("natural_spectrum.json")
@@ -93,8 +94,6 @@ def write_natural_spectrum(photos: list[Path], target: Path = SPECTRUM_FILE, siz
     """Average the radially binned rfft2 magnitude of ``photos`` (each resized to ``size``, colours
     decorrelated as the parameterisations draw them) into ``target`` (JSON: the frequencies, one profile per
     channel, and how it was made). Returns the profiles (3, bins)."""
-    from PIL import Image
-
     edges = np.linspace(0.0, float(frequencies(size).max()) + 1e-6, bins + 1)
     which = np.digitize(frequencies(size), edges) - 1  # (S, S // 2 + 1) bin of each coefficient
     totals = np.zeros((3, bins))
