@@ -57,7 +57,9 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             patterns = ascend(model, layer, indices, args.size, settings, seed=0)
             seconds = time.perf_counter() - start
-            percentiles = pattern_percentiles(model, layer, indices, patterns, images, settings.border)
+            percentiles = pattern_percentiles(
+                model, layer, indices, patterns, images, settings.border, settings.objective
+            )
             found[parameterization] = {
                 "seconds": round(seconds, 2),
                 "median_percentile": round(float(np.median(percentiles)), 1),

@@ -141,3 +141,5 @@ def test_pattern_percentiles_count_the_photos_below_the_pattern():
     patterns[1, ..., 2] = 255.0  # blue unit: B - R - G = 1 against at most 0 on every photo
     found = pattern_percentiles(_colour_model(), "unit", [0, 1], patterns, photos)
     np.testing.assert_allclose(found, [80.0, 100.0])
+    centre = pattern_percentiles(_colour_model(), "unit", [0, 1], patterns, photos, objective="neuron")
+    np.testing.assert_allclose(centre, [80.0, 100.0])  # flat photos: the centre cell is the mean

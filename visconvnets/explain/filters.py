@@ -36,48 +36,57 @@ def capped_steps(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
-def _filter_scores(activation, filter_indices, border: float, objective: str = "channel"):
-    """Each image's own filter: its mean over the map minus a border (``channel``) or its centre cell
-    (``neuron``): (n,) from (n, h, w, c). The map's size may be known only when run (one traced ascent step
-    serves every octave)."""
+def _unit_values(activation, border: float, objective: str = "channel"):
+    """(n, c) float32: every filter's value on each image, its mean over the map minus a border (``channel``)
+    or its centre cell (``neuron``), from (n, h, w, c). The map's size may be known only when run (one traced
+    ascent step serves every octave)."""
     height, width = tf.shape(activation)[1], tf.shape(activation)[2]
     if objective == "neuron":
-        centre = activation[:, height // 2, width // 2, :]  # (n, c)
-        return tf.cast(tf.gather(centre, filter_indices, axis=1, batch_dims=1), tf.float32)
+        return tf.cast(activation[:, height // 2, width // 2, :], tf.float32)
     top = tf.cast(tf.cast(height, tf.float32) * border, tf.int32)  # floor: int(height * border)
     left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
     cropped = activation[:, top : height - top, left : width - left, :]
-    chosen = tf.gather(cropped, filter_indices, axis=3, batch_dims=1)  # (n, h', w')
-    return tf.reduce_mean(tf.cast(chosen, tf.float32), axis=(1, 2))
+    return tf.reduce_mean(tf.cast(cropped, tf.float32), axis=(1, 2))
+
+
+def _filter_scores(activation, filter_indices, border: float, objective: str = "channel"):
+    """(n,) each image's own filter ``filter_indices[i]``, valued as ``_unit_values`` values it."""
+    return tf.gather(_unit_values(activation, border, objective), filter_indices, axis=1, batch_dims=1)
 
 
 def filter_activations(
-    model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0
+    model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0, objective: str = "channel"
 ) -> np.ndarray:
-    """(n,) mean activation of filter ``filter_indices[i]`` for ``images[i]`` (border excluded if > 0)."""
+    """(n,) activation of filter ``filter_indices[i]`` for ``images[i]``: its mean (border excluded if > 0) or,
+    with ``objective="neuron"``, its centre cell."""
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
-    return _filter_scores(recorded[layer_name], tf.constant(list(filter_indices), tf.int32), border).numpy()
+    indices = tf.constant(list(filter_indices), tf.int32)
+    return _filter_scores(recorded[layer_name], indices, border, objective).numpy()
 
 
 def pattern_percentiles(
-    model, layer_name: str, filter_indices: Sequence[int], patterns, images, border: float = 0.0, batch: int = 32
+    model,
+    layer_name: str,
+    filter_indices: Sequence[int],
+    patterns,
+    images,
+    border: float = 0.0,
+    objective: str = "channel",
+    batch: int = 32,
 ) -> np.ndarray:
     """(n,) how strongly each filter's pattern drives it beside real photos: the percentage of ``images``
-    (m, S, S, 3) on which filter ``filter_indices[i]``'s mean activation is below its pattern's
-    (``patterns[i]``, same input scale). Below the 99th, the pattern is not a picture of what the unit
-    wants most. Every filter's activations over the images from one pass per batch of images."""
+    (m, S, S, 3) on which filter ``filter_indices[i]`` (valued as the ascent valued it: ``border``,
+    ``objective``) is below its pattern's (``patterns[i]``, same input scale). Below the 99th, the pattern is
+    not a picture of what the unit wants most. Every filter's values from one pass per batch of images."""
     indices = [int(index) for index in filter_indices]
-    wanted = filter_activations(model, layer_name, patterns, indices, border)  # (n,)
+    wanted = filter_activations(model, layer_name, patterns, indices, border, objective)  # (n,)
     images = np.asarray(images, np.float32)
     found = []
     for start in range(0, len(images), batch):
         part = tf.constant(images[start : start + batch])
         _, recorded = forward(model, part, taps=[layer_name], stop_after_taps=True)
-        activation = tf.cast(recorded[layer_name], tf.float32)  # (b, h, w, c)
-        height, width = activation.shape[1], activation.shape[2]
-        top, left = int(height * border), int(width * border)
-        cropped = activation[:, top : height - top, left : width - left, :]
-        found.append(tf.gather(tf.reduce_mean(cropped, axis=(1, 2)), indices, axis=1).numpy())  # (b, n)
+        values = _unit_values(recorded[layer_name], border, objective)  # (b, c)
+        found.append(tf.gather(values, indices, axis=1).numpy())  # (b, n)
     real = np.concatenate(found)  # (m, n)
     return 100.0 * (real < wanted[None, :]).mean(axis=0)
 

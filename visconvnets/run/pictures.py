@@ -231,11 +231,11 @@ def write_cam_comparisons(
     Args:
         images: (n, S, S, 3) the explained images; paths: their files (the originals are drawn on).
     """
-    geometry, written = receptive_field(model, layer), []
+    geometry, written, methods = receptive_field(model, layer), [], ordered_methods()
+    baselines = sum(method.baseline for method in methods)
     for part in _batches(len(paths)):
         one_pass = cam_pass(model, images[part], None, layer, config.seed, config.pixel_options())
-        maps = {method.name: method.compute(one_pass) for method in ordered_methods()}
-        baselines = sum(method.baseline for method in ordered_methods())
+        maps = {method.name: method.compute(one_pass) for method in methods}
         for offset, path in enumerate(paths[part]):
             title = f"{Path(path).name}: CAMs at {layer}, pixel methods, then {baselines} baselines"
             written.append(

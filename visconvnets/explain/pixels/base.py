@@ -8,6 +8,7 @@ them over the colour channels and scales each map to [0, 1], or returns them raw
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -123,11 +124,12 @@ def class_logits(model, count: int, make_batch: Callable, classes: np.ndarray) -
 
         return logits_of
 
-    found, size = np.empty(count, np.float64), perturbed_batch_size(model)
+    found, size, function = np.empty(count, np.float64), perturbed_batch_size(model), None
     for start in range(0, count, size):
         stop = min(count, start + size)
         batch = np.asarray(make_batch(start, stop), np.float32)
-        function = _LOGITS.get_or_make(model, batch.shape[1:], lambda: make(batch.shape[1:]))  # noqa: B023
+        if function is None:  # the images' shape is known from the first batch
+            function = _LOGITS.get_or_make(model, batch.shape[1:], functools.partial(make, batch.shape[1:]))
         found[start:stop] = function(tf.constant(batch), tf.constant(classes[start:stop], tf.int32)).numpy()
     return found
 
