@@ -91,6 +91,14 @@ def pattern_percentiles(
     return 100.0 * (real < wanted[None, :]).mean(axis=0)
 
 
+def _check_settings(settings: AscentSettings) -> None:
+    if settings.parameterization not in PARAMETERIZATIONS or settings.objective not in OBJECTIVES:
+        raise ValueError(
+            f"parameterization must be one of {', '.join(PARAMETERIZATIONS)} and objective one of "
+            f"{', '.join(OBJECTIVES)}, got {settings.parameterization!r}, {settings.objective!r}"
+        )
+
+
 def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> None:
     layer = layer_tools.find_layer(model, layer_name)
     if not layer_tools.has_4d_output(layer):
@@ -119,11 +127,7 @@ def ascend(
     """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
     settings = settings or AscentSettings()
     _check_filters(model, layer_name, filter_indices)
-    if settings.parameterization not in PARAMETERIZATIONS or settings.objective not in OBJECTIVES:
-        raise ValueError(
-            f"parameterization must be one of {', '.join(PARAMETERIZATIONS)} and objective one of "
-            f"{', '.join(OBJECTIVES)}, got {settings.parameterization!r}, {settings.objective!r}"
-        )
+    _check_settings(settings)
     if settings.parameterization != "pixel":
         return ascend_spectrum(model, layer_name, filter_indices, size, settings, seed)
     steps = capped_steps(settings.steps)
