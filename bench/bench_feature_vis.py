@@ -34,7 +34,8 @@ def main(argv=None) -> None:
     import numpy as np
 
     from visconvnets.data.images import load_images
-    from visconvnets.explain.filters import ascend, pattern_percentiles
+    from visconvnets.explain.dataset_examples import pattern_percentiles
+    from visconvnets.explain.filters import ascend
     from visconvnets.explain.parameterizations import PARAMETERIZATIONS
     from visconvnets.models import build as model_tools
     from visconvnets.models.layers import find_layer

@@ -130,7 +130,7 @@ def test_the_settings_list_the_library_choices():
 
 def test_pattern_percentiles_count_the_photos_below_the_pattern():
     """The red unit's mean over a flat photo is R - G - B (0-1 units): ten photos of known redness."""
-    from visconvnets.explain.filters import pattern_percentiles
+    from visconvnets.explain.dataset_examples import pattern_percentiles
 
     redness = np.linspace(-0.9, 0.9, 10)  # -0.9, -0.7, ..., 0.9
     photos = np.zeros((10, 8, 8, 3), np.float32)

@@ -39,6 +39,22 @@ def load_images(paths: Sequence[Path], image_size: int):
     return np.stack(images).astype("float32") if images else np.zeros((0, image_size, image_size, 3), "float32")
 
 
+class ImageFiles:
+    """Image files read as model input a batch at a time: ``len()``, and ``[slice]`` or ``[list of positions]``
+    give (k, S, S, 3) float32 arrays (``load_images``), so a pass over many files never holds them all."""
+
+    def __init__(self, paths: Sequence[Path], image_size: int):
+        self.paths = [Path(path) for path in paths]
+        self.image_size = image_size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, positions) -> np.ndarray:
+        chosen = self.paths[positions] if isinstance(positions, slice) else [self.paths[int(i)] for i in positions]
+        return load_images(chosen, self.image_size)
+
+
 def load_original(path: Path) -> np.ndarray:
     """An image file at its own resolution: (height, width, 3) uint8 RGB (for overlays on the photo)."""
     with Image.open(path) as picture:

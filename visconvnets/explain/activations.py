@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from ..models import layers as layer_tools
-from ..models.forward import forward
+from ..models.forward import forward, input_spec
+from ..models.per_model import PerModel
+
+_CUT_MODELS = PerModel()  # (model, layer names) -> the model cut after them, traced
 
 
 def layer_activations(model, images, layer_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -25,3 +30,23 @@ def layer_activations(model, images, layer_names: Sequence[str] | None = None) -
     names = layer_tools.select_layers(model, layer_names)
     _, recorded = forward(model, np.asarray(images, dtype="float32"), taps=names, stop_after_taps=True)
     return {name: np.asarray(recorded[name]) for name in names}
+
+
+def traced_layer_outputs(model, layer_names: Sequence[str]) -> Callable:
+    """The model cut after ``layer_names``, traced once (per model and names) with an open batch size, for
+    passes over many batches (dataset examples, concepts): ``f(images (b, H, W, 3)) -> {name: (b, h, w, c)}``
+    float32 tensors. Images of another size than the model's input trace again (``reduce_retracing``)."""
+    names = tuple(layer_names)
+    for name in names:
+        layer_tools.find_layer(model, name)  # an unknown name fails here, with the nearest names
+
+    def make():
+        reference = weakref.ref(model)  # read while tracing only
+
+        @tf.function(autograph=False, input_signature=[input_spec(model)], reduce_retracing=True)
+        def outputs(images):
+            return forward(reference(), images, taps=names, stop_after_taps=True)[1]
+
+        return outputs
+
+    return _CUT_MODELS.get_or_make(model, names, make)

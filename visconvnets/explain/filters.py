@@ -36,7 +36,7 @@ def capped_steps(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
-def _unit_values(activation, border: float, objective: str = "channel"):
+def unit_values(activation, border: float, objective: str = "channel"):
     """(n, c) float32: every filter's value on each image, its mean over the map minus a border (``channel``)
     or its centre cell (``neuron``), from (n, h, w, c). The map's size may be known only when run (one traced
     ascent step serves every octave)."""
@@ -50,8 +50,8 @@ def _unit_values(activation, border: float, objective: str = "channel"):
 
 
 def _filter_scores(activation, filter_indices, border: float, objective: str = "channel"):
-    """(n,) each image's own filter ``filter_indices[i]``, valued as ``_unit_values`` values it."""
-    return tf.gather(_unit_values(activation, border, objective), filter_indices, axis=1, batch_dims=1)
+    """(n,) each image's own filter ``filter_indices[i]``, valued as ``unit_values`` values it."""
+    return tf.gather(unit_values(activation, border, objective), filter_indices, axis=1, batch_dims=1)
 
 
 def filter_activations(
@@ -62,33 +62,6 @@ def filter_activations(
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     indices = tf.constant(list(filter_indices), tf.int32)
     return _filter_scores(recorded[layer_name], indices, border, objective).numpy()
-
-
-def pattern_percentiles(
-    model,
-    layer_name: str,
-    filter_indices: Sequence[int],
-    patterns,
-    images,
-    border: float = 0.0,
-    objective: str = "channel",
-    batch: int = 32,
-) -> np.ndarray:
-    """(n,) how strongly each filter's pattern drives it beside real photos: the percentage of ``images``
-    (m, S, S, 3) on which filter ``filter_indices[i]`` (valued as the ascent valued it: ``border``,
-    ``objective``) is below its pattern's (``patterns[i]``, same input scale). Below the 99th, the pattern is
-    not a picture of what the unit wants most. Every filter's values from one pass per batch of images."""
-    indices = [int(index) for index in filter_indices]
-    wanted = filter_activations(model, layer_name, patterns, indices, border, objective)  # (n,)
-    images = np.asarray(images, np.float32)
-    found = []
-    for start in range(0, len(images), batch):
-        part = tf.constant(images[start : start + batch])
-        _, recorded = forward(model, part, taps=[layer_name], stop_after_taps=True)
-        values = _unit_values(recorded[layer_name], border, objective)  # (b, c)
-        found.append(tf.gather(values, indices, axis=1).numpy())  # (b, n)
-    real = np.concatenate(found)  # (m, n)
-    return 100.0 * (real < wanted[None, :]).mean(axis=0)
 
 
 def _check_settings(settings: AscentSettings) -> None:

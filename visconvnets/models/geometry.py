@@ -15,10 +15,12 @@ from .per_model import per_model_cache
 
 @dataclasses.dataclass(frozen=True)
 class Geometry:
-    """Cell j of a feature map is centred at input pixel ``stride * j + offset`` (per axis)."""
+    """Cell j of a feature map is centred at input pixel ``stride * j + offset`` (per axis) and sees ``size``
+    input pixels around it (its receptive field, padding included)."""
 
     stride: tuple[float, float]
     offset: tuple[float, float]
+    size: tuple[float, float] = (1.0, 1.0)
 
 
 def _spatial_parameters(layer):
@@ -57,7 +59,9 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
         # 'same' padding at stride 2 on an even size shifts a branch by a few pixels (Xception's
         # residuals: 3 vs 11 px at stride 16): the merged cell's centre is taken as their mean.
         offsets = np.mean([item.offset for item in distinct], axis=0)
-        incoming = Geometry(distinct.pop().stride, (float(offsets[0]), float(offsets[1])))
+        size = np.max([item.size for item in distinct], axis=0)  # the widest branch's field
+        stride = distinct.pop().stride
+        incoming = Geometry(stride, (float(offsets[0]), float(offsets[1])), (float(size[0]), float(size[1])))
     if not isinstance(incoming, Geometry):
         return incoming
     parameters = _spatial_parameters(layer)
@@ -67,7 +71,8 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
     if kernel == "flat":
         return "flat"
     if kernel == "pad":
-        return Geometry(incoming.stride, tuple(o - s * p for o, s, p in zip(incoming.offset, incoming.stride, strides)))
+        offset = tuple(o - s * p for o, s, p in zip(incoming.offset, incoming.stride, strides))
+        return Geometry(incoming.stride, offset, incoming.size)
     input_size = sizes[layer.name]
     offsets = []
     for axis in range(2):
@@ -77,7 +82,8 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
             pad_total = max(kernel[axis] - (strides[axis] if remainder == 0 else remainder), 0)
             pad_before = pad_total // 2
         offsets.append(incoming.offset[axis] + incoming.stride[axis] * ((kernel[axis] - 1) / 2 - pad_before))
-    return Geometry(tuple(s * k for s, k in zip(incoming.stride, strides)), tuple(offsets))
+    size = tuple(extent + stride * (side - 1) for extent, stride, side in zip(incoming.size, incoming.stride, kernel))
+    return Geometry(tuple(s * k for s, k in zip(incoming.stride, strides)), tuple(offsets), size)
 
 
 @per_model_cache  # one walk per model and layer, however often the pictures ask
@@ -90,10 +96,22 @@ def receptive_field(model, layer_name: str) -> tuple[float, float]:
     Raises:
         ValueError: unknown layer, a layer after flattening, or different geometry per axis.
     """
+    geometry = layer_geometry(model, layer_name)
+    return geometry.stride[0], geometry.offset[0]
+
+
+@per_model_cache
+def layer_geometry(model, layer_name: str) -> Geometry:
+    """Where ``layer_name``'s cells sit on the input and how much of it each sees (``Geometry``), the same
+    along both axes.
+
+    Raises:
+        ValueError: unknown layer, a layer after flattening, or different geometry per axis.
+    """
     return _walk_geometry(model, layer_name)
 
 
-def _walk_geometry(model, layer_name: str) -> tuple[float, float]:
+def _walk_geometry(model, layer_name: str) -> Geometry:
     target = layer_tools.find_layer(model, layer_name)
     sizes = {
         layer.name: tuple(layer.input.shape[1:3])
@@ -112,9 +130,20 @@ def _walk_geometry(model, layer_name: str) -> tuple[float, float]:
     geometry = found.get("geometry")
     if not isinstance(geometry, Geometry):
         raise ValueError(f"layer {layer_name!r} has no spatial output grid (it comes after pooling or flattening)")
-    if geometry.stride[0] != geometry.stride[1] or geometry.offset[0] != geometry.offset[1]:
+    if any(pair[0] != pair[1] for pair in (geometry.stride, geometry.offset, geometry.size)):
         raise ValueError(f"layer {layer_name!r} has different geometry per axis: {geometry}")
-    return float(geometry.stride[0]), float(geometry.offset[0])
+    return geometry
+
+
+def field_boxes(cells: np.ndarray, geometry: Geometry, image_size: int) -> np.ndarray:
+    """(..., 4) int boxes (top, left, bottom, right), bottom/right exclusive, of the receptive fields of
+    ``cells`` (..., 2) (row, column) on an ``image_size`` square input: a square of the field's side (at most
+    the image) centred on the cell's centre ``stride * j + offset``, moved inside the image where it would
+    leave it (so every box is whole)."""
+    side = int(min(round(geometry.size[0]), image_size))
+    centres = geometry.stride[0] * np.asarray(cells, np.float64) + geometry.offset[0]  # (..., 2) pixels
+    start = np.clip(np.floor(centres - (side - 1) / 2), 0, image_size - side).astype(int)
+    return np.concatenate([start, start + side], axis=-1)
 
 
 def _interpolation_matrix(target: int, cells: int, centre_of_cell) -> np.ndarray:

@@ -14,7 +14,6 @@ from ..data.images import load_images, load_original
 from ..data.selection import ImageSet
 from ..explain.activations import layer_activations
 from ..explain.cams import cam_pass, class_activation_maps, contrasting_maps, has_shared_scale
-from ..explain.filters import ascend, to_display
 from ..explain.methods import MAP_METHODS, find_method, ordered_methods
 from ..models import build as model_tools
 from ..models.geometry import receptive_field
@@ -24,6 +23,7 @@ from ..render import pictures as rendering
 from ..settings import outputs
 from ..settings.config import PICTURE_BATCH_SIZE, VisualizationConfig
 from .timing import stage
+from .units import write_unit_pictures
 
 
 def _batches(count: int, size: int = PICTURE_BATCH_SIZE):
@@ -40,11 +40,14 @@ class PictureLayers:
             the pointing game); None when nothing draws or scores a map.
         cam_reason: Why that layer, in words (``--gradcam-layer``, or the adaptive choice's reason).
         filters: The filter-pattern layers in drawing order; empty without ``filters``.
+        concepts: The layer the classes' concepts are found at (``--concept-layer``, else the CAM layer); None
+            without ``concepts``.
     """
 
     cam: str | None
     cam_reason: str
     filters: tuple[str, ...]
+    concepts: str | None = None
 
 
 def resolve_layers(model, config: VisualizationConfig, cam_used_elsewhere: bool = False) -> PictureLayers:
@@ -79,7 +82,13 @@ def resolve_layers(model, config: VisualizationConfig, cam_used_elsewhere: bool 
         for name in filters:
             if not has_4d_output(find_layer(model, name)):
                 raise ValueError(f"--filter-layers {name!r} has no (batch, h, w, channels) output")
-    return PictureLayers(cam, reason, filters)
+    concepts = None
+    if config.concepts:
+        concepts = config.concept_layer or cam or choose_cam_layer(model)[0]
+        if not has_4d_output(find_layer(model, concepts)):
+            raise ValueError(f"--concept-layer {concepts!r} has no (batch, h, w, channels) output")
+        receptive_field(model, concepts)  # its maps are drawn at receptive-field centres
+    return PictureLayers(cam, reason, filters, concepts)
 
 
 def save_activation_grids(
@@ -125,22 +134,6 @@ def write_activation_pictures(
         )
         for index in tqdm(range(count), desc="activation grids", disable=not progress)
     }
-
-
-def write_filter_pictures(
-    model, layer_names: Sequence[str], layout: outputs.RunLayout, config: VisualizationConfig, progress: bool
-) -> dict:
-    """One grid of filter patterns per layer of ``layer_names``: {layer name: file}."""
-    written = {}
-    for layer_name in tqdm(layer_names, desc="filter patterns", disable=not progress):
-        channels = int(find_layer(model, layer_name).output.shape[-1])
-        indices = list(range(min(config.filter_count, channels)))
-        patterns = to_display(
-            ascend(model, layer_name, indices, config.filter_size, config.ascent_settings(), config.seed)
-        )
-        title = f"{layer_name}: filters 0-{len(indices) - 1} ({channels} in all)"
-        written[layer_name] = rendering.save_filter_grid(patterns, layout.filter_grid(layer_name), title=title)
-    return written
 
 
 def write_cam_pictures(
@@ -194,10 +187,12 @@ def write_visualizations(
     layers: PictureLayers | None = None,
     progress: bool = True,
     clock=None,
+    examples_from: Sequence[Path] = (),
 ) -> dict:
-    """Activation grids, filter patterns, CAM panels (and every method side by side with ``compare_cams``)
-    of the ``chosen`` images at the ``layers`` from ``resolve_layers``; returns what was written. ``clock``
-    (a ``timing.Stopwatch``) gets each kind's seconds.
+    """Activation grids, filter patterns (scored against, and drawn beside crops of, the ``examples_from``
+    images: the run's test split), CAM panels (and every method side by side with ``compare_cams``) of the
+    ``chosen`` images at the ``layers`` from ``resolve_layers``; returns what was written. ``clock`` (a
+    ``timing.Stopwatch``) gets each kind's seconds.
 
     Called by hand (a model loaded with ``custom_objects``), ``chosen`` defaults to ``config.images`` and
     ``layers`` to ``resolve_layers(model, config)``.
@@ -210,8 +205,7 @@ def write_visualizations(
     written = {"misclassified": [], "gradcam": [], "compare": []}
     with stage(clock, "activation grids"):
         written["activations"] = write_activation_pictures(model, images, chosen.paths, layout, config, progress)
-    with stage(clock, "filter patterns"):
-        written["filters"] = write_filter_pictures(model, layers.filters, layout, config, progress)
+    written["filters"] = write_unit_pictures(model, layers.filters, layout, config, examples_from, image_size, clock)
     with stage(clock, "cam panels"):
         if config.gradcam and len(chosen):
             written["gradcam"] = write_cam_pictures(

@@ -31,6 +31,7 @@ from ..train import devices, fitting
 from ..train import recipe as training
 from ..train.history import run_timings
 from . import evaluation, map_scores, pictures, state
+from .concepts import write_concept_pictures
 from .demo import demo_settings, make_demo_data
 from .pictures import PictureLayers, resolve_layers
 from .timing import Stopwatch, stage
@@ -265,7 +266,16 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
     if config.gradcam:
         print(f"class activation maps at {layers.cam}: {layers.cam_reason}")
     written = pictures.write_visualizations(
-        model, classes, image_size, job.layout.root, config, job.images.pictures, layers, progress, job.clock
+        model,
+        classes,
+        image_size,
+        job.layout.root,
+        config,
+        job.images.pictures,
+        layers,
+        progress,
+        job.clock,
+        test_paths,
     )
     with stage(job.clock, "failure gallery"):
         written["misclassified"] = pictures.write_failure_gallery(
@@ -280,9 +290,16 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
             layers.cam,
             progress,
         )
+    if layers.concepts and len(test_paths):
+        with stage(job.clock, "concepts"):
+            written["concepts"] = write_concept_pictures(
+                model, classes, test_paths, test_labels, image_size, layers.concepts, job.layout, config, progress
+            )
     metrics["visualizations"] = {
         "activations": {image: len(paths) for image, paths in written["activations"].items()},
         "filters": list(written["filters"]),  # in depth order (the default layers) or as given
+        "concepts": len(written.get("concepts", [])),
+        "concept_layer": layers.concepts,
         "gradcam": len(written["gradcam"]),
         "compare": len(written["compare"]),
         "misclassified": len(written["misclassified"]),

@@ -51,7 +51,9 @@ class AscentSettings:
     octave_scale: float = 1.4  # size ratio between octaves
     smallest_octave: int = 75  # no octave starts smaller than this side (InceptionV3's minimum input)
     border: float = 0.05  # fraction of the activation map excluded on each side of the mean (edge artefacts)
-    parameterization: str = "pixel"  # pixel | fourier | maco (explain.parameterizations); pixel: the blog's
+    # pixel (the blog's) | fourier (lucid's) | maco (explain.parameterizations). fourier: its patterns drive
+    # their unit beyond the 99th percentile of real photos far more often than pixel's (BENCHMARKS.md)
+    parameterization: str = "fourier"
     objective: str = "channel"  # channel: the filter's mean over its map; neuron: its centre cell
     learning_rate: float = 0.5  # Adam's step on the fourier/maco parameters (lucid's 0.05 is for 512 steps)
 
@@ -76,10 +78,18 @@ class VisualizationConfig:
     filter_jitter: int = AscentSettings.jitter
     filter_blur_every: int = AscentSettings.blur_every
     filter_octaves: int = AscentSettings.octaves
-    # the image as pixels (the blog's), or drawn from a spectrum (fourier: lucid's; maco: phase only, natural
-    # magnitude); pixel stays the default until the patterns' scores against real photos decide (issue 24)
+    # the image as pixels (the blog's), or drawn from a spectrum (fourier: lucid's, the default by measurement;
+    # maco: phase only, natural magnitude)
     filter_parameterization: str = AscentSettings.parameterization
     filter_objective: str = AscentSettings.objective  # channel (the blog's) or neuron (the centre cell)
+    # test images' receptive-field crops beside each pattern, those exciting the unit most (0: none); every
+    # pattern is also scored against the test images (its percentile), in the same one pass
+    filter_examples: int = 9
+    concepts: bool = True  # write OUT/concepts/<class>.jpg: what each class is recognised by (CRAFT-style)
+    concept_count: int = 6  # concepts per class (NMF components)
+    concept_layer: str | None = None  # the layer factorised; None: the CAM layer the run chose
+    concept_images: int = 24  # test images per class factorised (the first, in the split's order)
+    concept_crops: int = 8  # random crops of each, half the image's side, resized to the model's input
     gradcam: bool = True  # write OUT/gradcam/ and OUT/misclassified/
     cam_method: str = "gradcam"  # any of CAM_METHOD_NAMES (the blog's Grad-CAM)
     # None: the run's adaptive choice (models.layer_choice): the deepest layer every path to the classifier
@@ -138,6 +148,11 @@ class VisualizationConfig:
                 f"--filter-parameterization must be one of {', '.join(FILTER_PARAMETERIZATIONS)} and "
                 f"--filter-objective one of {', '.join(OBJECTIVES)}, got {self.filter_parameterization!r}, "
                 f"{self.filter_objective!r}"
+            )
+        if self.filter_examples < 0 or self.concept_count < 1 or self.concept_images < 1 or self.concept_crops < 1:
+            raise ValueError(
+                f"--filter-examples must be >= 0, --concept-count, --concept-images and --concept-crops >= 1, got "
+                f"{self.filter_examples}, {self.concept_count}, {self.concept_images}, {self.concept_crops}"
             )
         if self.filter_count < 1 or self.filter_size < 16 or self.filter_steps < 0:
             raise ValueError(

@@ -30,7 +30,8 @@ CHECKPOINTS = "checkpoints"  # best.weights.h5 (validation accuracy)
 BEST_WEIGHTS = "best.weights.h5"
 ACTIVATIONS = "activations"  # activations/<image>/NNN_<layer>.jpg + index.json
 GRID_INDEX = "index.json"
-FILTERS = "filters"  # filters/<layer>.jpg
+FILTERS = "filters"  # filters/<layer>.jpg (patterns beside their crops) + index.json (values, percentiles, crops)
+CONCEPTS = "concepts"  # concepts/<class>.jpg (concepts by importance: crops, a map) + index.json
 GRADCAM = "gradcam"  # gradcam/<image>.jpg
 MISCLASSIFIED = "misclassified"  # misclassified/<image>.jpg
 EPOCHS = "epochs"  # epochs/NNN/<image>.jpg + maps.npz per explained epoch; epochs/<image>_strip.jpg, <image>.gif
@@ -57,6 +58,7 @@ RUN_OUTPUTS = (
     CHECKPOINTS,
     ACTIVATIONS,
     FILTERS,
+    CONCEPTS,
     GRADCAM,
     MISCLASSIFIED,
     EPOCHS,
@@ -93,6 +95,9 @@ class RunLayout:
 
     def filter_grid(self, layer_name: str) -> Path:
         return self.root / FILTERS / f"{layer_name}.jpg"
+
+    def concept_sheet(self, class_name: str) -> Path:
+        return self.root / CONCEPTS / f"{class_name}.jpg"
 
     def cam_panel(self, image: Path | str) -> Path:
         return self.root / GRADCAM / f"{image_stem(image)}.jpg"

@@ -14,6 +14,7 @@ from .files import save_filter_grid, save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels, tile_area, tile_factor
 from .map_scores import save_cam_comparison, save_faithfulness_curves, save_sanity_figure
 from .overlays import overlay_heatmap
+from .units import concept_overlay, save_concept_sheet, save_unit_sheet
 
 __all__ = [
     "DEAD_TILE_VALUE",
@@ -22,18 +23,21 @@ __all__ = [
     "activation_grid",
     "add_header",
     "colormap_lut",
+    "concept_overlay",
     "confusion_matrix_picture",
     "dead_channels",
     "header_band",
     "overlay_heatmap",
     "save_cam_comparison",
     "save_cam_panel",
+    "save_concept_sheet",
     "save_confusion_matrix",
     "save_faithfulness_curves",
     "save_filter_grid",
     "save_jpeg",
     "save_sanity_figure",
     "save_training_curves",
+    "save_unit_sheet",
     "standardise_channels",
     "tile_area",
     "tile_factor",

@@ -16,6 +16,7 @@ from .epochs import epochs_section
 from .map_scores import scores_section
 from .markup import render_page
 from .sections import curves, gallery, summary, test_section, timing
+from .units import concepts_section, filters_section
 
 
 def write_report(out_dir: Path) -> Path:
@@ -32,6 +33,8 @@ def write_report(out_dir: Path) -> Path:
         "test": test_section(out_dir, metrics),
         "scores": scores_section(out_dir, metrics),
         "galleries": cam_galleries(out_dir, metrics),
+        "filters": filters_section(out_dir),
+        "concepts": concepts_section(out_dir),
         "activations": activation_section(out_dir),
     }
     path = out_dir / outputs.REPORT
@@ -42,8 +45,7 @@ def write_report(out_dir: Path) -> Path:
 
 
 def cam_galleries(out_dir: Path, metrics: dict) -> list[dict]:
-    """The galleries of map panels (the chosen images, every method side by side, the failures) and
-    of filter patterns."""
+    """The galleries of map panels (the chosen images, every method side by side, the failures)."""
     visualizations = metrics.get("visualizations", {})
     reason = visualizations.get("gradcam_layer_reason")
     cam = Markup("{} at layer <code>{}</code>").format(
@@ -88,17 +90,6 @@ def cam_galleries(out_dir: Path, metrics: dict) -> list[dict]:
             "misclassified",
             "Every misclassified test image (capped): the map for the predicted class beside the map for the true "
             "class, " + shared,
-        )
-    )
-    sections.append(
-        gallery(
-            out_dir,
-            outputs.FILTERS,
-            "Filter patterns",
-            "filters",
-            "Inputs that maximise each filter (gradient ascent with jitter, blur and octaves), first filters of each "
-            "layer, shallowest layer first.",
-            order=visualizations.get("filters"),
         )
     )
     return sections

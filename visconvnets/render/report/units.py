@@ -1,0 +1,65 @@
+"""The report's filter-pattern and concept sections, from ``filters/index.json`` and ``concepts/index.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...settings import outputs
+from .markup import picture
+
+
+def filters_section(out_dir: Path) -> dict | None:
+    """Every layer's sheet with a caption of its patterns' percentiles; None when no pattern was drawn."""
+    folder = out_dir / outputs.FILTERS
+    index = outputs.read_json(folder / outputs.GRID_INDEX)
+    if not index.get("layers"):
+        return None
+    layers = []
+    for entry in index["layers"]:
+        path = folder / entry["file"]
+        if not path.exists():
+            continue
+        caption = f"{entry['layer']}: {len(entry['filters'])} filters"
+        if "percentiles" in entry:
+            percentiles = np.asarray(entry["percentiles"])
+            caption += (
+                f"; {100 * entry['at_99th']:.0f}% of the patterns drive their unit past the 99th percentile of the "
+                f"test images (median pattern at the {np.median(percentiles):.1f}th)"
+            )
+        layers.append({"picture": picture(out_dir, path, entry["layer"]), "caption": caption})
+    return {
+        "parameterization": index.get("parameterization", "?"),
+        "objective": index.get("objective", "?"),
+        "images": index.get("images_scanned", 0),
+        "layers": layers,
+    }
+
+
+def concepts_section(out_dir: Path) -> dict | None:
+    """One entry per class: its sheet and its concepts' importances; None when no concept was found."""
+    folder = out_dir / outputs.CONCEPTS
+    index = outputs.read_json(folder / outputs.GRID_INDEX)
+    if not index.get("classes"):
+        return None
+    classes = []
+    for entry in index["classes"]:
+        path = folder / entry["file"]
+        if not path.exists():
+            continue
+        total = float(np.abs(entry["importances"]).sum()) or 1.0
+        rows = [
+            [rank + 1, f"{value:+.3g}", f"{100 * value / total:.0f}%", entry["map_images"][rank]]
+            for rank, value in enumerate(entry["importances"])
+        ]
+        classes.append(
+            {
+                "name": entry["class"],
+                "picture": picture(out_dir, path, f"concepts of {entry['class']}"),
+                "images": entry["images"],
+                "error": entry["reconstruction_error"],
+                "rows": rows,
+            }
+        )
+    return {"layer": index.get("layer", "?"), "classes": classes}

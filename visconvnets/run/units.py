@@ -1,0 +1,99 @@
+"""What the run's units want and what excites them: filter patterns scored against the test images and drawn
+beside their dataset examples (``explain.units``), written to OUT/filters/ with ``index.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..data.images import ImageFiles
+from ..explain.units import add_examples, unit_patterns
+from ..models.layers import find_layer
+from ..render import pictures as rendering
+from ..settings import outputs
+from ..settings.config import VisualizationConfig
+from .timing import stage
+
+CROP_SIZE = 48  # pixels of each dataset example's crop as drawn (3 x 3 of them beside a 150-px pattern)
+
+
+def write_unit_pictures(
+    model,
+    layer_names: Sequence[str],
+    layout: outputs.RunLayout,
+    config: VisualizationConfig,
+    examples_from: Sequence[Path] = (),
+    image_size: int | None = None,
+    clock=None,
+) -> dict[str, Path]:
+    """One sheet per layer of ``layer_names`` (its first ``config.filter_count`` filters): each pattern with its
+    percentile among the ``examples_from`` images (the test split) and, with ``config.filter_examples``, the
+    crops of them that excite it most; ``filters/index.json`` holds the numbers. {layer name: file}.
+
+    Args:
+        examples_from: Image files scored against and cropped (none: the patterns alone).
+        image_size: The model's input side, which those images are read at.
+        clock: A ``timing.Stopwatch`` for the stages "filter patterns" and "dataset examples".
+    """
+    if not layer_names:
+        return {}
+    filters = {name: list(range(min(config.filter_count, _channels(model, name)))) for name in layer_names}
+    settings = config.ascent_settings()
+    with stage(clock, "filter patterns"):
+        found = unit_patterns(model, filters, config.filter_size, settings, config.seed)
+    images = ImageFiles(examples_from, image_size) if len(examples_from) and image_size else None
+    if images is not None:
+        with stage(clock, "dataset examples"):
+            add_examples(model, found, images, settings, config.filter_examples, CROP_SIZE)
+    written, entries = {}, []
+    for name, units in found.items():
+        channels = _channels(model, name)
+        title = (
+            f"{name}: filters 0-{len(units.filters) - 1} ({channels} in all), {settings.parameterization} patterns"
+            + (
+                f", each beside the {config.filter_examples} test crops that excite it most"
+                if units.crops is not None
+                else ""
+            )
+        )
+        written[name] = rendering.save_unit_sheet(
+            units.patterns, units.filters, layout.filter_grid(name), title, units.percentiles, units.crops
+        )
+        entries.append(_entry(name, units, written[name], images))
+    index = {
+        "parameterization": settings.parameterization,
+        "objective": settings.objective,
+        "images_scanned": len(images) if images is not None else 0,
+        "layers": entries,
+    }
+    outputs.write_json(layout / outputs.FILTERS / outputs.GRID_INDEX, index)
+    return written
+
+
+def _channels(model, layer_name: str) -> int:
+    return int(find_layer(model, layer_name).output.shape[-1])
+
+
+def _entry(name: str, units, path: Path, images: ImageFiles | None) -> dict:
+    """One layer's line of ``filters/index.json``: every filter's pattern value, percentile and examples."""
+    entry = {"layer": name, "file": path.name, "filters": [int(number) for number in units.filters]}
+    entry["pattern_values"] = [round(float(value), 6) for value in units.pattern_values]
+    if units.percentiles is not None:
+        entry["percentiles"] = [round(float(value), 2) for value in units.percentiles]
+        entry["at_99th"] = float(np.mean(units.percentiles >= 99.0))  # the share of patterns a unit wants most
+    if units.examples is not None:
+        found = units.examples
+        entry["examples"] = [
+            [
+                {
+                    "image": images.paths[int(number)].as_posix(),
+                    "box": [int(side) for side in box],
+                    "value": float(value),
+                }
+                for number, box, value in zip(found.images[unit], found.boxes[unit], found.values[unit])
+            ]
+            for unit in range(len(found.filters))
+        ]
+    return entry
