@@ -109,6 +109,45 @@ def test_demo_run_writes_data_metrics_and_report(demo_run):
 
 
 @pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
+def test_the_demo_scores_its_patterns_shows_their_examples_and_finds_concepts(demo_run):
+    """filters/index.json: every pattern's percentile among the 10 test images, its 9 examples (boxes inside the
+    75-px input, at most one per image, strongest first); concepts/index.json: every class, importances
+    ranked; the report shows both, and the stages are timed."""
+    output, metrics = demo_run
+    index = json.loads((output / "filters" / "index.json").read_text())
+    assert index["parameterization"] == "fourier" and index["images_scanned"] == 10
+    assert [entry["layer"] for entry in index["layers"]] == metrics["visualizations"]["filters"]
+    test_images = {path.as_posix() for path in (output / "data" / "split" / "test").rglob("*.jpg")}
+    for entry in index["layers"]:
+        assert entry["filters"] == [0, 1, 2, 3] and len(entry["percentiles"]) == 4
+        assert all(value in {10.0 * k for k in range(11)} for value in entry["percentiles"])  # a share of 10 images
+        assert entry["at_99th"] == np.mean(np.array(entry["percentiles"]) >= 99)
+        for examples in entry["examples"]:
+            assert len(examples) == 9 and len({example["image"] for example in examples}) == 9
+            assert {example["image"] for example in examples} <= test_images
+            values = [example["value"] for example in examples]
+            assert values == sorted(values, reverse=True)
+            for top, left, bottom, right in (example["box"] for example in examples):
+                assert 0 <= top < bottom <= 75 and 0 <= left < right <= 75 and bottom - top == right - left
+        with Image.open(output / "filters" / entry["file"]) as sheet:
+            assert sheet.width > 4 * 75 * 2  # four blocks of a pattern and its crops side by side
+    concepts = json.loads((output / "concepts" / "index.json").read_text())
+    assert concepts["layer"] == "mixed2" == metrics["visualizations"]["concept_layer"]
+    assert [entry["class"] for entry in concepts["classes"]] == list(synthetic.CLASSES)
+    for entry in concepts["classes"]:
+        assert entry["images"] == 2 and len(entry["importances"]) == 6 and len(entry["map_images"]) == 6
+        assert entry["importances"] == sorted(entry["importances"], reverse=True)
+        assert 0 <= entry["reconstruction_error"] < 1
+        with Image.open(output / "concepts" / entry["file"]) as sheet:
+            assert sheet.height > 6 * 100  # six rows of crops and a map
+    assert {"filter patterns", "dataset examples", "concepts"} <= set(metrics["timings"])
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert "Concepts per class" in page and page.count("<h3>") >= len(synthetic.CLASSES)
+    assert "drive their unit past the 99th percentile of the test images" in page
+    assert all(f'src="concepts/{name}.jpg"' in page for name in synthetic.CLASSES)
+
+
+@pytest.mark.xdist_group("demo_run")  # one worker builds the shared run
 def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
     """The README's first command a second time, on its finished output: the demo says it replaces its
     own run, reuses the generated data untouched, and finishes again with a report whose links resolve."""
@@ -137,7 +176,11 @@ def test_report_links_resolve_to_files(demo_run):
         *(output / "epochs").glob("*_strip.jpg"),
         *(output / "epochs").glob("*.gif"),
         *(output / "activations").glob("*/*.jpg"),
-        *[path for folder in ("gradcam", "misclassified", "filters") for path in (output / folder).glob("*.jpg")],
+        *[
+            path
+            for folder in ("gradcam", "misclassified", "filters", "concepts")
+            for path in (output / folder).glob("*.jpg")
+        ],
     ]
     missing = {path.relative_to(output).as_posix() for path in written} - set(targets)
     assert len(written) > 50 and missing == set()  # every picture the run wrote is linked

@@ -115,7 +115,7 @@ def test_unknown_parameterizations_and_objectives_are_refused():
     with pytest.raises(ValueError, match="parameterization must be one of pixel, fourier, maco .* got 'wavelet'"):
         ascend(_colour_model(), "unit", [0], 32, AscentSettings(parameterization="wavelet"))
     with pytest.raises(ValueError, match="objective one of channel, neuron, got 'pixel', 'unit'"):
-        ascend(_colour_model(), "unit", [0], 32, AscentSettings(objective="unit"))
+        ascend(_colour_model(), "unit", [0], 32, AscentSettings(parameterization="pixel", objective="unit"))
 
 
 def test_the_settings_list_the_library_choices():
