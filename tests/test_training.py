@@ -210,6 +210,19 @@ def test_bad_inputs_fail_before_training(tiny_split, tmp_path, make_data, settin
     assert not (tmp_path / "out" / "model.keras").exists()
 
 
+def test_a_nan_loss_stops_the_run_with_the_fix_before_any_picture(tiny_split, tmp_path, monkeypatch):
+    """A run whose training ended on a NaN loss says so and what to try, and evaluates and draws nothing (its
+    weights are not numbers: the map scores died on an SVD that did not converge)."""
+    from visconvnets.train import recipe
+
+    stopped = {"epochs_run": 1, "best_val_accuracy": None, "stopped": "loss became NaN in phase scratch"}
+    monkeypatch.setattr(recipe, "train", lambda *args, **kwargs: stopped)
+    config = tiny_config(tiny_split, tmp_path / "out", backbone="VGG16", epochs=1)
+    with pytest.raises(RuntimeError, match="loss became NaN in phase scratch .*--restart and --precision float32"):
+        workflow.run(config)
+    assert not (tmp_path / "out" / "metrics.json").exists() and not (tmp_path / "out" / "index.html").exists()
+
+
 def test_corrupt_file_is_skipped_and_reported(tiny_split, tmp_path):
     damaged = tmp_path / "damaged"
     shutil.copytree(tiny_split, damaged)
@@ -480,7 +493,7 @@ def test_the_run_accounts_for_its_time(trained_run):
     output, metrics = trained_run
     timings = metrics["timings"]
     stages = ("data", "model", "training", "evaluation", "map scores", "activation grids", "filter patterns")
-    for name in (*stages, "cam panels", "failure gallery"):
+    for name in (*stages, "dataset examples", "concepts", "cam panels", "failure gallery"):
         assert timings[name] >= 0, name
     assert sum(timings[name] for name in stages) <= timings["total"]
     assert len(timings["epochs"]) == 2 and all(seconds > 0 for seconds in timings["epochs"])

@@ -76,6 +76,12 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
             summary = train_model(job, model, classes)
         if not devices.is_chief():  # a cluster's other worker: its part of training is done; the chief writes OUT
             return summary
+        stopped = (summary.get("training") or {}).get("stopped") or ""
+        if "NaN" in stopped:  # every number and picture after this would be of weights that are not numbers
+            raise RuntimeError(
+                f"training stopped: the {stopped} (history.csv), so nothing is evaluated or drawn; run again with "
+                "--restart and --precision float32 or a lower --learning-rate"
+            )
         several = job.config.distribute == "multiworker" and job.config.model is None  # explained after a reload
         model = saved.model_to_explain(model, job.layout.root, classes, several)
         metrics, predicted = evaluate(job, model, classes, image_size, summary)
