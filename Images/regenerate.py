@@ -5,9 +5,9 @@ Usage (from the project root):
     python Images/regenerate.py --run outputs/demo
 
 Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
-panel, the deepest filter grid, the training curves, the confusion matrix, the deletion/insertion
-curves, the randomisation check, the first probe's epoch strip and GIF), draws every map method over the
-Grad-CAM panel's image (demo_methods.jpg) and draws what the demo
+panel, the deepest filter sheet (patterns beside their test crops), the roses' concepts, the training curves,
+the confusion matrix, the deletion/insertion curves, the randomisation check, the first probe's epoch strip
+and GIF), draws every map method over the Grad-CAM panel's image (demo_methods.jpg) and draws what the demo
 model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
 """
 
@@ -88,6 +88,10 @@ def main(argv=None) -> int:
     size = int(model.input_shape[1])
     deepest = model_tools.default_filter_layers(model)[-1]
     shutil.copyfile(run.filter_grid(deepest), args.images / "demo_filters.jpg")
+    concept_sheets = sorted((run / outputs.CONCEPTS).glob("*.jpg"))  # the README's: the roses', else the first
+    if concept_sheets:
+        roses = [path for path in concept_sheets if path.stem == "rose"]
+        shutil.copyfile((roses or concept_sheets)[0], args.images / "demo_concepts.jpg")
     shutil.copyfile(run / outputs.TRAINING_CURVES, args.images / "demo_training_curves.png")
     shutil.copyfile(run / outputs.CONFUSION_MATRIX, args.images / "demo_confusion_matrix.png")
     shutil.copyfile(run / outputs.FAITHFULNESS_CURVES, args.images / "demo_faithfulness.png")

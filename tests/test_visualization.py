@@ -366,23 +366,33 @@ def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeyp
     assert walks == ["conv_c", "conv_b"]
 
 
-def test_filter_grid_tiles_carry_their_filter_numbers(tmp_path):
-    """Each tile's top-left corner holds a dark label with light text (its filter number); the rest of
-    the tile is the pattern, and the grid keeps its size."""
+def test_unit_sheet_puts_each_pattern_beside_its_crops_under_its_label(tmp_path):
+    """Block i: a label line (filter number, percentile), then pattern i and its crops 3 x 3 beside it, in
+    order (most exciting first, row by row); the sheet under a 20-px title band."""
     from PIL import Image
 
-    from visconvnets.render.pictures import save_filter_grid
+    from visconvnets.render.pictures import HEADER_MIN_WIDTH
+    from visconvnets.render.pictures.units import GAP, LABEL_HEIGHT, MARGIN, save_unit_sheet
 
-    patterns = np.full((3, 40, 40, 3), 128, np.uint8)
-    path = save_filter_grid(patterns, tmp_path / "grid.jpg", columns=3, margin=5, numbers=[7, 8, 63])
-    with Image.open(path) as grid:
-        pixels = np.asarray(grid.convert("L")).astype(int)
-    assert pixels.shape == (5 + 45, 5 + 3 * 45)
-    for column in range(3):
-        left = 5 + column * 45
-        corner = pixels[6:16, left + 1 : left + 14]  # the label's box
-        assert corner.min() < 60 and corner.max() > 180  # black box, white digits
-        assert abs(pixels[5 + 30, left + 30] - 128) < 10  # the pattern itself, untouched
+    patterns = np.stack([np.full((40, 40, 3), level, np.uint8) for level in (60, 200)])
+    crops = np.zeros((2, 9, 10, 10, 3), np.uint8)
+    crops[..., 0] = np.arange(9, dtype=np.uint8)[None, :, None, None] * 25 + 20  # crop k: red 20 + 25 k
+    path = save_unit_sheet(patterns, [7, 63], tmp_path / "sheet.jpg", "title", [99.5, 12.0], crops, columns=2)
+    with Image.open(path) as sheet:
+        pixels = np.asarray(sheet.convert("RGB")).astype(int)
+    block_width, tile = 40 + GAP + 40, (40 - 2 * GAP) // 3
+    width = MARGIN + 2 * (block_width + MARGIN)  # 198, padded to the title band's least width
+    assert pixels.shape[:2] == (20 + MARGIN + LABEL_HEIGHT + 40 + MARGIN, max(width, HEADER_MIN_WIDTH))
+    top = 20 + MARGIN + LABEL_HEIGHT
+    for unit, level in enumerate((60, 200)):
+        left = MARGIN + unit * (block_width + MARGIN)
+        assert np.abs(pixels[top + 20, left + 20] - level).max() < 10  # the pattern
+        label = pixels[20 + MARGIN : top, left : left + 60].mean(axis=2)
+        assert label.min() < 100 and label.max() > 200  # dark text on white
+        for k in range(9):
+            row, column = divmod(k, 3)
+            centre = (top + row * (tile + GAP) + tile // 2, left + 40 + GAP + column * (tile + GAP) + tile // 2)
+            assert abs(pixels[centre][0] - (20 + 25 * k)) < 12 and pixels[centre][1] < 20, (unit, k)
 
 
 def test_epoch_panel_carries_its_colour_scale():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .common import HEADER_HEIGHT, HEADER_MIN_WIDTH, add_header, colormap_lut, header_band
 from .figures import confusion_matrix_picture, save_cam_panel, save_confusion_matrix, save_training_curves
-from .files import save_filter_grid, save_jpeg, write_activation_grids
+from .files import save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels, tile_area, tile_factor
 from .map_scores import save_cam_comparison, save_faithfulness_curves, save_sanity_figure
 from .overlays import overlay_heatmap
@@ -33,7 +33,6 @@ __all__ = [
     "save_concept_sheet",
     "save_confusion_matrix",
     "save_faithfulness_curves",
-    "save_filter_grid",
     "save_jpeg",
     "save_sanity_figure",
     "save_training_curves",

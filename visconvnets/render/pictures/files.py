@@ -1,17 +1,16 @@
-"""Writing array pictures as JPEG files (Pillow): activation grids with their index, filter grids."""
+"""Writing array pictures as JPEG files (Pillow): activation grids with their index."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ...settings import outputs
-from .common import HEADER_HEIGHT, add_header, font
+from .common import HEADER_HEIGHT
 from .grids import activation_grid, dead_channels, tile_area, tile_factor
 
 
@@ -56,35 +55,3 @@ def write_activation_grids(
         rendered = list(pool.map(render, enumerate(activations.items())))
     (out_dir / outputs.GRID_INDEX).write_text(json.dumps([entry for _, entry in rendered], indent=1), encoding="utf-8")
     return [path for path, _ in rendered]
-
-
-def save_filter_grid(
-    patterns: np.ndarray,
-    path: Path,
-    columns: int = 8,
-    margin: int = 5,
-    title: str = "",
-    numbers: Sequence[int] | None = None,
-) -> Path:
-    """Tile (n, s, s, 3) uint8 patterns into a grid with margins (8 per row), titled, as JPEG; each tile
-    labelled in its top-left corner with its filter number (``numbers``, default 0..n-1)."""
-    count, size = patterns.shape[0], patterns.shape[1]
-    numbers = list(range(count)) if numbers is None else list(numbers)
-    rows = -(-count // columns)
-    canvas = np.full((rows * (size + margin) + margin, columns * (size + margin) + margin, 3), 255, np.uint8)
-    corners = []
-    for index in range(count):  # at most 64 tiles: a copy each, not a per-pixel loop
-        row, column = divmod(index, columns)
-        top, left = margin + row * (size + margin), margin + column * (size + margin)
-        canvas[top : top + size, left : left + size] = patterns[index]
-        corners.append((left, top))
-    picture = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(picture)
-    for (left, top), number in zip(corners, numbers):
-        box = draw.textbbox((left + 2, top + 1), str(number), font=font(11))
-        draw.rectangle((box[0] - 2, box[1] - 1, box[2] + 2, box[3] + 1), fill=(0, 0, 0))
-        draw.text((left + 2, top + 1), str(number), fill=(255, 255, 255), font=font(11))
-    canvas = np.asarray(picture)
-    if title:
-        canvas = add_header(canvas, [title], height=20)
-    return save_jpeg(canvas, path)
