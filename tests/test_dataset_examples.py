@@ -92,3 +92,5 @@ def test_a_field_that_leaves_the_image_is_moved_inside_it(small_model):
     np.testing.assert_array_equal(boxes, [[0, 0, 17, 17], [6, 2, 23, 19]])  # centre 14: 6..23; centre 10: 2..19
     whole = field_boxes(np.array([[1, 1]]), layer_geometry(small_model, "conv_c"), 12)  # image smaller than field
     np.testing.assert_array_equal(whole, [[0, 0, 12, 12]])
+    after_pooling = field_boxes(np.zeros((2, 3, 2), int), None, 24)  # a 1 x 1 map after global pooling
+    assert after_pooling.shape == (2, 3, 4) and (after_pooling == [0, 0, 24, 24]).all()

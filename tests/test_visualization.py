@@ -360,7 +360,7 @@ def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeyp
     walks = []
     real_walk = geometry._walk_geometry
     monkeypatch.setattr(geometry, "_walk_geometry", lambda model, name: walks.append(name) or real_walk(model, name))
-    geometry.receptive_field.clear()  # start with nothing known
+    geometry.layer_geometry.clear()  # start with nothing known
     assert [receptive_field(small_model, "conv_c") for _ in range(3)] == [(4.0, 6.0)] * 3
     assert receptive_field(small_model, "conv_b") == (2.0, 1.0)
     assert walks == ["conv_c", "conv_b"]

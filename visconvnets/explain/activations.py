@@ -35,7 +35,7 @@ def layer_activations(model, images, layer_names: Sequence[str] | None = None) -
 def traced_layer_outputs(model, layer_names: Sequence[str]) -> Callable:
     """The model cut after ``layer_names``, traced once (per model and names) with an open batch size, for
     passes over many batches (dataset examples, concepts): ``f(images (b, H, W, 3)) -> {name: (b, h, w, c)}``
-    float32 tensors. Images of another size than the model's input trace again (``reduce_retracing``)."""
+    float32 tensors; the images must fit the model's input (a model with an open input size takes any)."""
     names = tuple(layer_names)
     for name in names:
         layer_tools.find_layer(model, name)  # an unknown name fails here, with the nearest names
@@ -43,7 +43,7 @@ def traced_layer_outputs(model, layer_names: Sequence[str]) -> Callable:
     def make():
         reference = weakref.ref(model)  # read while tracing only
 
-        @tf.function(autograph=False, input_signature=[input_spec(model)], reduce_retracing=True)
+        @tf.function(autograph=False, input_signature=[input_spec(model)])
         def outputs(images):
             return forward(reference(), images, taps=names, stop_after_taps=True)[1]
 

@@ -86,7 +86,6 @@ def _transfer(layer, incoming, sizes: dict) -> Geometry | str:
     return Geometry(tuple(s * k for s, k in zip(incoming.stride, strides)), tuple(offsets), size)
 
 
-@per_model_cache  # one walk per model and layer, however often the pictures ask
 def receptive_field(model, layer_name: str) -> tuple[float, float]:
     """(stride, offset) such that cell j of ``layer_name``'s output is centred at input pixel
     ``stride * j + offset``, derived from the strides, kernel sizes and padding on the way.
@@ -100,7 +99,7 @@ def receptive_field(model, layer_name: str) -> tuple[float, float]:
     return geometry.stride[0], geometry.offset[0]
 
 
-@per_model_cache
+@per_model_cache  # one walk per model and layer, however often the pictures ask
 def layer_geometry(model, layer_name: str) -> Geometry:
     """Where ``layer_name``'s cells sit on the input and how much of it each sees (``Geometry``), the same
     along both axes.
@@ -135,11 +134,13 @@ def _walk_geometry(model, layer_name: str) -> Geometry:
     return geometry
 
 
-def field_boxes(cells: np.ndarray, geometry: Geometry, image_size: int) -> np.ndarray:
+def field_boxes(cells: np.ndarray, geometry: Geometry | None, image_size: int) -> np.ndarray:
     """(..., 4) int boxes (top, left, bottom, right), bottom/right exclusive, of the receptive fields of
     ``cells`` (..., 2) (row, column) on an ``image_size`` square input: a square of the field's side (at most
     the image) centred on the cell's centre ``stride * j + offset``, moved inside the image where it would
-    leave it (so every box is whole)."""
+    leave it (so every box is whole). ``geometry`` None (a cell after global pooling): the whole image."""
+    if geometry is None:
+        return np.broadcast_to(np.array([0, 0, image_size, image_size]), (*np.shape(cells)[:-1], 4)).copy()
     side = int(min(round(geometry.size[0]), image_size))
     centres = geometry.stride[0] * np.asarray(cells, np.float64) + geometry.offset[0]  # (..., 2) pixels
     start = np.clip(np.floor(centres - (side - 1) / 2), 0, image_size - side).astype(int)
