@@ -53,7 +53,7 @@ def write_concept_pictures(
         crops = np.clip(np.round(found.crops[top]), 0, 255).astype(np.uint8)  # (k, TOP_CROPS, S, S, 3)
         total = float(np.abs(found.importances).sum()) or 1.0
         labels_drawn = [
-            f"#{rank + 1} importance {value:+.2g} ({100 * value / total:.0f}%): top crops, its map"
+            f"#{rank + 1} importance {value:+.2g} ({round(100 * value / total)}%): top crops, its map"
             for rank, value in enumerate(found.importances)
         ]
         title = f"{name}: {count} concepts at {layer}, most important first"

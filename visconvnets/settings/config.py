@@ -326,7 +326,7 @@ DEMO_SETTINGS = {
     "validation": False,
     "batch_norm_momentum": SCRATCH_BATCH_NORM_MOMENTUM,
     # float32, not --precision auto: on an Intel CPU with AMX (this project's machines since 2026-12-03) two of
-    # five bf16 demo runs of seed 42 ended in a NaN loss within the first epoch; float32 costs about 7 s
+    # five bf16 demo runs ended in a NaN loss within the first epoch (BENCHMARKS.md); float32 costs about 45 s
     "precision": "float32",
     "output": DEMO_OUTPUT,
     "filter_steps": 40,

@@ -50,7 +50,7 @@ def concepts_section(out_dir: Path) -> dict | None:
             continue
         total = float(np.abs(entry["importances"]).sum()) or 1.0
         rows = [
-            [rank + 1, f"{value:+.3g}", f"{100 * value / total:.0f}%", entry["map_images"][rank]]
+            [rank + 1, f"{value:+.3g}", f"{round(100 * value / total)}%", entry["map_images"][rank]]
             for rank, value in enumerate(entry["importances"])
         ]
         classes.append(
