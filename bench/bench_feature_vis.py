@@ -24,6 +24,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def run_split(run: Path) -> Path:
+    """The split folder a finished run trained on (its config's ``data``; a demo's own under OUT/data)."""
+    from visconvnets.settings import outputs
+
+    data = json.loads((run / outputs.CONFIG).read_text())["config"]["data"]
+    return Path(data) if data else run / outputs.DEMO_DATA / "split"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=Path("outputs/demo"), help="a finished run's folder")
@@ -44,8 +52,7 @@ def main(argv=None) -> None:
     from visconvnets.settings.config import AscentSettings
 
     model, _ = load_trained_model(args.run / outputs.MODEL)
-    split = json.loads((args.run / outputs.CONFIG).read_text())["config"]["data"]
-    split = Path(split) if split else args.run / outputs.DEMO_DATA / "split"
+    split = run_split(args.run)
     rows = outputs.read_predictions_csv(args.run / outputs.PREDICTIONS)
     images = load_images([split / row["path"] for row in rows], int(model.input_shape[1]))
     results = {"run": str(args.run), "test_images": len(images), "filters": args.filters, "steps": args.steps}

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench.bench_faithfulness import timed  # noqa: E402  (after the path is set)
+from bench.bench_feature_vis import run_split  # noqa: E402
 
 
 def _batches(images, size: int = 32):
@@ -53,7 +54,7 @@ def main(argv=None) -> None:
 
     model, classes = load_trained_model(args.run / outputs.MODEL)
     config = json.loads((args.run / outputs.CONFIG).read_text())["config"]
-    split = Path(config["data"]) if config.get("data") else args.run / outputs.DEMO_DATA / "split"
+    split = run_split(args.run)
     size = int(model.input_shape[1])
     files = sorted(split.rglob("*.jpg"))
     found = load_images(files, size)

@@ -108,6 +108,33 @@ def concept_importances(cell_coefficients: np.ndarray, gradients: np.ndarray, ba
     return (cell_coefficients * concept_gradients).sum(axis=(1, 2)).mean(axis=0)
 
 
+def _pooled_activations(model, crops: np.ndarray, layer_name: str, batch: int) -> np.ndarray:
+    """(m, c) each crop's ReLU'd activations at the layer, averaged over its cells (the cut model, traced)."""
+    outputs = traced_layer_outputs(model, [layer_name])
+    return np.concatenate(
+        [
+            tf.reduce_mean(tf.nn.relu(outputs(tf.constant(crops[start : start + batch]))[layer_name]), axis=(1, 2))
+            for start in range(0, len(crops), batch)
+        ]
+    )
+
+
+def _concepts_in_images(
+    model, images: np.ndarray, layer_name: str, class_index: int, fitted: NMF, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """((n, h, w, k) every cell of every image written in the fitted concepts, (k,) their gradient x concept
+    importances for the class, mean over the images), one forward and backward pass per batch."""
+    maps, importances = [], np.zeros(fitted.n_components_)
+    for start in range(0, len(images), batch):
+        part = images[start : start + batch]
+        activations, gradients, _, _ = activations_and_gradients(model, part, class_index, layer_name)
+        cells = np.maximum(activations, 0).reshape(-1, activations.shape[-1])  # (b h w, c)
+        found = fitted.transform(cells.astype(np.float64)).reshape(*activations.shape[:3], -1)  # (b, h, w, k)
+        importances += concept_importances(found, gradients, fitted.components_) * len(part)
+        maps.append(found.astype(np.float32))
+    return np.concatenate(maps), importances / len(images)
+
+
 def concepts(
     model,
     images,
@@ -147,24 +174,10 @@ def concepts(
             f"crop_fraction must be in (0, 1] and crops_per_image >= 1, got {crop_fraction}, {crops_per_image}"
         )
     crops = random_crops(images, crops_per_image, crop_fraction, seed)  # (m, S, S, 3)
-    outputs = traced_layer_outputs(model, [layer_name])
-    pooled = np.concatenate(
-        [
-            tf.reduce_mean(tf.nn.relu(outputs(tf.constant(crops[start : start + batch]))[layer_name]), axis=(1, 2))
-            for start in range(0, len(crops), batch)
-        ]
-    )  # (m, c)
+    pooled = _pooled_activations(model, crops, layer_name, batch)  # (m, c)
     coefficients, bank, fitted = factorise(pooled, count, seed)
     reconstruction = float(np.linalg.norm(pooled - coefficients @ bank) / max(np.linalg.norm(pooled), 1e-12))
-    maps, importances = [], np.zeros(count)
-    for start in range(0, len(images), batch):
-        part = images[start : start + batch]
-        activations, gradients, _, _ = activations_and_gradients(model, part, class_index, layer_name)
-        cells = np.maximum(activations, 0).reshape(-1, activations.shape[-1])  # (b h w, c)
-        found = fitted.transform(cells.astype(np.float64)).reshape(*activations.shape[:3], count)  # (b, h, w, k)
-        importances += concept_importances(found, gradients, bank) * len(part)
-        maps.append(found.astype(np.float32))
-    importances /= len(images)
+    maps, importances = _concepts_in_images(model, images, layer_name, class_index, fitted, batch)
     order = np.argsort(-importances, kind="stable")
     return ClassConcepts(
         layer=layer_name,
@@ -173,7 +186,7 @@ def concepts(
         importances=importances[order],
         crops=crops,
         crop_coefficients=coefficients[:, order],
-        maps=np.concatenate(maps)[..., order],
+        maps=maps[..., order],
         reconstruction=reconstruction,
         iterations=int(fitted.n_iter_),
         converged=int(fitted.n_iter_) < NMF_ITERATIONS,

@@ -10,17 +10,20 @@ from ...settings import outputs
 from .markup import picture
 
 
+def _drawn(out_dir: Path, folder: str, key: str) -> tuple[dict, list[tuple[dict, Path]]]:
+    """(``OUT/folder/index.json``, its ``key`` entries whose picture exists, with that picture's path)."""
+    index = outputs.read_json(out_dir / folder / outputs.GRID_INDEX)
+    entries = [(entry, out_dir / folder / entry["file"]) for entry in index.get(key, [])]
+    return index, [(entry, path) for entry, path in entries if path.exists()]
+
+
 def filters_section(out_dir: Path) -> dict | None:
     """Every layer's sheet with a caption of its patterns' percentiles; None when no pattern was drawn."""
-    folder = out_dir / outputs.FILTERS
-    index = outputs.read_json(folder / outputs.GRID_INDEX)
-    if not index.get("layers"):
+    index, drawn = _drawn(out_dir, outputs.FILTERS, "layers")
+    if not drawn:
         return None
     layers = []
-    for entry in index["layers"]:
-        path = folder / entry["file"]
-        if not path.exists():
-            continue
+    for entry, path in drawn:
         caption = f"{entry['layer']}: {len(entry['filters'])} filters"
         if "percentiles" in entry:
             percentiles = np.asarray(entry["percentiles"])
@@ -39,15 +42,11 @@ def filters_section(out_dir: Path) -> dict | None:
 
 def concepts_section(out_dir: Path) -> dict | None:
     """One entry per class: its sheet and its concepts' importances; None when no concept was found."""
-    folder = out_dir / outputs.CONCEPTS
-    index = outputs.read_json(folder / outputs.GRID_INDEX)
-    if not index.get("classes"):
+    index, drawn = _drawn(out_dir, outputs.CONCEPTS, "classes")
+    if not drawn:
         return None
     classes = []
-    for entry in index["classes"]:
-        path = folder / entry["file"]
-        if not path.exists():
-            continue
+    for entry, path in drawn:
         total = float(np.abs(entry["importances"]).sum()) or 1.0
         rows = [
             [rank + 1, f"{value:+.3g}", f"{round(100 * value / total)}%", entry["map_images"][rank]]
