@@ -7,13 +7,15 @@ Usage (from the project root):
 Copies the demo's pictures (a Grad-CAM panel that the pointing game counts as a hit, a failure-gallery
 panel, the deepest filter sheet (patterns beside their test crops), the roses' concepts, the training curves,
 the confusion matrix, the deletion/insertion curves, the randomisation check, the first probe's epoch strip
-and GIF), draws every map method over the Grad-CAM panel's image (demo_methods.jpg) and draws what the demo
+and GIF), draws every map method over the Grad-CAM panel's image (demo_methods.jpg), one layer's filters by
+every parameterisation with their percentiles (demo_parameterizations.jpg) and draws what the demo
 model's mixed2 layer sees in one real CC-BY photo of ../shared/flowers-sample.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -64,6 +66,40 @@ def compare_methods(model, run, image_path: Path, size: int, metrics: dict, targ
     shutil.rmtree(layout.root)
 
 
+def compare_parameterizations(model, run, size: int, target: Path, count: int = 8) -> None:
+    """The first ``count`` filters of the deepest filter layer drawn by every parameterisation (the run's steps,
+    size and seed), each with its percentile among the run's test images."""
+    from visconvnets.data.images import ImageFiles
+    from visconvnets.explain.parameterizations import PARAMETERIZATIONS
+    from visconvnets.explain.units import describe_units
+    from visconvnets.models import build as model_tools
+    from visconvnets.render.pictures import save_pattern_rows
+    from visconvnets.settings import outputs
+    from visconvnets.settings.config import config_from_mapping
+
+    config = config_from_mapping(json.loads((run / outputs.CONFIG).read_text())["config"])
+    data = Path(config.data)
+    images = ImageFiles([data / row["path"] for row in outputs.read_predictions_csv(run / outputs.PREDICTIONS)], size)
+    layer = model_tools.default_filter_layers(model)[-1]
+    rows = []
+    for name in PARAMETERIZATIONS:
+        settings = dataclasses.replace(config.ascent_settings(), parameterization=name)
+        units = describe_units(model, {layer: range(count)}, images, config.filter_size, settings, config.seed, 0)[
+            layer
+        ]
+        share = (units.percentiles >= 99).mean()
+        rows.append(
+            (
+                f"{name}: {100 * share:.0f}% at the 99th percentile or above",
+                units.patterns,
+                units.filters,
+                units.percentiles,
+            )
+        )
+    title = f"{layer}, filters 0-{count - 1}: percentile among the {len(images)} test images"
+    save_pattern_rows(rows, target, title)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from visconvnets.data.images import load_images
@@ -103,6 +139,7 @@ def main(argv=None) -> int:
             strips[0].with_name(strips[0].name.replace("_strip.jpg", ".gif")), args.images / "demo_epochs.gif"
         )
     compare_methods(model, run, chosen_source(run, chosen), size, metrics, args.images / "demo_methods.jpg")
+    compare_parameterizations(model, run, size, args.images / "demo_parameterizations.jpg")
     photo = args.sample / args.photo
     images = load_images([photo], size)
     grids = save_activation_grids(model, images[0], args.images / "real_photo_grids", ["mixed2"])

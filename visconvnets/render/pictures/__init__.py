@@ -14,7 +14,7 @@ from .files import save_jpeg, write_activation_grids
 from .grids import DEAD_TILE_VALUE, activation_grid, dead_channels, standardise_channels, tile_area, tile_factor
 from .map_scores import save_cam_comparison, save_faithfulness_curves, save_sanity_figure
 from .overlays import overlay_heatmap
-from .units import concept_overlay, save_concept_sheet, save_unit_sheet
+from .units import concept_overlay, save_concept_sheet, save_pattern_rows, save_unit_sheet
 
 __all__ = [
     "DEAD_TILE_VALUE",
@@ -34,6 +34,7 @@ __all__ = [
     "save_confusion_matrix",
     "save_faithfulness_curves",
     "save_jpeg",
+    "save_pattern_rows",
     "save_sanity_figure",
     "save_training_curves",
     "save_unit_sheet",

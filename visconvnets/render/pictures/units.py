@@ -86,6 +86,24 @@ def save_unit_sheet(
     )
 
 
+def save_pattern_rows(
+    rows: Sequence[tuple[str, np.ndarray, Sequence[int], Sequence[float]]], path: Path, title: str
+) -> Path:
+    """One row per way of drawing the same filters: its name above, then its patterns, each labelled with its
+    filter number and percentile.
+
+    Args:
+        rows: (name, (n, S, S, 3) uint8 patterns, (n,) filter numbers, (n,) percentiles) per row.
+    """
+    sheets = []
+    for name, patterns, numbers, percentiles in rows:
+        labels = [f"{number} · {percentile:.1f}th" for number, percentile in zip(numbers, percentiles)]
+        sheets.append(add_header(_sheet(list(patterns), labels, len(patterns)), [name], 20))
+    width = max(sheet.shape[1] for sheet in sheets)
+    padded = [np.pad(sheet, ((0, 0), (0, width - sheet.shape[1]), (0, 0)), constant_values=255) for sheet in sheets]
+    return save_jpeg(add_header(np.concatenate(padded), [title], 20), path)
+
+
 def save_concept_sheet(
     crops: np.ndarray,
     overlays: Sequence[np.ndarray],
