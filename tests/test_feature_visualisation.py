@@ -143,3 +143,26 @@ def test_pattern_percentiles_count_the_photos_below_the_pattern():
     np.testing.assert_allclose(found, [80.0, 100.0])
     centre = pattern_percentiles(_colour_model(), "unit", [0, 1], patterns, photos, objective="neuron")
     np.testing.assert_allclose(centre, [80.0, 100.0])  # flat photos: the centre cell is the mean
+
+
+@pytest.mark.parametrize("parameterization", ["pixel", "fourier"])
+def test_a_layer_direction_is_ascended_like_the_channels_it_mixes(parameterization):
+    """One-hot directions draw exactly the channel objective's patterns; the direction red + blue of the colour
+    model draws magenta (red and blue both well above green); a direction of the wrong width is refused."""
+    from visconvnets.explain.filters import ascend, filter_activations
+    from visconvnets.settings.config import AscentSettings
+
+    model, settings = _colour_model(), AscentSettings(steps=STEPS, octaves=1, parameterization=parameterization)
+    channels = ascend(model, "unit", [0, 1], size=32, settings=settings, seed=1)
+    one_hot = ascend(model, "unit", [1, 0], size=32, settings=settings, seed=1, directions=np.eye(2)[::-1])
+    np.testing.assert_allclose(one_hot, channels, atol=1e-4)
+    primaries = _hand_set_model(np.eye(3).reshape(1, 1, 3, 3))  # filter k: colour k alone
+    directions = np.array([[1.0, -1.0, 1.0]])  # red + blue - green
+    mixed = ascend(primaries, "unit", [0], size=32, settings=settings, seed=1, directions=directions)
+    red, green, blue = mixed[0].mean(axis=(0, 1))
+    assert red > green + 40 and blue > green + 40, (red, green, blue)  # magenta
+    value = filter_activations(primaries, "unit", mixed, [0], directions=directions)[0]
+    by_hand = filter_activations(primaries, "unit", np.repeat(mixed, 3, axis=0), [0, 1, 2]) @ directions[0]
+    assert value == pytest.approx(by_hand, rel=1e-5)  # the direction's value: the channels' values, mixed
+    with pytest.raises(ValueError, match="directions must be \\(count, 2\\) for layer 'unit', got shape \\(1, 3\\)"):
+        ascend(model, "unit", [0], size=32, settings=settings, directions=np.ones((1, 3)))

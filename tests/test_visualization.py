@@ -395,6 +395,27 @@ def test_unit_sheet_puts_each_pattern_beside_its_crops_under_its_label(tmp_path)
             assert abs(pixels[centre][0] - (20 + 25 * k)) < 12 and pixels[centre][1] < 20, (unit, k)
 
 
+def test_pattern_rows_stack_one_row_per_parameterization(tmp_path):
+    """Each row under its own name band: the row's patterns side by side, each under its label; rows of
+    different lengths padded white to the widest."""
+    from PIL import Image
+
+    from visconvnets.render.pictures.units import LABEL_HEIGHT, MARGIN, save_pattern_rows
+
+    dark, light = np.full((2, 30, 30, 3), 40, np.uint8), np.full((3, 30, 30, 3), 220, np.uint8)
+    rows = [("pixel", dark, [0, 1], [50.0, 99.0]), ("fourier", light, [0, 1, 2], [100.0, 100.0, 12.5])]
+    path = save_pattern_rows(rows, tmp_path / "rows.jpg", "title")
+    with Image.open(path) as picture:
+        pixels = np.asarray(picture.convert("L")).astype(int)
+    row_height = 20 + MARGIN + LABEL_HEIGHT + 30 + MARGIN  # name band, margin, label, pattern, margin
+    assert pixels.shape[0] == 20 + 2 * row_height
+    for row, (level, count) in enumerate(((40, 2), (220, 3))):
+        top = 20 + row * row_height + 20 + MARGIN + LABEL_HEIGHT
+        for index in range(count):
+            assert abs(pixels[top + 15, MARGIN + index * (30 + MARGIN) + 15] - level) < 10, (row, index)
+    assert pixels[20 + 20 + MARGIN + LABEL_HEIGHT + 15, MARGIN + 2 * (30 + MARGIN) + 15] > 245  # padding: white
+
+
 def test_epoch_panel_carries_its_colour_scale():
     from visconvnets.render.pictures.epochs import epoch_panel
 

@@ -36,32 +36,45 @@ def capped_steps(steps: int) -> int:
     return min(steps, int(cap)) if cap else steps
 
 
-def unit_values(activation, border: float, objective: str = "channel"):
+def unit_values(activation, border: float, objective: str = "channel", directions=None):
     """(n, c) float32: every filter's value on each image, its mean over the map minus a border (``channel``)
-    or its centre cell (``neuron``), from (n, h, w, c). The map's size may be known only when run (one traced
-    ascent step serves every octave)."""
+    or its centre cell (``neuron``), from (n, h, w, c); with ``directions`` (k, c), (n, k) each direction's
+    value instead, the dot product of the channels' values with it (a layer direction: a concept, a mix of
+    filters). The map's size may be known only when run (one traced ascent step serves every octave)."""
     height, width = tf.shape(activation)[1], tf.shape(activation)[2]
     if objective == "neuron":
-        return tf.cast(activation[:, height // 2, width // 2, :], tf.float32)
-    top = tf.cast(tf.cast(height, tf.float32) * border, tf.int32)  # floor: int(height * border)
-    left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
-    cropped = activation[:, top : height - top, left : width - left, :]
-    return tf.reduce_mean(tf.cast(cropped, tf.float32), axis=(1, 2))
+        values = tf.cast(activation[:, height // 2, width // 2, :], tf.float32)
+    else:
+        top = tf.cast(tf.cast(height, tf.float32) * border, tf.int32)  # floor: int(height * border)
+        left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
+        cropped = activation[:, top : height - top, left : width - left, :]
+        values = tf.reduce_mean(tf.cast(cropped, tf.float32), axis=(1, 2))
+    return values if directions is None else tf.matmul(values, directions, transpose_b=True)
 
 
-def _filter_scores(activation, filter_indices, border: float, objective: str = "channel"):
-    """(n,) each image's own filter ``filter_indices[i]``, valued as ``unit_values`` values it."""
-    return tf.gather(unit_values(activation, border, objective), filter_indices, axis=1, batch_dims=1)
+def _filter_scores(activation, filter_indices, border: float, objective: str = "channel", directions=None):
+    """(n,) each image's own filter (or direction) ``filter_indices[i]``, valued as ``unit_values`` values it."""
+    return tf.gather(unit_values(activation, border, objective, directions), filter_indices, axis=1, batch_dims=1)
+
+
+def _directions(directions) -> tf.Tensor | None:
+    return None if directions is None else tf.constant(np.asarray(directions, np.float32))
 
 
 def filter_activations(
-    model, layer_name: str, images, filter_indices: Sequence[int], border: float = 0.0, objective: str = "channel"
+    model,
+    layer_name: str,
+    images,
+    filter_indices: Sequence[int],
+    border: float = 0.0,
+    objective: str = "channel",
+    directions=None,
 ) -> np.ndarray:
     """(n,) activation of filter ``filter_indices[i]`` for ``images[i]``: its mean (border excluded if > 0) or,
-    with ``objective="neuron"``, its centre cell."""
+    with ``objective="neuron"``, its centre cell; with ``directions`` (k, c), of direction ``filter_indices[i]``."""
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     indices = tf.constant(list(filter_indices), tf.int32)
-    return _filter_scores(recorded[layer_name], indices, border, objective).numpy()
+    return _filter_scores(recorded[layer_name], indices, border, objective, _directions(directions)).numpy()
 
 
 def _check_settings(settings: AscentSettings) -> None:
@@ -72,13 +85,19 @@ def _check_settings(settings: AscentSettings) -> None:
         )
 
 
-def _check_filters(model, layer_name: str, filter_indices: Sequence[int]) -> None:
+def _check_filters(model, layer_name: str, filter_indices: Sequence[int], directions=None) -> None:
     layer = layer_tools.find_layer(model, layer_name)
     if not layer_tools.has_4d_output(layer):
         raise ValueError(
             f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; filter patterns need a 4-D output"
         )
     channels = int(layer.output.shape[-1])
+    if directions is not None:
+        if np.ndim(directions) != 2 or np.shape(directions)[1] != channels:
+            raise ValueError(
+                f"directions must be (count, {channels}) for layer {layer_name!r}, got shape {np.shape(directions)}"
+            )
+        channels = len(directions)  # the indices choose directions
     bad = [index for index in filter_indices if not 0 <= int(index) < channels]
     if bad:
         raise ValueError(
@@ -96,13 +115,16 @@ def ascend(
     size: int = 150,
     settings: AscentSettings | None = None,
     seed: int = 0,
+    directions=None,
 ) -> np.ndarray:
-    """Optimised inputs, one per filter, in the model's input scale: (n, size, size, 3) float32."""
+    """Optimised inputs, one per filter (or per row of ``directions`` (k, c) that ``filter_indices`` choose), in
+    the model's input scale: (n, size, size, 3) float32."""
     settings = settings or AscentSettings()
-    _check_filters(model, layer_name, filter_indices)
+    _check_filters(model, layer_name, filter_indices, directions)
     _check_settings(settings)
     if settings.parameterization != "pixel":
-        return ascend_spectrum(model, layer_name, filter_indices, size, settings, seed)
+        return ascend_spectrum(model, layer_name, filter_indices, size, settings, seed, directions)
+    directions = _directions(directions)
     steps = capped_steps(settings.steps)
     rng = np.random.default_rng(seed)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
@@ -125,7 +147,8 @@ def ascend(
         with tf.GradientTape() as tape:
             tape.watch(rolled)
             _, recorded = forward(model, rolled, taps=[layer_name], stop_after_taps=True)
-            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border, settings.objective))
+            values = _filter_scores(recorded[layer_name], indices, settings.border, settings.objective, directions)
+            score = tf.reduce_sum(values)
         gradient = tape.gradient(score, rolled)
         gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
         updated = tf.roll(rolled + settings.step_size * gradient, -shift, axis=(1, 2))
@@ -149,12 +172,19 @@ def ascend(
 
 
 def ascend_spectrum(
-    model, layer_name: str, filter_indices: Sequence[int], size: int, settings: AscentSettings, seed: int = 0
+    model,
+    layer_name: str,
+    filter_indices: Sequence[int],
+    size: int,
+    settings: AscentSettings,
+    seed: int = 0,
+    directions=None,
 ) -> np.ndarray:
     """``ascend`` for the spectral parameterisations: the Fourier coefficients (or MaCo's phase) of every
     filter's image optimised together by Adam (``settings.learning_rate``) at ``size``, the image jittered
     each step: (n, size, size, 3) float32 in the model's input scale."""
     rng = np.random.default_rng(seed)
+    directions = _directions(directions)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
     shape = (len(filter_indices), 3, size, size // 2 + 1)  # per real part, channels first (rfft2d's layout)
     if settings.parameterization == "fourier":
@@ -177,7 +207,8 @@ def ascend_spectrum(
         with tf.GradientTape() as tape:
             image = tf.roll(draw(), shift, axis=(1, 2))  # (n, S, S, 3), jittered
             _, recorded = forward(model, image, taps=[layer_name], stop_after_taps=True)
-            score = tf.reduce_sum(_filter_scores(recorded[layer_name], indices, settings.border, settings.objective))
+            values = _filter_scores(recorded[layer_name], indices, settings.border, settings.objective, directions)
+            score = tf.reduce_sum(values)
         for parameter, gradient, (first, second) in zip(parameters, tape.gradient(score, parameters), moments):
             first.assign(beta1 * first + (1 - beta1) * gradient)
             second.assign(beta2 * second + (1 - beta2) * tf.square(gradient))
@@ -203,6 +234,7 @@ def filter_patterns(
     size: int = 150,
     steps: int = AscentSettings.steps,
     seed: int = 0,
+    directions=None,
     **settings,
 ) -> np.ndarray:
     """The input that maximises each filter, all filters optimised together.
@@ -214,11 +246,14 @@ def filter_patterns(
         size: Output side in pixels (at least 75 for InceptionV3).
         steps: Gradient steps (capped by $VISCONVNETS_MAX_STEPS).
         seed: Seeds the starting noise and the jitter.
+        directions: None, or (k, c) layer directions (a concept's, a mix of filters): ``filter_indices`` then
+            choose rows, each pattern maximising the dot product of the layer's channels with its direction.
         **settings: Any field of ``AscentSettings`` (parameterization, objective, step_size, jitter,
             blur_every, octaves, learning_rate...).
 
     Returns:
         (n, size, size, 3) uint8.
     """
-    optimised = ascend(model, layer_name, filter_indices, size, AscentSettings(steps=steps, **settings), seed)
+    settings = AscentSettings(steps=steps, **settings)
+    optimised = ascend(model, layer_name, filter_indices, size, settings, seed, directions)
     return to_display(optimised)
