@@ -205,7 +205,9 @@ def write_visualizations(
     written = {"misclassified": [], "gradcam": [], "compare": []}
     with stage(clock, "activation grids"):
         written["activations"] = write_activation_pictures(model, images, chosen.paths, layout, config, progress)
-    written["filters"] = write_unit_pictures(model, layers.filters, layout, config, examples_from, image_size, clock)
+    written["filters"] = write_unit_pictures(
+        model, layers.filters, layout, config, examples_from, image_size, clock, progress
+    )
     with stage(clock, "cam panels"):
         if config.gradcam and len(chosen):
             written["gradcam"] = write_cam_pictures(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..data.images import ImageFiles
 from ..explain.units import add_examples, unit_patterns
@@ -27,6 +28,7 @@ def write_unit_pictures(
     examples_from: Sequence[Path] = (),
     image_size: int | None = None,
     clock=None,
+    progress: bool = False,
 ) -> dict[str, Path]:
     """One sheet per layer of ``layer_names`` (its first ``config.filter_count`` filters): each pattern with its
     percentile among the ``examples_from`` images (the test split) and, with ``config.filter_examples``, the
@@ -36,15 +38,20 @@ def write_unit_pictures(
         examples_from: Image files scored against and cropped (none: the patterns alone).
         image_size: The model's input side, which those images are read at.
         clock: A ``timing.Stopwatch`` for the stages "filter patterns" and "dataset examples".
+        progress: A progress bar over the layers' ascents, and a line before the pass.
     """
     if not layer_names:
         return {}
     filters = {name: list(range(min(config.filter_count, _channels(model, name)))) for name in layer_names}
     settings = config.ascent_settings()
+    found = {}
     with stage(clock, "filter patterns"):
-        found = unit_patterns(model, filters, config.filter_size, settings, config.seed)
+        for name in tqdm(layer_names, desc="filter patterns", disable=not progress):
+            found |= unit_patterns(model, {name: filters[name]}, config.filter_size, settings, config.seed)
     images = ImageFiles(examples_from, image_size) if len(examples_from) and image_size else None
     if images is not None:
+        if progress:
+            print(f"dataset examples: one pass over {len(images)} test images for {len(found)} layers")
         with stage(clock, "dataset examples"):
             add_examples(model, found, images, settings, config.filter_examples, CROP_SIZE)
     written, entries = {}, []
