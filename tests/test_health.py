@@ -76,6 +76,22 @@ def test_scratch_training_and_dead_channels(tmp_path):
     assert "from scratch on 80 images for 6 epochs" in found[1]["message"]
 
 
+def test_layers_whose_patterns_fall_short_of_real_photos(tmp_path):
+    """filters/index.json: a layer with fewer than half its patterns at the 99th percentile is named with its
+    share; a layer at half or more, or one scored against no images, is not."""
+    layers = [
+        {"layer": "conv2d_2", "at_99th": 1.0},
+        {"layer": "conv2d_9", "at_99th": 0.5},
+        {"layer": "conv2d_39", "at_99th": 0.25},
+        {"layer": "mixed5"},  # no test images: no percentiles
+    ]
+    (tmp_path / "filters").mkdir()
+    (tmp_path / "filters" / "index.json").write_text(json.dumps({"layers": layers}))
+    found = assess(_metrics(GOOD), tmp_path)
+    assert [item["level"] for item in found] == ["info"]
+    assert "past the 99th percentile of the test images: conv2d_39 (25%)." in found[0]["message"]
+
+
 def test_the_report_shows_the_box(tmp_path):
     health = [{"level": "warning", "message": "Test accuracy 0.33 is not clearly above chance"}]
     (tmp_path / "metrics.json").write_text(json.dumps({"classes": ["a", "b"], "health": health}))

@@ -18,6 +18,7 @@ SMALL_MAP_CELLS = 3  # a map of 3x3 cells or fewer cannot say where the evidence
 FEW_TRAINING_IMAGES, FEW_EPOCHS = 1000, 10  # from scratch below either: a warning that the features are weak
 DEAD_SHARE = 0.5  # a layer with more than half its channels constant in every image drawn
 DEAD_MIN_CELLS = 5  # only maps of at least 5x5 cells count (constant over fewer says little)
+PATTERNS_AT_99TH = 0.5  # a layer whose patterns mostly fall short of the 99th percentile of real photos
 
 
 def _warning(message: str) -> dict:
@@ -129,10 +130,28 @@ def _training_and_channel_checks(metrics: dict, out_dir: Path) -> list[dict]:
     return found
 
 
+def _pattern_checks(out_dir: Path) -> list[dict]:
+    """Layers whose filter patterns mostly drive their unit less than the strongest 1% of the test images do
+    (``filters/index.json``, written with the dataset examples)."""
+    layers = outputs.read_json(out_dir / outputs.FILTERS / outputs.GRID_INDEX).get("layers", [])
+    weak = [(entry["at_99th"], entry["layer"]) for entry in layers if entry.get("at_99th", 1.0) < PATTERNS_AT_99TH]
+    if not weak:
+        return []
+    named = ", ".join(f"{layer} ({share:.0%})" for share, layer in weak)
+    return [
+        _info(
+            f"Few filter patterns drive their unit past the 99th percentile of the test images: {named}. Those "
+            "patterns are not pictures of what the units want most; the test crops beside them are the better "
+            "evidence. Try more --filter-steps or --filter-parameterization fourier."
+        )
+    ]
+
+
 def assess(metrics: dict, out_dir: Path, echo: bool = False) -> list[dict]:
     """Every check that fires, most serious first: [{"level": "warning" | "info", "message": ...}];
     printed too with ``echo``."""
     found = _accuracy_checks(metrics) + _map_checks(metrics) + _training_and_channel_checks(metrics, Path(out_dir))
+    found += _pattern_checks(Path(out_dir))
     found = sorted(found, key=lambda item: item["level"] != "warning")
     for item in found if echo else []:
         print(f"{item['level']}: {item['message']}")
