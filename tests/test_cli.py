@@ -24,6 +24,19 @@ def test_explicit_settings_are_only_the_flags_given():
     assert config.image_size == DEMO_SETTINGS["image_size"] and config.weights == "none"  # not given: the demo's
 
 
+def test_the_unit_and_concept_flags_reach_the_settings():
+    argv = ["--filter-examples", "0", "--no-concepts", "--concept-count", "4", "--concept-layer", "mixed5"]
+    argv += ["--concept-images", "10", "--concept-crops", "3", "--filter-parameterization", "maco"]
+    config = config_from_mapping(vars(script.parse_args(argv)))
+    assert (config.filter_examples, config.concepts, config.concept_count) == (0, False, 4)
+    assert (config.concept_layer, config.concept_images, config.concept_crops) == ("mixed5", 10, 3)
+    assert config.ascent_settings().parameterization == "maco"
+    assert RunConfig().ascent_settings().parameterization == "fourier"  # the default, by measurement
+    assert "chosen by measurement" in " ".join(script.build_parser().format_help().split())
+    with pytest.raises(SystemExit):
+        script.parse_args(["--filter-examples", "-1"])
+
+
 def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
     output = ["--output", str(tmp_path / "out")]
     assert script.main(["--data", str(tmp_path / "nowhere"), "--batch-size", "0", *output]) == 2

@@ -200,6 +200,20 @@ BAD_RUNS = [
     ),
     pytest.param(_test_emptied, {}, ValueError, "split 'test' .* has no usable images", id="empty test split"),
     pytest.param(lambda split, tmp: split, {"image_size": 74}, ValueError, "at least 75", id="image too small"),
+    pytest.param(
+        lambda split, tmp: split,
+        {"concept_layer": "predictions"},
+        ValueError,
+        "--concept-layer 'predictions' has no \\(batch, h, w, channels\\) output",
+        id="concept layer flat",
+    ),
+    pytest.param(
+        lambda split, tmp: split,
+        {"concept_count": 0},
+        ValueError,
+        "--concept-count, --concept-images and --concept-crops >= 1, got 9, 0, 24, 8",
+        id="no concepts",
+    ),
 ]
 
 
