@@ -94,3 +94,21 @@ def test_a_field_that_leaves_the_image_is_moved_inside_it(small_model):
     np.testing.assert_array_equal(whole, [[0, 0, 12, 12]])
     after_pooling = field_boxes(np.zeros((2, 3, 2), int), None, 24)  # a 1 x 1 map after global pooling
     assert after_pooling.shape == (2, 3, 4) and (after_pooling == [0, 0, 24, 24]).all()
+
+
+def test_a_one_by_three_convolution_widens_only_the_columns_of_the_field():
+    """Inception's 1 x 7 / 7 x 1 branches: the field differs per axis, the centre does not (these layers had a
+    receptive field before fields had sizes, and must keep it). By hand: 3 x 3/2 gives a 3 x 3 field at stride 2
+    centred at 2j + 1; a 'same' 1 x 3 convolution adds 2 * 2 columns: 3 rows x 7 columns, the same centre."""
+    import keras
+
+    from visconvnets.models.geometry import field_boxes, layer_geometry, receptive_field
+
+    inputs = keras.Input((31, 31, 3))
+    first = keras.layers.Conv2D(2, 3, strides=2, name="square")(inputs)
+    wide = keras.layers.Conv2D(2, (1, 3), padding="same", name="wide")(first)
+    geometry = layer_geometry(keras.Model(inputs, wide), "wide")
+    assert (geometry.stride, geometry.offset, geometry.size) == ((2.0, 2.0), (1.0, 1.0), (3.0, 7.0))
+    assert receptive_field(keras.Model(inputs, wide), "wide") == (2.0, 1.0)  # one centre for both axes
+    boxes = field_boxes(np.array([[5, 5], [0, 14]]), geometry, 31)
+    np.testing.assert_array_equal(boxes, [[10, 8, 13, 15], [0, 24, 3, 31]])  # centre 11: rows 10-12, columns 8-14

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ..models.geometry import field_boxes, layer_geometry
+from ..models.geometry import field_boxes, field_geometry
 from .activations import traced_layer_outputs
 from .filters import filter_activations, unit_values
 
@@ -121,7 +121,7 @@ def scan_units(
     for name in names:
         top = tops[name]
         cells = top.payload[..., 1:]
-        boxes = field_boxes(cells, _geometry(model, name), side) if side else np.zeros((*cells.shape[:2], 4))
+        boxes = field_boxes(cells, field_geometry(model, name), side) if side else np.zeros((*cells.shape[:2], 4))
         found[name] = UnitExamples(
             layer=name,
             filters=np.asarray(filters[name]),
@@ -133,15 +133,6 @@ def scan_units(
             seen=seen,
         )
     return found
-
-
-def _geometry(model, layer_name: str):
-    """The layer's ``Geometry``, or None for a map after global pooling (a squeeze-and-excitation block's 1 x 1
-    convolutions in EfficientNet): its one cell sees the whole image."""
-    try:
-        return layer_geometry(model, layer_name)
-    except ValueError:
-        return None
 
 
 def crop_examples(examples: UnitExamples, images: np.ndarray, numbers: Sequence[int], size: int = 48) -> np.ndarray:

@@ -13,10 +13,15 @@ from .forward import walk
 from .per_model import per_model_cache
 
 
+class NoSpatialGridError(ValueError):
+    """A layer whose cells come after global pooling or flattening: each sees the whole input."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Geometry:
     """Cell j of a feature map is centred at input pixel ``stride * j + offset`` (per axis) and sees ``size``
-    input pixels around it (its receptive field, padding included)."""
+    input pixels around it (its receptive field, padding included; per axis: a 1 x 7 convolution widens only
+    the columns')."""
 
     stride: tuple[float, float]
     offset: tuple[float, float]
@@ -128,23 +133,34 @@ def _walk_geometry(model, layer_name: str) -> Geometry:
     walk(model, Geometry((1.0, 1.0), (0.0, 0.0)), step)
     geometry = found.get("geometry")
     if not isinstance(geometry, Geometry):
-        raise ValueError(f"layer {layer_name!r} has no spatial output grid (it comes after pooling or flattening)")
-    if any(pair[0] != pair[1] for pair in (geometry.stride, geometry.offset, geometry.size)):
+        raise NoSpatialGridError(
+            f"layer {layer_name!r} has no spatial output grid (it comes after pooling or flattening)"
+        )
+    if geometry.stride[0] != geometry.stride[1] or geometry.offset[0] != geometry.offset[1]:
         raise ValueError(f"layer {layer_name!r} has different geometry per axis: {geometry}")
     return geometry
 
 
+def field_geometry(model, layer_name: str) -> Geometry | None:
+    """``layer_geometry``, or None for a layer after global pooling (a squeeze-and-excitation block's 1 x 1
+    convolutions in EfficientNet), whose one cell sees the whole input."""
+    try:
+        return layer_geometry(model, layer_name)
+    except NoSpatialGridError:
+        return None
+
+
 def field_boxes(cells: np.ndarray, geometry: Geometry | None, image_size: int) -> np.ndarray:
     """(..., 4) int boxes (top, left, bottom, right), bottom/right exclusive, of the receptive fields of
-    ``cells`` (..., 2) (row, column) on an ``image_size`` square input: a square of the field's side (at most
-    the image) centred on the cell's centre ``stride * j + offset``, moved inside the image where it would
-    leave it (so every box is whole). ``geometry`` None (a cell after global pooling): the whole image."""
+    ``cells`` (..., 2) (row, column) on an ``image_size`` square input: the field's sides (at most the image's)
+    centred on the cell's centre ``stride * j + offset``, moved inside the image where it would leave it (so
+    every box is whole). ``geometry`` None (a cell after global pooling): the whole image."""
     if geometry is None:
         return np.broadcast_to(np.array([0, 0, image_size, image_size]), (*np.shape(cells)[:-1], 4)).copy()
-    side = int(min(round(geometry.size[0]), image_size))
+    sides = np.minimum(np.round(geometry.size), image_size).astype(int)  # (2,) rows, columns
     centres = geometry.stride[0] * np.asarray(cells, np.float64) + geometry.offset[0]  # (..., 2) pixels
-    start = np.clip(np.floor(centres - (side - 1) / 2), 0, image_size - side).astype(int)
-    return np.concatenate([start, start + side], axis=-1)
+    start = np.clip(np.floor(centres - (sides - 1) / 2), 0, image_size - sides).astype(int)
+    return np.concatenate([start, start + sides], axis=-1)
 
 
 def _interpolation_matrix(target: int, cells: int, centre_of_cell) -> np.ndarray:
