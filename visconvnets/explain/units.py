@@ -102,7 +102,11 @@ def add_examples(
     scanned = scan_units(model, filters, batches, max(examples, 1), wanted, settings.border, settings.objective)
     for layer_name, units in found.items():
         units.percentiles = scanned[layer_name].percentiles
-        if examples:
-            units.examples = scanned[layer_name]
-            numbers = sorted({int(number) for number in units.examples.images.reshape(-1)})
-            units.crops = crop_examples(units.examples, np.asarray(images[numbers], np.float32), numbers, crop_size)
+    if not examples:
+        return
+    # the images any layer's units chose, read once for every layer (files are decoded again here)
+    numbers = sorted({int(number) for layer in scanned.values() for number in layer.images.reshape(-1)})
+    chosen = np.asarray(images[numbers], np.float32)
+    for layer_name, units in found.items():
+        units.examples = scanned[layer_name]
+        units.crops = crop_examples(units.examples, chosen, numbers, crop_size)

@@ -43,10 +43,9 @@ def write_concept_pictures(
         count = min(config.concept_count, len(paths) * config.concept_crops)
         found = concepts(model, images, layer, class_index, count, config.concept_crops, seed=config.seed)
         strongest = found.maps.sum(axis=(1, 2)).argmax(axis=0)  # (k,) the image holding most of each concept
+        originals = {image: load_original(paths[image]) for image in set(strongest.tolist())}  # often repeated
         overlays = [
-            rendering.concept_overlay(
-                load_original(paths[image]), found.maps[image, ..., concept], geometry, image_size
-            )
+            rendering.concept_overlay(originals[image], found.maps[image, ..., concept], geometry, image_size)
             for concept, image in enumerate(strongest)
         ]
         top = found.top_crops(TOP_CROPS)  # (k, TOP_CROPS)
