@@ -51,9 +51,10 @@ def write_concept_pictures(
         top = found.top_crops(TOP_CROPS)  # (k, TOP_CROPS)
         crops = np.clip(np.round(found.crops[top]), 0, 255).astype(np.uint8)  # (k, TOP_CROPS, S, S, 3)
         total = float(np.abs(found.importances).sum()) or 1.0
+        shares = [round(100 * value / total) for value in found.importances]  # percent, signed
         labels_drawn = [
-            f"#{rank + 1} importance {value:+.2g} ({round(100 * value / total)}%): top crops, its map"
-            for rank, value in enumerate(found.importances)
+            f"#{rank + 1} importance {value:+.2g} ({share}%): top crops, its map"
+            for rank, (value, share) in enumerate(zip(found.importances, shares))
         ]
         title = f"{name}: {count} concepts at {layer}, most important first"
         written.append(rendering.save_concept_sheet(crops, overlays, labels_drawn, layout.concept_sheet(name), title))
@@ -63,6 +64,7 @@ def write_concept_pictures(
                 "file": written[-1].name,
                 "images": len(paths),
                 "importances": [round(float(value), 6) for value in found.importances],
+                "shares": shares,  # percent of the importances' absolute sum, as the sheet labels them
                 "reconstruction_error": round(found.reconstruction, 4),
                 "nmf_iterations": found.iterations,
                 "nmf_converged": found.converged,

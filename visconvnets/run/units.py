@@ -42,7 +42,8 @@ def write_unit_pictures(
     """
     if not layer_names:
         return {}
-    filters = {name: list(range(min(config.filter_count, _channels(model, name)))) for name in layer_names}
+    channels = {name: int(find_layer(model, name).output.shape[-1]) for name in layer_names}
+    filters = {name: list(range(min(config.filter_count, channels[name]))) for name in layer_names}
     settings = config.ascent_settings()
     found = {}
     with stage(clock, "filter patterns"):
@@ -56,15 +57,13 @@ def write_unit_pictures(
             add_examples(model, found, images, settings, config.filter_examples, CROP_SIZE)
     written, entries = {}, []
     for name, units in found.items():
-        channels = _channels(model, name)
-        title = (
-            f"{name}: filters 0-{len(units.filters) - 1} ({channels} in all), {settings.parameterization} patterns"
-            + (
-                f", each beside the {config.filter_examples} test crops that excite it most"
-                if units.crops is not None
-                else ""
-            )
+        beside = (
+            f", each beside the {config.filter_examples} test crops that excite it most"
+            if units.crops is not None
+            else ""
         )
+        title = f"{name}: filters 0-{len(units.filters) - 1} ({channels[name]} in all), {settings.parameterization}"
+        title += f" patterns{beside}"
         written[name] = rendering.save_unit_sheet(
             units.patterns, units.filters, layout.filter_grid(name), title, units.percentiles, units.crops
         )
@@ -77,10 +76,6 @@ def write_unit_pictures(
     }
     outputs.write_json(layout / outputs.FILTERS / outputs.GRID_INDEX, index)
     return written
-
-
-def _channels(model, layer_name: str) -> int:
-    return int(find_layer(model, layer_name).output.shape[-1])
 
 
 def _entry(name: str, units, path: Path, images: ImageFiles | None) -> dict:

@@ -47,11 +47,8 @@ def concepts_section(out_dir: Path) -> dict | None:
         return None
     classes = []
     for entry, path in drawn:
-        total = float(np.abs(entry["importances"]).sum()) or 1.0
-        rows = [
-            [rank + 1, f"{value:+.3g}", f"{round(100 * value / total)}%", entry["map_images"][rank]]
-            for rank, value in enumerate(entry["importances"])
-        ]
+        concepts = zip(entry["importances"], entry["shares"], entry["map_images"])
+        rows = [[rank + 1, f"{value:+.3g}", f"{share}%", image] for rank, (value, share, image) in enumerate(concepts)]
         classes.append(
             {
                 "name": entry["class"],
