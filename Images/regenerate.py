@@ -38,12 +38,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def split_folder(run) -> Path:
+    """The split folder the run's test images are in: its config's ``data``, else the demo's own split."""
+    from visconvnets.settings import outputs
+
+    given = json.loads((run / outputs.CONFIG).read_text())["config"]["data"]
+    return Path(given) if given else run.root / outputs.DEMO_DATA / "split"
+
+
 def chosen_source(run, panel: Path) -> Path:
     """The test image behind a Grad-CAM panel (``gradcam/<stem>.jpg``), from the run's predictions."""
     from visconvnets.settings import outputs
 
-    given = json.loads((run / outputs.CONFIG).read_text())["config"]["data"]
-    data = Path(given) if given else run.root / outputs.DEMO_DATA / "split"  # the demo's own split
+    data = split_folder(run)
     for row in outputs.read_predictions_csv(run / outputs.PREDICTIONS):
         if run.cam_panel(row["path"]) == panel:
             return data / row["path"]
@@ -78,24 +85,16 @@ def compare_parameterizations(model, run, size: int, target: Path, count: int = 
     from visconvnets.settings.config import config_from_mapping
 
     config = config_from_mapping(json.loads((run / outputs.CONFIG).read_text())["config"])
-    data = Path(config.data)
-    images = ImageFiles([data / row["path"] for row in outputs.read_predictions_csv(run / outputs.PREDICTIONS)], size)
+    tests = [split_folder(run) / row["path"] for row in outputs.read_predictions_csv(run / outputs.PREDICTIONS)]
+    images = ImageFiles(tests, size)
     layer = model_tools.default_filter_layers(model)[-1]
     rows = []
     for name in PARAMETERIZATIONS:
         settings = dataclasses.replace(config.ascent_settings(), parameterization=name)
-        units = describe_units(model, {layer: range(count)}, images, config.filter_size, settings, config.seed, 0)[
-            layer
-        ]
-        share = (units.percentiles >= 99).mean()
-        rows.append(
-            (
-                f"{name}: {100 * share:.0f}% at the 99th percentile or above",
-                units.patterns,
-                units.filters,
-                units.percentiles,
-            )
-        )
+        found = describe_units(model, {layer: range(count)}, images, config.filter_size, settings, config.seed, 0)
+        units = found[layer]
+        label = f"{name}: {100 * (units.percentiles >= 99).mean():.0f}% at the 99th percentile or above"
+        rows.append((label, units.patterns, units.filters, units.percentiles))
     title = f"{layer}, filters 0-{count - 1}: percentile among the {len(images)} test images"
     save_pattern_rows(rows, target, title)
 
