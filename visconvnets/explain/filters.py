@@ -49,16 +49,12 @@ def unit_values(activation, border: float, objective: str = "channel", direction
         left = tf.cast(tf.cast(width, tf.float32) * border, tf.int32)
         cropped = activation[:, top : height - top, left : width - left, :]
         values = tf.reduce_mean(tf.cast(cropped, tf.float32), axis=(1, 2))
-    return values if directions is None else tf.matmul(values, directions, transpose_b=True)
+    return values if directions is None else tf.matmul(values, tf.cast(directions, tf.float32), transpose_b=True)
 
 
 def _filter_scores(activation, filter_indices, border: float, objective: str = "channel", directions=None):
     """(n,) each image's own filter (or direction) ``filter_indices[i]``, valued as ``unit_values`` values it."""
     return tf.gather(unit_values(activation, border, objective, directions), filter_indices, axis=1, batch_dims=1)
-
-
-def _directions(directions) -> tf.Tensor | None:
-    return None if directions is None else tf.constant(np.asarray(directions, np.float32))
 
 
 def filter_activations(
@@ -74,7 +70,7 @@ def filter_activations(
     with ``objective="neuron"``, its centre cell; with ``directions`` (k, c), of direction ``filter_indices[i]``."""
     _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
     indices = tf.constant(list(filter_indices), tf.int32)
-    return _filter_scores(recorded[layer_name], indices, border, objective, _directions(directions)).numpy()
+    return _filter_scores(recorded[layer_name], indices, border, objective, directions).numpy()
 
 
 def _check_settings(settings: AscentSettings) -> None:
@@ -124,7 +120,6 @@ def ascend(
     _check_settings(settings)
     if settings.parameterization != "pixel":
         return ascend_spectrum(model, layer_name, filter_indices, size, settings, seed, directions)
-    directions = _directions(directions)
     steps = capped_steps(settings.steps)
     rng = np.random.default_rng(seed)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
@@ -184,7 +179,6 @@ def ascend_spectrum(
     filter's image optimised together by Adam (``settings.learning_rate``) at ``size``, the image jittered
     each step: (n, size, size, 3) float32 in the model's input scale."""
     rng = np.random.default_rng(seed)
-    directions = _directions(directions)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
     shape = (len(filter_indices), 3, size, size // 2 + 1)  # per real part, channels first (rfft2d's layout)
     if settings.parameterization == "fourier":
