@@ -95,7 +95,7 @@ def test_occlusion_equals_an_explicit_patch_loop():
 
 
 def test_rise_equals_an_explicit_mask_loop_with_the_same_seed():
-    from visconvnets.models.forward import softmax
+    from visconvnets.models.heads import softmax
 
     model = _smooth_model()
     images = random_images(2, 12, seed=6)

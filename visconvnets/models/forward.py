@@ -9,6 +9,8 @@ sends stride/offset pairs through it).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -18,6 +20,7 @@ import tensorflow as tf
 
 from ..settings.config import PICTURE_BATCH_SIZE
 from . import keras_internals
+from .heads import final_layer, layer_squashing, probabilities_from_outputs, read_head, scores_from_pre_activation
 from .layers import unknown_layer_error
 from .per_model import PerModel
 
@@ -48,23 +51,21 @@ def walk(model, value, layer_fn: Callable):
     return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
 
-def final_layer(model):
-    """The layer producing the model's output (inside nested models too)."""
-    if isinstance(model, keras.Sequential):
-        last = model.layers[-1]
-    else:
-        last = keras_internals.producing_layer(model.outputs[0])
-    return final_layer(last) if isinstance(last, keras.Model) else last
+@functools.cache
+def _takes_training(layer_type: type) -> bool:
+    """Whether ``layer_type.call`` has a ``training`` argument (Keras's own test, on the public signature)."""
+    return "training" in inspect.signature(layer_type.call).parameters
 
 
-def _is_softmax(function) -> bool:
-    return function is keras.activations.softmax or getattr(function, "__name__", "") == "softmax"
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """(n, classes) class scores before the softmax -> probabilities, computed stably in NumPy."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def call_in_inference(layer, *args, **kwargs):
+    """``layer(*args, **kwargs)`` in inference mode, as ``model(x, training=False)`` calls it: ``training=False``
+    wherever the layer's ``call`` takes it, overriding a ``training=`` saved in the graph. Keras 3's random
+    augmentation layers default to ``training=True`` when called alone, so a walk that left it out would flip,
+    rotate and zoom every image; Dropout, noise and BatchNormalization would be right only by their defaults.
+    Layers inside a layer that takes ``training`` inherit it through Keras's call context."""
+    if _takes_training(type(layer)):
+        kwargs["training"] = False
+    return layer(*args, **kwargs)
 
 
 _PREDICTORS = PerModel()  # model -> its traced inference call
@@ -100,10 +101,11 @@ def _predictor(model) -> Callable:
 
 def probabilities(model, images) -> np.ndarray:
     """(n, classes) probabilities of one batch through the model's traced inference call (traced once per
-    model and reused: the scores run many batches of several sizes); logits outputs get a softmax.
+    model and reused: the scores run many batches of several sizes), read as its head says
+    (``heads.probabilities_from_outputs``: logits get a softmax, a one-output binary head two columns).
 
     Args:
-        images: (n, H, W, 3) in the model's input scale.
+        images: (n, H, W, C) in the model's input scale.
     """
     images = np.asarray(images, np.float32)
     predict = _predictor(model)
@@ -111,8 +113,7 @@ def probabilities(model, images) -> np.ndarray:
         outputs = predict(tf.constant(images))
     else:  # images of another size than the model's input
         outputs = model.predict_on_batch(images)
-    outputs = np.asarray(outputs, np.float64)
-    return outputs if outputs_probabilities(model) else softmax(outputs)
+    return probabilities_from_outputs(read_head(model), outputs)
 
 
 def perturbed_batch_size(model) -> int:
@@ -140,13 +141,6 @@ def class_probabilities(model, count: int, make_batch: Callable, class_indices: 
             np.arange(stop - start), class_indices[start:stop]
         ]
     return found
-
-
-def outputs_probabilities(model) -> bool:
-    """True when the model ends in a softmax (a Softmax layer, or a layer with a softmax activation);
-    False when it outputs logits (e.g. a plain Dense)."""
-    last = final_layer(model)
-    return isinstance(last, keras.layers.Softmax) or _is_softmax(getattr(last, "activation", None))
 
 
 def _float32_tap(output):
@@ -186,32 +180,30 @@ def forward(
         model: A Keras model, flat or nesting other models.
         images: (batch, height, width, 3) float32 in the model's input scale.
         taps: Names of layers whose outputs to record (any depth of nesting).
-        logits: Read a softmax output layer as its logits (the class scores before the softmax).
+        logits: Return class scores (n, classes): a final softmax or sigmoid is left out (the scores before it),
+            and a one-output binary head becomes (-z, z) (``heads``).
         stop_after_taps: Stop as soon as every tap is computed (a sub-model that ends at the layer).
         replace_relu: A function run in place of every ReLU (``Activation("relu")``, plain ``ReLU`` layers and
             activations fused into a layer): guided backpropagation's ReLU with its own gradient.
 
     Returns:
-        (output, {name: tensor}): output is (batch, classes) probabilities, or logits when
+        (output, {name: tensor}): output is the model's output, or (batch, classes) class scores when
         ``logits``; None when the walk stopped early. Every tensor is float32, whatever the
         model's precision.
     """
     wanted = set(taps)
     recorded: dict = {}
     last = final_layer(model) if logits else None
+    squashed = last is not None and layer_squashing(last) is not None
 
     def run_layer(layer, *args, **kwargs):
-        if (
-            layer is last
-            and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation))
-            and (isinstance(layer, keras.layers.Softmax) or _is_softmax(layer.activation))
-        ):
-            output = args[0]  # a separate softmax layer: its input are the logits
-        elif layer is last and _is_softmax(getattr(layer, "activation", None)):
+        if layer is last and squashed and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
+            output = args[0]  # a separate softmax or sigmoid layer: its input are the scores
+        elif layer is last and squashed:
             saved = layer.activation
-            layer.activation = keras.activations.linear  # same weights, scores before the softmax
+            layer.activation = keras.activations.linear  # same weights, scores before the softmax or sigmoid
             try:
-                output = layer(*args, **kwargs)
+                output = call_in_inference(layer, *args, **kwargs)
             finally:
                 layer.activation = saved
         elif replace_relu is not None and (
@@ -222,11 +214,11 @@ def forward(
             saved = layer.activation
             layer.activation = replace_relu  # the same weights, the ReLU fused into the layer replaced
             try:
-                output = layer(*args, **kwargs)
+                output = call_in_inference(layer, *args, **kwargs)
             finally:
                 layer.activation = saved
         else:
-            output = layer(*args, **kwargs)
+            output = call_in_inference(layer, *args, **kwargs)
         if layer.name in wanted:
             recorded[layer.name], output = _float32_tap(output)
             if stop_after_taps and len(recorded) == len(wanted):
@@ -240,4 +232,5 @@ def forward(
     missing = wanted - set(recorded)
     if missing:
         raise unknown_layer_error(model, sorted(missing)[0])
-    return _float32_tap(output)[0], recorded
+    output = _float32_tap(output)[0]
+    return (scores_from_pre_activation(read_head(model), output) if logits else output), recorded

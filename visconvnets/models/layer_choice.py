@@ -3,8 +3,10 @@
 * Filter patterns: convolutions spread over the depth in given proportions (the blog's 3rd, 8th and
   40th of InceptionV3's 94 convolutions become the same fractions of any model's convolutions).
 * Grad-CAM: the deepest layer every path to the classifier passes through (a *cut point*: a block's
-  output, not a branch inside it) with a spatial output; when that one has fewer than
-  ``MINIMUM_CAM_CELLS`` cells a side at the model's input size, the deepest such layer that has them.
+  output, not a branch inside it) with a spatial output, skipping layers that are the identity at inference
+  (a ``Dropout`` after the last pooling: the map is named after the pooling whose output it is); when that
+  one has fewer than ``MINIMUM_CAM_CELLS`` cells a side at the model's input size, the deepest such layer
+  that has them.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def choose_cam_layer(model) -> tuple[str, str]:
     spatial = [
         layer
         for layer in cut_points(model)
-        if layer_tools.has_4d_output(layer) and not isinstance(layer, UNEXPLAINED_TYPES)
+        if layer_tools.has_4d_output(layer)
+        and not isinstance(layer, UNEXPLAINED_TYPES)
+        and not layer_tools.is_identity_at_inference(layer)  # its output is the layer's before it
     ]
     if not spatial:
         raise ValueError(f"model {model.name!r} has no layer with a (batch, height, width, channels) output to explain")

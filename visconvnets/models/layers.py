@@ -61,6 +61,28 @@ def has_4d_output(layer) -> bool:
     return len(shape) == 4
 
 
+# Layers that pass their input through unchanged at inference (``training=False``): dropout and noise, which
+# act only in training, and the random augmentation layers (the Keras tutorials put them inside the model).
+# A map or pattern "of" such a layer is of the layer before it, so the default choices skip them. Read by name
+# so that a Keras without one of them still imports; RandomCrop is left out (at inference it crops to its size).
+INFERENCE_IDENTITY_NAMES = (
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout",
+    "GaussianNoise", "ActivityRegularization", "Identity",
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness",
+    "RandomHue", "RandomSaturation", "RandomSharpness", "RandomShear", "RandomGrayscale", "RandomColorDegeneration",
+    "RandomColorJitter", "RandomPosterization", "RandomInvert", "RandomErasing", "RandomGaussianBlur",
+    "RandomElasticTransform", "RandomPerspective", "Solarization", "AugMix", "RandAugment", "CutMix", "MixUp",
+)  # fmt: skip
+INFERENCE_IDENTITY_TYPES = tuple(
+    found for found in (getattr(keras.layers, name, None) for name in INFERENCE_IDENTITY_NAMES) if found is not None
+)
+
+
+def is_identity_at_inference(layer) -> bool:
+    """Whether ``layer`` returns its input unchanged in inference mode (``INFERENCE_IDENTITY_NAMES``)."""
+    return isinstance(layer, INFERENCE_IDENTITY_TYPES)
+
+
 # What the grids show by default: every convolution (activations fused into it included) and activation.
 DEFAULT_GRID_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Activation", "ReLU")
 CONVOLUTION_TYPES = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D")  # what "a convolution" means here

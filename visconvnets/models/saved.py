@@ -14,6 +14,43 @@ import PIL
 import tensorflow
 
 from ..settings import outputs
+from .heads import read_head
+
+# ITU-R BT.601 luma, the weights of ``tf.image.rgb_to_grayscale`` (and of JPEG decoders asked for one channel)
+LUMA_WEIGHTS = (0.2989, 0.5870, 0.1140)
+
+
+class LumaFromRGB(keras.layers.Layer):
+    """(n, H, W, 3) RGB -> (n, H, W, 1) grey by ``LUMA_WEIGHTS``: what a grayscale model sees of a colour photo.
+    No weights (the randomisation check and the untrained twin leave it as it is); the geometry walk passes
+    through it (a pointwise layer)."""
+
+    def call(self, images):
+        weights = keras.ops.convert_to_tensor(LUMA_WEIGHTS, dtype=images.dtype)
+        return keras.ops.sum(images * weights, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+def on_colour_photos(model):
+    """A grayscale model (1 input channel) behind ``LumaFromRGB``, so that it takes the RGB photos every part of
+    the run loads and draws on; its own layers keep their names (nested). A 3-channel model is returned as is.
+
+    Raises:
+        ValueError: any other channel count.
+    """
+    channels = model.input_shape[-1]
+    if channels == 3:
+        return model
+    if channels != 1:
+        raise ValueError(
+            f"model {model.name!r} takes {channels}-channel images ({model.input_shape}); photos are read as RGB "
+            "(3 channels) or, for a grayscale model, grey (1 channel): give a model that takes one of those"
+        )
+    photos = keras.Input((*model.input_shape[1:3], 3), name="rgb_photo")
+    grey = LumaFromRGB(name="rgb_to_grayscale")(photos)
+    return keras.Model(photos, model(grey), name=f"{model.name}_on_grey")
 
 
 def save_trained_model(model, classes: list[str], out_dir: Path) -> Path:
@@ -29,6 +66,9 @@ def save_trained_model(model, classes: list[str], out_dir: Path) -> Path:
 def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
     """A saved single-input image classifier (``.keras``, or legacy ``.h5``) and its class names.
 
+    A one-output binary head is two classes (``heads``); a grayscale model (1 input channel) is returned behind
+    ``LumaFromRGB`` (``on_colour_photos``), so it takes the RGB photos the run loads.
+
     Class names come from ``classes.json`` beside the model, else ``fallback_classes`` (the class
     folders of ``--data``), else ``class_0``, ``class_1``...
 
@@ -36,7 +76,7 @@ def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
         FileNotFoundError: the model file is missing.
         ValueError: the class count differs from the model's outputs; the model has several inputs,
             or is not an image classifier ((batch, height, width, channels) in, (batch, classes) out);
-            it needs custom objects to load.
+            it needs custom objects to load; its input has neither 3 nor 1 channels; one softmax output.
     """
     path = Path(path)
     if not path.is_file():
@@ -59,7 +99,50 @@ def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
             "@keras.saving.register_keras_serializable()"
         ) from error
     _check_classifier(model, path)
-    return model, _class_names(path, int(model.output_shape[-1]), fallback_classes)
+    try:
+        head = read_head(model)
+        model = on_colour_photos(model)
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r}: {error}") from None
+    return model, _class_names(path, head.classes, fallback_classes)
+
+
+def model_notes(model, image_size: int) -> list[str]:
+    """How the run reads a model that is not a plain RGB, fixed-size, softmax classifier, in words for the
+    report (empty for this project's own models).
+
+    Args:
+        image_size: The side the run feeds it (``--image-size`` when the model takes any size).
+    """
+    notes = []
+    head = read_head(model)
+    if head.kind != "softmax":
+        notes.append(f"output: {head.describe()}")
+    if any(isinstance(layer, LumaFromRGB) for layer in model.layers):
+        notes.append(
+            "grayscale model: each photo is turned to grey (ITU-R BT.601 luma) in front of it; overlays are drawn "
+            "on the colour photo"
+        )
+    if model.input_shape[1] is None or model.input_shape[2] is None:
+        notes.append(f"the model takes any input size: the run feeds it {image_size}x{image_size} (--image-size)")
+    return notes
+
+
+def input_side(model, default: int) -> int:
+    """The square side the model takes, or ``default`` (``--image-size``) for a model of any input size.
+
+    Raises:
+        ValueError: a fixed input that is not square.
+    """
+    height, width = model.input_shape[1:3]
+    if height is None or width is None:
+        return int(default)
+    if height != width:
+        raise ValueError(
+            f"model {model.name!r} takes {height}x{width} images; the run feeds square images: give a model with a "
+            "square input (or any input size)"
+        )
+    return int(height)
 
 
 def _check_classifier(model, path: Path) -> None:

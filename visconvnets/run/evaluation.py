@@ -3,6 +3,8 @@ training curves, and the Grad-CAM pointing game against an untrained twin."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,31 @@ from ..settings import outputs
 from ..train.history import read_history
 
 
+@dataclasses.dataclass(frozen=True)
+class TestPredictions:
+    """The evaluation's probabilities of the test images (what ``test_predictions.csv`` holds): the one source
+    of every predicted class and probability the report shows for a test image (panels, failure gallery).
+
+    Attributes:
+        paths: The test images, in the evaluation's order.
+        probabilities: (n, classes) float64, read as the model's head says.
+    """
+
+    paths: tuple[Path, ...]
+    probabilities: np.ndarray
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """(n,) int64 each test image's predicted class."""
+        return self.probabilities.argmax(axis=1)
+
+    def rows(self, paths: Sequence[Path]) -> np.ndarray | None:
+        """(len(paths), classes) the probabilities of ``paths``, or None when any of them is not a test image."""
+        where = {Path(path): index for index, path in enumerate(self.paths)}
+        found = [where.get(Path(path)) for path in paths]
+        return None if any(index is None for index in found) else self.probabilities[found]
+
+
 def evaluate_test_split(
     model,
     split_files: SplitFiles,
@@ -28,7 +55,8 @@ def evaluate_test_split(
     out_dir: Path,
     description: str = "model",
 ) -> tuple[dict, np.ndarray]:
-    """Metrics on the test split and the (n, classes) probabilities they came from; writes the
+    """Metrics on the test split and the (n, classes) probabilities they came from (in the split's test order:
+    ``TestPredictions(paths, probabilities)``); writes the
     predictions CSV, the confusion matrix and (when there is a history) the training curves, titled
     with ``description`` (e.g. "ResNet50V2 classifier")."""
     layout = outputs.RunLayout(out_dir)

@@ -22,6 +22,7 @@ from ..models.layers import find_layer, has_4d_output, select_layers
 from ..render import pictures as rendering
 from ..settings import outputs
 from ..settings.config import PICTURE_BATCH_SIZE, VisualizationConfig
+from .evaluation import TestPredictions
 from .timing import stage
 from .units import write_unit_pictures
 
@@ -145,15 +146,26 @@ def write_cam_pictures(
     layout: outputs.RunLayout,
     config: VisualizationConfig,
     progress: bool,
+    predictions: TestPredictions | None = None,
 ) -> list[Path]:
-    """Input | map | overlay for each image, the map at ``layer`` for its predicted class, batched passes."""
+    """Input | map | overlay for each image, the map at ``layer`` for its predicted class, batched passes.
+    Test images take their predicted class and probabilities from ``predictions`` (the evaluation's)."""
     paths, labels = chosen.paths, chosen.labels
     geometry = receptive_field(model, layer)
+    known = predictions.rows(paths) if predictions is not None else None  # None: images outside the test split
     parts = [
-        class_activation_maps(model, images[part], None, layer, config.cam_method, config.pixel_options())
+        class_activation_maps(
+            model,
+            images[part],
+            None if known is None else known[part].argmax(axis=1),
+            layer,
+            config.cam_method,
+            config.pixel_options(),
+        )
         for part in _batches(len(paths))
     ]
-    maps, probabilities = np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+    maps = np.concatenate([part[0] for part in parts])
+    probabilities = known if known is not None else np.concatenate([part[1] for part in parts])
     written = []
     items = list(zip(paths, labels, maps, probabilities))
     for path, label, heatmap, probability in tqdm(items, desc="grad-cam", disable=not progress):
@@ -188,11 +200,13 @@ def write_visualizations(
     progress: bool = True,
     clock=None,
     examples_from: Sequence[Path] = (),
+    predictions: TestPredictions | None = None,
 ) -> dict:
     """Activation grids, filter patterns (scored against, and drawn beside crops of, the ``examples_from``
     images: the run's test split), CAM panels (and every method side by side with ``compare_cams``) of the
     ``chosen`` images at the ``layers`` from ``resolve_layers``; returns what was written. ``clock`` (a
-    ``timing.Stopwatch``) gets each kind's seconds.
+    ``timing.Stopwatch``) gets each kind's seconds. A test image's panel shows (and explains) the class and
+    probabilities of ``predictions`` (the evaluation's) when given.
 
     Called by hand (a model loaded with ``custom_objects``), ``chosen`` defaults to ``config.images`` and
     ``layers`` to ``resolve_layers(model, config)``.
@@ -211,7 +225,7 @@ def write_visualizations(
     with stage(clock, "cam panels"):
         if config.gradcam and len(chosen):
             written["gradcam"] = write_cam_pictures(
-                model, classes, images, chosen, layers.cam, layout, config, progress
+                model, classes, images, chosen, layers.cam, layout, config, progress, predictions
             )
         if config.gradcam and config.compare_cams and len(chosen):
             written["compare"] = write_cam_comparisons(model, images, chosen.paths, layers.cam, layout, config)
@@ -255,12 +269,15 @@ def write_failure_gallery(
     config: VisualizationConfig,
     test_paths: Sequence[Path],
     test_labels: Sequence[int],
-    predicted: Sequence[int],
+    test_probabilities: np.ndarray,
     layer: str,
     progress: bool = True,
 ) -> list[Path]:
     """Every misclassified test image (up to ``max_misclassified``): the map at ``layer`` for the predicted class
-    beside the map for the true class (one pass per batch), on one scale where the method allows it."""
+    beside the map for the true class (one pass per batch), on one scale where the method allows it. The
+    predicted classes and the probabilities in the titles are ``test_probabilities`` ((n, classes), the
+    evaluation's: the same as ``test_predictions.csv``)."""
+    predicted = np.asarray(test_probabilities).argmax(axis=1) if len(test_paths) else []
     wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
     if not wrong or not config.gradcam:
         return []
@@ -272,8 +289,16 @@ def write_failure_gallery(
         indices = wrong[part]
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
-        predicted_maps, true_maps, probabilities, guesses = contrasting_maps(
-            model, images, true_classes, layer, config.cam_method, shared_scale=True, options=config.pixel_options()
+        guesses, probabilities = predicted[indices], np.asarray(test_probabilities)[indices]
+        predicted_maps, true_maps, _, _ = contrasting_maps(
+            model,
+            images,
+            true_classes,
+            layer,
+            config.cam_method,
+            shared_scale=True,
+            options=config.pixel_options(),
+            predicted_class_index=guesses,
         )
         for offset, index in enumerate(tqdm(indices, desc="failure gallery", disable=not progress)):
             path, guess, truth = Path(test_paths[index]), int(guesses[offset]), true_classes[offset]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from ..data.folders import SplitFiles, scan_split_folder
 from ..data.selection import ImageSets, choose_image_sets
@@ -84,8 +85,8 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
             )
         several = job.config.distribute == "multiworker" and job.config.model is None  # explained after a reload
         model = saved.model_to_explain(model, job.layout.root, classes, several)
-        metrics, predicted = evaluate(job, model, classes, image_size, summary)
-        return explain_and_report(job, model, classes, image_size, metrics, predicted)
+        metrics, predictions = evaluate(job, model, classes, image_size, summary)
+        return explain_and_report(job, model, classes, image_size, metrics, predictions)
     finally:
         if job.lock is not None:
             state.release(job.lock)
@@ -147,7 +148,7 @@ def build_or_load_model(job: Job):
         model, classes = saved.load_trained_model(config.model, data_classes)
         if job.split_files and job.split_files.classes != classes:
             raise ValueError(f"the model's classes {classes} differ from the data's {job.split_files.classes}")
-        image_size = int(model.input_shape[1])
+        image_size = saved.input_side(model, config.image_size)
     elif job.state == "finish":  # a killed run saved its model: load it, train nothing
         print(f"{job.layout / outputs.MODEL} was trained by an earlier run of this command: finishing its pictures")
         model, classes = saved.load_trained_model(job.layout / outputs.MODEL, job.split_files.classes)
@@ -182,6 +183,9 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         "trained_from_scratch": job.weights_path is None and config.model is None,
     }
     if config.model is not None:
+        summary["model_notes"] = saved.model_notes(model, config.image_size)
+        for note in summary["model_notes"]:
+            print(f"{summary['model']}: {note}")
         return summary
     if job.state == "finish":
         return summary | outputs.read_json(job.layout / outputs.TRAINING_SUMMARY)
@@ -237,18 +241,18 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
 
 
 def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict):
-    """(metrics, predicted class per test image): test metrics, the pointing game and the map scores, in
-    ``metrics.json``."""
+    """(metrics, the test images' ``TestPredictions`` or None without a split): test metrics, the pointing game
+    and the map scores, in ``metrics.json``."""
     config, files, layer = job.config, job.split_files, job.layers.cam
     metrics = {"classes": classes, "image_size": image_size, **summary}
-    predicted = []
+    predictions = None
     if files is not None:
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
         with stage(job.clock, "evaluation"):
             metrics["test"], probabilities = evaluation.evaluate_test_split(
                 model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
             )
-        predicted = probabilities.argmax(axis=1)
+        predictions = evaluation.TestPredictions(tuple(files.paths["test"]), probabilities)
         scored = job.images.scored
         if scored is not None and config.sanity_steps >= cams.TRACE_FROM_PASSES:  # many passes: trace once
             cams.trace_passes(model, layer)  # (or reuse the epochs' trace)
@@ -261,11 +265,14 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
             with stage(job.clock, "map scores"):
                 metrics.update(map_scores.score_maps(model, scored, config, image_size, layer, job.layout.root))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
-    return metrics, predicted
+    return metrics, predictions
 
 
-def explain_and_report(job: Job, model, classes: list[str], image_size: int, metrics: dict, predicted) -> dict:
-    """The pictures (activations, filters, CAMs, failure gallery), then ``index.html``; the final metrics."""
+def explain_and_report(
+    job: Job, model, classes: list[str], image_size: int, metrics: dict, predictions: evaluation.TestPredictions | None
+) -> dict:
+    """The pictures (activations, filters, CAMs, failure gallery), then ``index.html``; the final metrics. Every
+    test image's predicted class and probability shown comes from ``predictions`` (the evaluation's)."""
     config, files, layers = job.config, job.split_files, job.layers
     test_paths, test_labels = (files.paths["test"], files.labels["test"]) if files is not None else ([], [])
     progress = config.verbose > 0
@@ -282,6 +289,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
         progress,
         job.clock,
         test_paths,
+        predictions,
     )
     with stage(job.clock, "failure gallery"):
         written["misclassified"] = pictures.write_failure_gallery(
@@ -292,7 +300,7 @@ def explain_and_report(job: Job, model, classes: list[str], image_size: int, met
             config,
             test_paths,
             test_labels,
-            predicted,
+            predictions.probabilities if predictions is not None else np.zeros((0, len(classes))),
             layers.cam,
             progress,
         )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.forward import outputs_probabilities, softmax
+from ..models.heads import probabilities_from_outputs, read_head
 
 
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
     """Accuracy, loss, confusion matrix and per-class precision/recall/F1 from predictions.
 
     Args:
-        probabilities: (n, num_classes) softmax outputs.
+        probabilities: (n, num_classes) class probabilities (``predict``; independent for a multi-label head).
         labels: (n,) true class indices.
         classes: Class names, in label order.
 
@@ -57,7 +57,8 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 
 
 def predict(model, dataset) -> np.ndarray:
-    """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order; a
-    model that outputs logits has them turned into probabilities by a softmax."""
+    """(n, num_classes) probabilities for a dataset of (images, labels) batches, in dataset order, read as the
+    model's head says (``heads.probabilities_from_outputs``: logits softmaxed, a one-output binary head as two
+    classes, sigmoid outputs as independent probabilities)."""
     outputs = np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0), np.float64)
-    return outputs if outputs_probabilities(model) else softmax(outputs)
+    return probabilities_from_outputs(read_head(model), outputs)

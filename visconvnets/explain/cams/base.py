@@ -11,7 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from ...models import layers as layer_tools
-from ...models.forward import forward, softmax
+from ...models.forward import forward
+from ...models.heads import class_count, probabilities_from_scores, read_head
 from ...models.layer_choice import choose_cam_layer
 from ..methods import MapMethod, class_indices, find_method, normalise_maps, register_method
 from .traced import traced_passes
@@ -50,13 +51,14 @@ def _forward_and_gradients(model, images, class_index_sets: list, layer_name: st
             f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)"
         )
     images = np.asarray(images, dtype="float32")
-    classes = int(model.outputs[0].shape[-1]) if getattr(model, "outputs", None) else None
+    classes = class_count(model) if getattr(model, "outputs", None) else None
     traced = traced_passes(model, layer_name)
     if traced is not None and classes and len(class_index_sets) <= 2 and traced.accepts(images):
         given = [class_indices(index, len(images), classes) for index in class_index_sets]
-        first = np.full(len(images), -1) if given[0] is None else given[0]
-        activations, for_given, for_predicted, logits, explained, predicted = traced(images, first)
-        sets = [(for_given, explained.astype(np.int64)), (for_predicted, predicted.astype(np.int64))][: len(given)]
+        first, second = (np.full(len(images), -1) if index is None else index for index in [*given, None][:2])
+        activations, for_first, for_second, logits, explained_first, explained_second = traced(images, first, second)
+        sets = [(for_first, explained_first.astype(np.int64)), (for_second, explained_second.astype(np.int64))]
+        sets = sets[: len(given)]
         return activations, [gradients for gradients, _ in sets], logits, [indices for _, indices in sets]
     with tf.GradientTape(persistent=len(class_index_sets) > 1) as tape:
         logits, recorded = forward(model, tf.convert_to_tensor(images), taps=[layer_name], logits=True)
@@ -167,16 +169,23 @@ def class_activation_maps(
     """
     chosen = find_method(method)
     one_pass = cam_pass(model, images, class_index, layer_name, options=options)
-    return chosen.compute(one_pass), softmax(one_pass.logits), one_pass.indices
+    return chosen.compute(one_pass), probabilities_from_scores(read_head(model), one_pass.logits), one_pass.indices
 
 
 def contrast_passes(
-    model, images, class_index, layer_name: str | None = None, options: Mapping | None = None
+    model,
+    images,
+    class_index,
+    layer_name: str | None = None,
+    options: Mapping | None = None,
+    predicted_class_index=None,
 ) -> tuple[CamPass, CamPass]:
     """(pass for ``class_index``, pass for each image's predicted class) from ONE forward pass and two
-    backward passes (traced once ``trace_passes`` registered this model and layer)."""
+    backward passes (traced once ``trace_passes`` registered this model and layer). ``predicted_class_index``:
+    the predictions to explain when the caller already has them (the evaluation's), else the pass's argmax."""
     layer_name = layer_name or default_cam_layer(model)
-    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, [class_index, None], layer_name)
+    sets = [class_index, predicted_class_index]
+    activations, gradients, logits, index_sets = _forward_and_gradients(model, images, sets, layer_name)
     images, options = np.asarray(images, np.float32), dict(options or {})
     given, predicted = (
         CamPass(model, images, layer_name, activations, gradients[i], logits, index_sets[i], 0, options)
@@ -193,11 +202,14 @@ def contrasting_maps(
     method: str = "gradcam",
     shared_scale=False,
     options: Mapping | None = None,
+    predicted_class_index=None,
 ):
     """Maps for each image's predicted class and for ``other_class_index`` (e.g. the true class),
     from ONE forward pass and two backward passes (``contrast_passes``).
 
     Args:
+        predicted_class_index: The predicted classes when the caller has them (one int per image: the
+            evaluation's, so a panel explains the class its table shows); None: the pass's own argmax.
         shared_scale: Scale each image's two maps by the larger of their two peaks (so weak evidence
             looks weak beside strong), for methods with ``has_shared_scale``; else each map by its own.
         options: The pixel methods' options, as ``cam``'s.
@@ -206,12 +218,12 @@ def contrasting_maps(
         (predicted maps (n, h, w), other maps (n, h, w), probabilities (n, classes), predicted indices (n,)).
     """
     chosen = find_method(method)
-    other, predicted = contrast_passes(model, images, other_class_index, layer_name, options)
+    other, predicted = contrast_passes(model, images, other_class_index, layer_name, options, predicted_class_index)
     if shared_scale and chosen.unscaled is not None:
         maps = scale_together(chosen.unscaled(predicted), chosen.unscaled(other))
     else:
         maps = chosen.compute(predicted), chosen.compute(other)
-    return (*maps, softmax(predicted.logits), predicted.indices)
+    return (*maps, probabilities_from_scores(read_head(model), predicted.logits), predicted.indices)
 
 
 def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

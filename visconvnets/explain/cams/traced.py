@@ -27,10 +27,10 @@ _REGISTERED = PerModel()  # (model, layer name) -> TracedPasses
 
 
 class TracedPasses:
-    """``passes(images, classes)`` -> NumPy (activations (n, h, w, c), gradients of ``classes``' logits,
-    gradients of the predicted classes' logits, both (n, h, w, c), logits (n, classes), the classes
-    explained first (n,), predicted (n,)): one forward and two backward passes in one traced graph.
-    A class below 0 means "this image's predicted class".
+    """``passes(images, first, second)`` -> NumPy (activations (n, h, w, c), gradients of the ``first``
+    classes' scores, gradients of the ``second`` classes' scores, both (n, h, w, c), class scores
+    (n, classes), the first classes (n,), the second (n,)): one forward and two backward passes in one traced
+    graph. A class below 0 means "this image's predicted class".
 
     Args:
         model: Any model ``forward`` walks (held weakly); its weights are read at every call.
@@ -43,18 +43,20 @@ class TracedPasses:
         self.layer_name, self.spec = layer_name, input_spec(model)
         model_reference = weakref.ref(model)  # read while tracing only: the graph keeps the variables, not the model
 
-        @tf.function(autograph=False, input_signature=[self.spec, tf.TensorSpec((None,), tf.int32)])
-        def both_passes(images, classes):  # plain Python walk: autograph would only add tracing time
+        classes_spec = tf.TensorSpec((None,), tf.int32)
+
+        @tf.function(autograph=False, input_signature=[self.spec, classes_spec, classes_spec])
+        def both_passes(images, first, second):  # plain Python walk: autograph would only add tracing time
             with tf.GradientTape(persistent=True) as tape:
                 logits, recorded = forward(model_reference(), images, taps=[layer_name], logits=True)
                 activations = recorded[layer_name]  # (n, h, w, c) float32
                 predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
-                classes = tf.where(classes < 0, predicted, classes)
+                first = tf.where(first < 0, predicted, first)
+                second = tf.where(second < 0, predicted, second)
                 # images are independent (inference mode): the gradient of a sum is each image's own
-                given = tf.reduce_sum(tf.gather(logits, classes, axis=1, batch_dims=1))
-                guessed = tf.reduce_sum(tf.gather(logits, predicted, axis=1, batch_dims=1))
-            gradients = tape.gradient(given, activations), tape.gradient(guessed, activations)
-            return activations, *gradients, logits, classes, predicted
+                scores = [tf.reduce_sum(tf.gather(logits, chosen, axis=1, batch_dims=1)) for chosen in (first, second)]
+            gradients = [tape.gradient(score, activations) for score in scores]
+            return activations, *gradients, logits, first, second
 
         self._both_passes = both_passes
 
@@ -62,10 +64,11 @@ class TracedPasses:
         """Whether ``images`` fit the traced signature (else the caller runs the eager pass)."""
         return fits(self.spec, images)
 
-    def __call__(self, images: np.ndarray, classes) -> tuple[np.ndarray, ...]:
+    def __call__(self, images: np.ndarray, first, second=None) -> tuple[np.ndarray, ...]:
         images = tf.constant(np.asarray(images, np.float32))
-        classes = tf.constant(np.asarray(classes, np.int32))
-        return tuple(tensor.numpy() for tensor in self._both_passes(images, classes))
+        second = np.full(len(images), -1) if second is None else second
+        first, second = (tf.constant(np.asarray(classes, np.int32)) for classes in (first, second))
+        return tuple(tensor.numpy() for tensor in self._both_passes(images, first, second))
 
 
 def trace_passes(model, layer_name: str) -> TracedPasses:

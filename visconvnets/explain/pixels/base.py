@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from ...models.forward import forward, input_spec, perturbed_batch_size, probabilities
+from ...models.heads import class_count
 from ...models.per_model import PerModel
 from ..methods import MapMethod, class_indices, normalise_maps, register_method
 
@@ -153,7 +154,7 @@ def explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
     image's predicted class for None."""
     if class_index is None:
         return probabilities(model, images).argmax(axis=1)
-    return class_indices(class_index, len(images), int(model.outputs[0].shape[-1]))
+    return class_indices(class_index, len(images), class_count(model))
 
 
 def checked_images(model, images) -> np.ndarray:

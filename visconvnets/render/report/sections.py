@@ -13,6 +13,7 @@ def summary(metrics: dict, config: dict) -> dict:
     """The run summary: model, data counts, skipped files, training, settings and versions."""
     found = {
         "model": metrics.get("model", "classifier"),
+        "model_notes": list(metrics.get("model_notes", [])),  # how a user's model is read (heads, grey, size)
         "image_size": metrics.get("image_size"),
         "weights": metrics.get("weights", "?"),
         "classes": metrics.get("classes", []),
