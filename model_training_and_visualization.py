@@ -180,8 +180,8 @@ def _add_model_options(option: _Options) -> None:
     option("--weights", WEIGHTS_HELP)
     option(
         "--image-size",
-        "input side in pixels, at least the backbone's minimum: InceptionV3 75, Xception 71, the others 32 "
-        "(default: {default}, the blog's)",
+        "input side in pixels, at least the backbone's minimum: InceptionV3 75, Xception 71, the others 32; "
+        "with --model, the size fed to a model of any input size (default: {default}, the blog's)",
         type=int,
     )
     option("--dense-units", "hidden dense layer width (default: {default})", type=int)

@@ -190,7 +190,7 @@ def test_cam_names_give_maps_at_the_input_resolution(small_model):
         pytest.param({"steps": 0}, "integrated gradients needs steps >= 1, got 0", id="steps 0"),
         pytest.param({"method": "saliency", "steps": 4}, "saliency takes no option 'steps'", id="foreign option"),
         pytest.param(
-            {"reduce": "mean"}, "reduce must be one of abs_sum, abs_max, sum or None, got 'mean'", id="reduce"
+            {"reduce": "mean"}, "reduce must be one of own, abs_sum, abs_max, sum or None, got 'mean'", id="reduce"
         ),
         pytest.param({"class_index": 3}, r"class_index must be in \[0, 2\], got \[3\]", id="class"),
         pytest.param({"method": "gradcam", "reduce": None}, "no raw per-pixel attributions", id="raw cam"),

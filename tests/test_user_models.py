@@ -113,6 +113,12 @@ def test_layers_that_are_the_identity_at_inference_are_never_the_cam_layer():
         assert is_identity_at_inference(model.get_layer("dropout"))
     import keras
 
+    augmentation, noisy = training_dependent_layers(keras.layers)
+    others = [keras.layers.Dropout(0.5), keras.layers.RandomBrightness(0.3), keras.layers.RandomSaturation(0.5)]
+    images = random_images(2)
+    for layer in [*augmentation, *noisy[1:], *others]:  # each listed, and each really the identity at inference
+        assert is_identity_at_inference(layer), layer.name
+        np.testing.assert_allclose(np.asarray(layer(images, training=False)), images, atol=1e-3)
     assert keras.layers.RandomCrop not in INFERENCE_IDENTITY_TYPES  # it crops at inference
     assert not is_identity_at_inference(keras.layers.BatchNormalization())
 
@@ -197,7 +203,7 @@ def test_a_grayscale_model_takes_colour_photos_through_luma(tmp_path):
     import tensorflow as tf
 
     from visconvnets.models.layer_choice import choose_cam_layer
-    from visconvnets.models.saved import load_trained_model
+    from visconvnets.models.saved import as_seen_by, load_trained_model
 
     keras.utils.set_random_seed(6)
     grey = keras.Sequential(
@@ -217,6 +223,11 @@ def test_a_grayscale_model_takes_colour_photos_through_luma(tmp_path):
     expected = grey.predict(tf.image.rgb_to_grayscale(images).numpy(), verbose=0)
     np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-4)
     assert choose_cam_layer(model)[0] == "pool"  # the user's own layer names, inside
+    pattern = random_images(1, seed=2)  # a filter pattern as the ascent makes it, in RGB
+    seen = as_seen_by(model, pattern)  # drawn as the grey model sees it
+    np.testing.assert_allclose(seen[..., 0], seen[..., 2], atol=1e-4)
+    np.testing.assert_allclose(seen[..., :1], tf.image.rgb_to_grayscale(pattern).numpy(), atol=1e-2)
+    assert as_seen_by(one_output_model(False), pattern) is pattern  # a colour model's stay as they are
     keras.Sequential([keras.Input((SIZE, SIZE, 4)), keras.layers.Flatten(), keras.layers.Dense(2)]).save(
         tmp_path / "four.keras"
     )

@@ -107,6 +107,20 @@ def load_trained_model(path: Path, fallback_classes: list[str] | None = None):
     return model, _class_names(path, head.classes, fallback_classes)
 
 
+def sees_grey(model) -> bool:
+    """Whether ``model`` is a grayscale model behind ``LumaFromRGB`` (``on_colour_photos``)."""
+    return any(isinstance(layer, LumaFromRGB) for layer in model.layers)
+
+
+def as_seen_by(model, pictures: numpy.ndarray) -> numpy.ndarray:
+    """(..., 3) RGB pictures as ``model`` sees them, for drawing: grey (luma in all three channels, same dtype)
+    for a grayscale model, unchanged otherwise (filter patterns and their crops are drawn so)."""
+    if not sees_grey(model):
+        return pictures
+    luma = (numpy.asarray(pictures, numpy.float64) * numpy.asarray(LUMA_WEIGHTS)).sum(axis=-1, keepdims=True)
+    return numpy.repeat(luma, 3, axis=-1).astype(numpy.asarray(pictures).dtype)
+
+
 def model_notes(model, image_size: int) -> list[str]:
     """How the run reads a model that is not a plain RGB, fixed-size, softmax classifier, in words for the
     report (empty for this project's own models).
@@ -118,10 +132,10 @@ def model_notes(model, image_size: int) -> list[str]:
     head = read_head(model)
     if head.kind != "softmax":
         notes.append(f"output: {head.describe()}")
-    if any(isinstance(layer, LumaFromRGB) for layer in model.layers):
+    if sees_grey(model):
         notes.append(
-            "grayscale model: each photo is turned to grey (ITU-R BT.601 luma) in front of it; overlays are drawn "
-            "on the colour photo"
+            "grayscale model: each photo is turned to grey (ITU-R BT.601 luma) in front of it; filter patterns and "
+            "their crops are drawn in grey (what it sees), map overlays on the colour photo"
         )
     if model.input_shape[1] is None or model.input_shape[2] is None:
         notes.append(f"the model takes any input size: the run feeds it {image_size}x{image_size} (--image-size)")

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..data.images import ImageFiles
 from ..explain.units import add_examples, unit_patterns
 from ..models.layers import find_layer
+from ..models.saved import as_seen_by
 from ..render import pictures as rendering
 from ..settings import outputs
 from ..settings.config import VisualizationConfig
@@ -64,8 +65,9 @@ def write_unit_pictures(
         )
         title = f"{name}: filters 0-{len(units.filters) - 1} ({channels[name]} in all), {settings.parameterization}"
         title += f" patterns{beside}"
+        crops = None if units.crops is None else as_seen_by(model, units.crops)  # a grey model's in grey
         written[name] = rendering.save_unit_sheet(
-            units.patterns, units.filters, layout.filter_grid(name), title, units.percentiles, units.crops
+            as_seen_by(model, units.patterns), units.filters, layout.filter_grid(name), title, units.percentiles, crops
         )
         entries.append(_entry(name, units, written[name], images))
     index = {
