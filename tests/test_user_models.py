@@ -363,3 +363,21 @@ def test_user_models_run_and_every_section_shows_the_evaluations_predictions(kin
     with Image.open(layout / outputs.CONFUSION_MATRIX) as opened:
         opened.load()
     assert (layout / outputs.REPORT).is_file()
+
+
+def test_the_epoch_callback_explains_in_inference_mode_while_fit_trains(tmp_path):
+    """Augmentation and dropout inside the model: each epoch's probes are explained as ``model.predict`` sees
+    them, between training steps that run them in training mode."""
+    from visconvnets.explain.cams import contrasting_maps
+    from visconvnets.train.callbacks import MAPS_FILE, ExplainEachEpoch
+
+    model = augmented_model(nested=True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images, labels = random_images(8, seed=4), np.arange(8) % 3
+    probe = ExplainEachEpoch(images[:3], labels[:3], tmp_path, layer_name="conv")
+    model.fit(images, labels, epochs=2, batch_size=4, verbose=0, callbacks=[probe])
+    with np.load(tmp_path / "epochs" / "002" / MAPS_FILE) as saved:
+        probabilities, true_maps = saved["probabilities"], saved["true"]
+    np.testing.assert_allclose(probabilities, model.predict(images[:3], verbose=0), atol=1e-5)
+    _, again, _, _ = contrasting_maps(model, images[:3], labels[:3], "conv", shared_scale=True)
+    np.testing.assert_allclose(true_maps, again, atol=1e-5)
