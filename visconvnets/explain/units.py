@@ -36,6 +36,12 @@ class UnitPictures:
     examples: UnitExamples | None = None
     crops: np.ndarray | None = None
 
+    @property
+    def blank(self) -> np.ndarray:
+        """(n,) bool: patterns that leave their unit at exactly 0 (a ReLU that never fired on them, whatever the
+        ascent did): no picture of what the unit wants, and drawn and reported as such."""
+        return np.asarray(self.pattern_values) == 0.0
+
 
 def describe_units(
     model,

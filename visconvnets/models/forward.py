@@ -156,6 +156,11 @@ def _is_relu(function) -> bool:
     return function is keras.activations.relu or getattr(function, "__name__", "") == "relu"
 
 
+def _relu_layer(layer) -> bool:
+    """A plain ``ReLU`` layer or an ``Activation("relu")``."""
+    return _plain_relu(layer) or (isinstance(layer, keras.layers.Activation) and _is_relu(layer.activation))
+
+
 def _plain_relu(layer) -> bool:
     """A ``ReLU`` layer that is the plain max(x, 0) (no cap, no slope, no threshold)."""
     return (
@@ -173,6 +178,7 @@ def forward(
     logits: bool = False,
     stop_after_taps: bool = False,
     replace_relu: Callable | None = None,
+    tap_relu: Callable | None = None,
 ):
     """Run ``model`` on ``images`` and record the outputs of the layers named in ``taps``.
 
@@ -185,6 +191,9 @@ def forward(
         stop_after_taps: Stop as soon as every tap is computed (a sub-model that ends at the layer).
         replace_relu: A function run in place of every ReLU (``Activation("relu")``, plain ``ReLU`` layers and
             activations fused into a layer): guided backpropagation's ReLU with its own gradient.
+        tap_relu: A function run in place of the ReLU of each tapped layer that ends in one (fused,
+            ``Conv2D(..., activation="relu")``, or a ReLU layer), before ``replace_relu``: the feature
+            visualisation's objective with a gradient where the unit is off. Other taps are as they are.
 
     Returns:
         (output, {name: tensor}): output is the model's output, or (batch, classes) class scores when
@@ -206,17 +215,17 @@ def forward(
                 output = call_in_inference(layer, *args, **kwargs)
             finally:
                 layer.activation = saved
-        elif replace_relu is not None and (
-            _plain_relu(layer) or (isinstance(layer, keras.layers.Activation) and _is_relu(layer.activation))
-        ):
-            output = replace_relu(args[0])
-        elif replace_relu is not None and _is_relu(getattr(layer, "activation", None)):
+        elif _relu_layer(layer) and (replace_relu or (tap_relu and layer.name in wanted)):
+            chosen = tap_relu if tap_relu and layer.name in wanted else replace_relu
+            output = chosen(args[0])
+        elif _is_relu(getattr(layer, "activation", None)) and (replace_relu or (tap_relu and layer.name in wanted)):
             saved = layer.activation
-            layer.activation = replace_relu  # the same weights, the ReLU fused into the layer replaced
+            layer.activation = keras.activations.linear  # the same weights, the ReLU fused into the layer left out
             try:
-                output = call_in_inference(layer, *args, **kwargs)
+                linear = call_in_inference(layer, *args, **kwargs)
             finally:
                 layer.activation = saved
+            output = (tap_relu if tap_relu and layer.name in wanted else replace_relu)(linear)
         else:
             output = call_in_inference(layer, *args, **kwargs)
         if layer.name in wanted:

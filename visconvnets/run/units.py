@@ -66,8 +66,9 @@ def write_unit_pictures(
         title = f"{name}: filters 0-{len(units.filters) - 1} ({channels[name]} in all), {settings.parameterization}"
         title += f" patterns{beside}"
         crops = None if units.crops is None else as_seen_by(model, units.crops)  # a grey model's in grey
+        patterns = as_seen_by(model, units.patterns)
         written[name] = rendering.save_unit_sheet(
-            as_seen_by(model, units.patterns), units.filters, layout.filter_grid(name), title, units.percentiles, crops
+            patterns, units.filters, layout.filter_grid(name), title, units.percentiles, crops, blank=units.blank
         )
         entries.append(_entry(name, units, written[name], images))
     index = {
@@ -84,6 +85,7 @@ def _entry(name: str, units, path: Path, images: ImageFiles | None) -> dict:
     """One layer's line of ``filters/index.json``: every filter's pattern value, percentile and examples."""
     entry = {"layer": name, "file": path.name, "filters": [int(number) for number in units.filters]}
     entry["pattern_values"] = [round(float(value), 6) for value in units.pattern_values]
+    entry["blank"] = [int(number) for number in units.filters[units.blank]]  # patterns that leave the unit at 0
     if units.percentiles is not None:
         entry["percentiles"] = [round(float(value), 2) for value in units.percentiles]
         entry["at_99th"] = float(np.mean(units.percentiles >= 99.0))  # the share of patterns a unit wants most

@@ -134,17 +134,28 @@ def _pattern_checks(out_dir: Path) -> list[dict]:
     """Layers whose filter patterns mostly drive their unit less than the strongest 1% of the test images do
     (``filters/index.json``, written with the dataset examples)."""
     layers = outputs.read_json(out_dir / outputs.FILTERS / outputs.GRID_INDEX).get("layers", [])
-    weak = [(entry["at_99th"], entry["layer"]) for entry in layers if entry.get("at_99th", 1.0) < PATTERNS_AT_99TH]
-    if not weak:
-        return []
-    named = ", ".join(f"{layer} ({share:.0%})" for share, layer in weak)
-    return [
-        _info(
-            f"Few filter patterns drive their unit past the 99th percentile of the test images: {named}. Those "
-            "patterns are not pictures of what the units want most; the test crops beside them are the better "
-            "evidence. Try more --filter-steps or --filter-parameterization fourier."
+    found = []
+    blank = [(len(entry["blank"]), len(entry["filters"]), entry["layer"]) for entry in layers if entry.get("blank")]
+    if blank:
+        named = ", ".join(f"{layer} ({count} of {total})" for count, total, layer in blank)
+        found.append(
+            _info(
+                f"Some filter patterns leave their unit at exactly 0: {named}. The ascent never made those units "
+                "fire, so there is no pattern to show (drawn as grey squares); the test crops beside them show what "
+                "does excite them. Try more --filter-steps or another --filter-parameterization."
+            )
         )
-    ]
+    weak = [(entry["at_99th"], entry["layer"]) for entry in layers if entry.get("at_99th", 1.0) < PATTERNS_AT_99TH]
+    if weak:
+        named = ", ".join(f"{layer} ({share:.0%})" for share, layer in weak)
+        found.append(
+            _info(
+                f"Few filter patterns drive their unit past the 99th percentile of the test images: {named}. Those "
+                "patterns are not pictures of what the units want most; the test crops beside them are the better "
+                "evidence. Try more --filter-steps or --filter-parameterization fourier."
+            )
+        )
+    return found
 
 
 def assess(metrics: dict, out_dir: Path, echo: bool = False) -> list[dict]:

@@ -55,7 +55,19 @@ class AscentSettings:
     # their unit beyond the 99th percentile of real photos far more often than pixel's (BENCHMARKS.md)
     parameterization: str = "fourier"
     objective: str = "channel"  # channel: the filter's mean over its map; neuron: its centre cell
-    learning_rate: float = 0.5  # Adam's step on the fourier/maco parameters (lucid's 0.05 is for 512 steps)
+    # Adam's step on the fourier/maco parameters (lucid's 0.05 is for 512 steps). 0.2 pins far fewer pattern values
+    # at 0 or 255 for the same share at the 99th percentile on the tutorial CNN and the demo (BENCHMARKS.md), but
+    # hand-set units converge too slowly at it in a few dozen steps: kept at 0.5 until that is settled (issue 30)
+    learning_rate: float = 0.5
+    # lucid's redirected ReLU on every ReLU below the unit: where a ReLU lets no gradient through for an image,
+    # pass the gradient that would raise its input (units blocked by ReLUs below them). On the tutorial CNN and
+    # the demo it changed no score beyond off_slope's, at 1.2-1.35x the ascent's time (BENCHMARKS.md)
+    redirect_relu: bool = True
+    # the gradient the unit's own ReLU (fused or a ReLU layer) passes where the unit is off: 0, the plain ReLU
+    # (a unit off on the starting image never moves: 70 of a tutorial CNN's 112 patterns stayed 0; cells that
+    # never fire are left as they are); 1, the value before the ReLU (an edge unit is pushed to cancel its
+    # falling edges too: its pattern drove it 3x less). 0.1: none blank, every pattern at the 99th (BENCHMARKS.md)
+    off_slope: float = 0.1
 
 
 @dataclasses.dataclass

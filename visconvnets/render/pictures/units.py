@@ -16,6 +16,7 @@ from .overlays import overlay_heatmap
 LABEL_HEIGHT = 16  # pixels of the text line above each block
 GAP = 4  # pixels between a pattern and its crops, and between crops
 MARGIN = 10  # pixels between blocks
+BLANK_GREY = 200  # a pattern that leaves its unit at 0 is drawn as this plain grey, not as a picture
 
 
 def _resized(picture: np.ndarray, side: int) -> np.ndarray:
@@ -56,6 +57,7 @@ def save_unit_sheet(
     percentiles: Sequence[float] | None = None,
     crops: np.ndarray | None = None,
     columns: int = 4,
+    blank: Sequence[bool] | None = None,
 ) -> Path:
     """One block per filter, ``filter N · Pth pct`` above it: its pattern, and with ``crops`` its top crops
     3 x 3 beside it.
@@ -65,10 +67,14 @@ def save_unit_sheet(
         numbers: (n,) the filters' numbers.
         percentiles: (n,) each pattern's percentile among real images, or None.
         crops: (n, k, c, c, 3) uint8 receptive-field crops, most exciting first, or None.
+        blank: (n,) patterns that leave their unit at 0: drawn as a plain grey square labelled so, never as a
+            picture of what the unit wants (``UnitPictures.blank``).
     """
     side = patterns.shape[1]
+    blank = np.zeros(len(patterns), bool) if blank is None else np.asarray(blank, bool)
     blocks = []
     for index, pattern in enumerate(patterns):
+        pattern = np.full_like(pattern, BLANK_GREY) if blank[index] else pattern
         block = (
             pattern
             if crops is None
@@ -78,7 +84,9 @@ def save_unit_sheet(
         )
         blocks.append(np.asarray(block, np.uint8))
     labels = [
-        f"filter {number}" + ("" if percentiles is None else f" · {percentiles[index]:.1f}th pct")
+        f"filter {number} · no pattern: stays at 0"
+        if blank[index]
+        else f"filter {number}" + ("" if percentiles is None else f" · {percentiles[index]:.1f}th pct")
         for index, number in enumerate(numbers)
     ]
     return save_jpeg(

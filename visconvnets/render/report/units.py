@@ -31,6 +31,8 @@ def filters_section(out_dir: Path) -> dict | None:
                 f"; {100 * entry['at_99th']:.0f}% of the patterns drive their unit past the 99th percentile of the "
                 f"test images (median pattern at the {np.median(percentiles):.1f}th)"
             )
+        if entry.get("blank"):
+            caption += f"; {len(entry['blank'])} leave their unit at 0 (no pattern: grey squares)"
         layers.append({"picture": picture(out_dir, path, entry["layer"]), "caption": caption})
     return {
         "parameterization": index.get("parameterization", "?"),
