@@ -222,7 +222,7 @@ def test_the_tapped_units_relu_is_replaced_and_only_that_one():
     import keras
     import tensorflow as tf
 
-    from visconvnets.explain.filters import objective_relu
+    from visconvnets.explain.relus import objective_relu
     from visconvnets.models.forward import forward
 
     inputs = keras.Input((8, 8, 3))

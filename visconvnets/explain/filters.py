@@ -10,10 +10,10 @@ filter's mean over its map (``channel``) or its centre cell (``neuron``). Many f
 together as one batch, through the model cut at the layer (``forward(..., stop_after_taps=True)``).
 
 A unit behind a ReLU (fused, ``Conv2D(..., activation="relu")``, or a ``ReLU``/``Activation("relu")`` layer)
-that is off everywhere on the starting image has no gradient, so plain ascent never moves its pattern. Every
-ReLU on the way is therefore run as lucid's *redirected ReLU* (``redirected_relu``, ``redirect_relu``): its
-value unchanged, its gradient the plain one unless that is zero for the whole image, then the gradient that
-raises the ReLU's input. ReLU6, hard sigmoid and other capped activations keep their own gradients.
+that is off everywhere on the starting image has no gradient, so plain ascent never moves its pattern: the
+unit's own ReLU passes a small gradient where it is off (``off_slope``), and every ReLU below it is lucid's
+redirected ReLU (``redirect_relu``); both in ``relus``. ReLU6, hard sigmoid and other capped activations keep
+their own gradients.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..models import layers as layer_tools
 from ..models.forward import forward
 from ..settings.config import AscentSettings
 from .parameterizations import PARAMETERIZATIONS, fourier_image, maco_image, natural_magnitude
+from .relus import objective_relu, redirected_relu
 
 OBJECTIVES = ("channel", "neuron")
 # how ``ascend_spectrum`` moves the spectral parameters
@@ -80,40 +81,19 @@ def filter_activations(
     return _filter_scores(recorded[layer_name], indices, border, objective, directions).numpy()
 
 
-def redirected_relu(values):
-    """ReLU with lucid's redirected gradient (Olah et al., 2017): for each image (batch row) where the plain
-    ReLU gradient is zero everywhere, the upstream gradient passes wherever it would raise the input, and is
-    stopped only where it would push an input that is already negative lower still. The value is max(x, 0).
-
-    Args:
-        values: (n, ...) the ReLU's input.
-    """
-
-    @tf.custom_gradient
-    def relu(inputs):
-        def gradient(upstream):
-            plain = tf.where(inputs > 0, upstream, tf.zeros_like(upstream))
-            redirected = tf.where((inputs < 0) & (upstream < 0), tf.zeros_like(upstream), upstream)
-            axes = list(range(1, len(inputs.shape)))
-            blocked = tf.reduce_max(tf.abs(plain), axis=axes, keepdims=True) == 0  # (n, 1, ...) per image
-            return tf.where(blocked, redirected, plain)
-
-        return tf.nn.relu(inputs), gradient
-
-    return relu(values)
-
-
-def objective_relu(slope: float):
-    """The ReLU of the unit the objective reads, or None (the model's own): max(x, 0) whose gradient is
-    ``slope`` where x < 0 (1 where x > 0), so a unit that is off on part of the image (or all of it) is
-    pushed on there too; 0 gives None."""
-    if not slope:
-        return None
-
-    def relu(values):
-        return tf.nn.relu(values) + slope * (values - tf.stop_gradient(values)) * tf.cast(values < 0, values.dtype)
-
-    return relu
+def _ascent_score(model, images, layer_name: str, indices, settings: AscentSettings, directions=None):
+    """The sum over the batch of each image's own unit value (``_filter_scores``), through the ReLUs the ascent
+    runs: the unit's own with ``settings.off_slope``, every other one redirected with ``redirect_relu``."""
+    _, recorded = forward(
+        model,
+        images,
+        taps=[layer_name],
+        stop_after_taps=True,
+        replace_relu=redirected_relu if settings.redirect_relu else None,
+        tap_relu=objective_relu(settings.off_slope),
+    )
+    values = _filter_scores(recorded[layer_name], indices, settings.border, settings.objective, directions)
+    return tf.reduce_sum(values)
 
 
 def _check_settings(settings: AscentSettings) -> None:
@@ -167,7 +147,6 @@ def ascend(
     rng = np.random.default_rng(seed)
     indices = tf.constant([int(index) for index in filter_indices], tf.int32)
     count = len(filter_indices)
-    relu, tap = (redirected_relu if settings.redirect_relu else None), objective_relu(settings.off_slope)
     powers = range(settings.octaves - 1, -1, -1)  # smallest octave first
     sizes = [max(settings.smallest_octave, int(round(size / settings.octave_scale**power))) for power in powers]
     steps_per_octave = [steps // len(sizes) + (1 if octave < steps % len(sizes) else 0) for octave in range(len(sizes))]
@@ -185,11 +164,7 @@ def ascend(
         rolled = tf.roll(image, shift, axis=(1, 2))
         with tf.GradientTape() as tape:
             tape.watch(rolled)
-            _, recorded = forward(
-                model, rolled, taps=[layer_name], stop_after_taps=True, replace_relu=relu, tap_relu=tap
-            )
-            values = _filter_scores(recorded[layer_name], indices, settings.border, settings.objective, directions)
-            score = tf.reduce_sum(values)
+            score = _ascent_score(model, rolled, layer_name, indices, settings, directions)
         gradient = tape.gradient(score, rolled)
         gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
         updated = tf.roll(rolled + settings.step_size * gradient, -shift, axis=(1, 2))
@@ -240,18 +215,13 @@ def ascend_spectrum(
             return maco_image(parameters[0], magnitude)
 
     moments = [(tf.Variable(tf.zeros(shape)), tf.Variable(tf.zeros(shape))) for _ in parameters]
-    relu, tap = (redirected_relu if settings.redirect_relu else None), objective_relu(settings.off_slope)
     beta1, beta2, epsilon = ADAM
 
     @tf.function(input_signature=(tf.TensorSpec((2,), tf.int32), tf.TensorSpec((), tf.float32)))
     def step(shift, number):
         with tf.GradientTape() as tape:
             image = tf.roll(draw(), shift, axis=(1, 2))  # (n, S, S, 3), jittered
-            _, recorded = forward(
-                model, image, taps=[layer_name], stop_after_taps=True, replace_relu=relu, tap_relu=tap
-            )
-            values = _filter_scores(recorded[layer_name], indices, settings.border, settings.objective, directions)
-            score = tf.reduce_sum(values)
+            score = _ascent_score(model, image, layer_name, indices, settings, directions)
         for parameter, gradient, (first, second) in zip(parameters, tape.gradient(score, parameters), moments):
             first.assign(beta1 * first + (1 - beta1) * gradient)
             second.assign(beta2 * second + (1 - beta2) * tf.square(gradient))

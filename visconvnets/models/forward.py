@@ -156,6 +156,16 @@ def _is_relu(function) -> bool:
     return function is keras.activations.relu or getattr(function, "__name__", "") == "relu"
 
 
+def _without_activation(layer, args, kwargs):
+    """The layer's output with its fused activation left out (the same weights), in inference mode."""
+    saved = layer.activation
+    layer.activation = keras.activations.linear
+    try:
+        return call_in_inference(layer, *args, **kwargs)
+    finally:
+        layer.activation = saved
+
+
 def _relu_layer(layer) -> bool:
     """A plain ``ReLU`` layer or an ``Activation("relu")``."""
     return _plain_relu(layer) or (isinstance(layer, keras.layers.Activation) and _is_relu(layer.activation))
@@ -206,26 +216,15 @@ def forward(
     squashed = last is not None and layer_squashing(last) is not None
 
     def run_layer(layer, *args, **kwargs):
+        relu = tap_relu if tap_relu is not None and layer.name in wanted else replace_relu  # None: the model's own
         if layer is last and squashed and isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)):
             output = args[0]  # a separate softmax or sigmoid layer: its input are the scores
         elif layer is last and squashed:
-            saved = layer.activation
-            layer.activation = keras.activations.linear  # same weights, scores before the softmax or sigmoid
-            try:
-                output = call_in_inference(layer, *args, **kwargs)
-            finally:
-                layer.activation = saved
-        elif _relu_layer(layer) and (replace_relu or (tap_relu and layer.name in wanted)):
-            chosen = tap_relu if tap_relu and layer.name in wanted else replace_relu
-            output = chosen(args[0])
-        elif _is_relu(getattr(layer, "activation", None)) and (replace_relu or (tap_relu and layer.name in wanted)):
-            saved = layer.activation
-            layer.activation = keras.activations.linear  # the same weights, the ReLU fused into the layer left out
-            try:
-                linear = call_in_inference(layer, *args, **kwargs)
-            finally:
-                layer.activation = saved
-            output = (tap_relu if tap_relu and layer.name in wanted else replace_relu)(linear)
+            output = _without_activation(layer, args, kwargs)  # the scores before the softmax or sigmoid
+        elif relu is not None and _relu_layer(layer):
+            output = relu(args[0])
+        elif relu is not None and _is_relu(getattr(layer, "activation", None)):
+            output = relu(_without_activation(layer, args, kwargs))  # the ReLU fused into the layer replaced
         else:
             output = call_in_inference(layer, *args, **kwargs)
         if layer.name in wanted:

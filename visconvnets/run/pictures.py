@@ -267,19 +267,19 @@ def write_failure_gallery(
     image_size: int,
     out_dir: Path,
     config: VisualizationConfig,
-    test_paths: Sequence[Path],
+    predictions: TestPredictions | None,
     test_labels: Sequence[int],
-    test_probabilities: np.ndarray,
     layer: str,
     progress: bool = True,
 ) -> list[Path]:
-    """Every misclassified test image (up to ``max_misclassified``): the map at ``layer`` for the predicted class
-    beside the map for the true class (one pass per batch), on one scale where the method allows it. The
-    predicted classes and the probabilities in the titles are ``test_probabilities`` ((n, classes), the
-    evaluation's: the same as ``test_predictions.csv``)."""
-    predicted = np.asarray(test_probabilities).argmax(axis=1) if len(test_paths) else []
+    """Every misclassified test image of ``predictions`` (the evaluation's, the same as ``test_predictions.csv``;
+    up to ``max_misclassified``): the map at ``layer`` for the predicted class beside the map for the true class
+    (one pass per batch), on one scale where the method allows it; the titles read ``predictions`` too."""
+    if predictions is None or not config.gradcam:
+        return []
+    test_paths, predicted = predictions.paths, predictions.predicted
     wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
-    if not wrong or not config.gradcam:
+    if not wrong:
         return []
     layout = outputs.RunLayout(out_dir)
     geometry = receptive_field(model, layer)
@@ -289,7 +289,7 @@ def write_failure_gallery(
         indices = wrong[part]
         images = load_images([test_paths[i] for i in indices], image_size)
         true_classes = [int(test_labels[i]) for i in indices]
-        guesses, probabilities = predicted[indices], np.asarray(test_probabilities)[indices]
+        guesses, probabilities = predicted[indices], predictions.probabilities[indices]
         predicted_maps, true_maps, _, _ = contrasting_maps(
             model,
             images,

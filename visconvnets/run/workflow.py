@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from ..data.folders import SplitFiles, scan_split_folder
 from ..data.selection import ImageSets, choose_image_sets
@@ -183,9 +182,6 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         "trained_from_scratch": job.weights_path is None and config.model is None,
     }
     if config.model is not None:
-        summary["model_notes"] = saved.model_notes(model, config.image_size)
-        for note in summary["model_notes"]:
-            print(f"{summary['model']}: {note}")
         return summary
     if job.state == "finish":
         return summary | outputs.read_json(job.layout / outputs.TRAINING_SUMMARY)
@@ -245,6 +241,10 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
     and the map scores, in ``metrics.json``."""
     config, files, layer = job.config, job.split_files, job.layers.cam
     metrics = {"classes": classes, "image_size": image_size, **summary}
+    if config.model is not None:  # how a user's model is read (its head, grey, any size), in the report
+        metrics["model_notes"] = saved.model_notes(model, image_size)
+        for note in metrics["model_notes"]:
+            print(f"{metrics['model']}: {note}")
     predictions = None
     if files is not None:
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
@@ -298,9 +298,8 @@ def explain_and_report(
             image_size,
             job.layout.root,
             config,
-            test_paths,
+            predictions,
             test_labels,
-            predictions.probabilities if predictions is not None else np.zeros((0, len(classes))),
             layers.cam,
             progress,
         )
