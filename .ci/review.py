@@ -4,7 +4,8 @@ A long module or function is a prompt to look again (split by concern, name a st
 squeeze code (positional arguments, helpers parked in the wrong module). The pre-commit hook
 (``git config core.hooksPath .githooks``) and ``.ci/run`` print these warnings; nothing fails on them.
 
-Usage: ``python .ci/review.py [PACKAGE_FOLDER]`` (default: ``visconvnets`` beside this folder).
+Usage: ``python .ci/review.py [PACKAGE_FOLDER]`` (default: ``visconvnets`` beside this folder); the scripts
+beside the package folder (the two the README runs) are read too.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ FUNCTION_LINES = 60  # one screen: past it, a function usually hides a named ste
 
 
 def size_warnings(package: Path) -> list[str]:
-    """One line per module over ``MODULE_LINES`` and per function over ``FUNCTION_LINES``, in path order."""
+    """One line per module over ``MODULE_LINES`` and per function over ``FUNCTION_LINES``, in path order: the
+    package's modules, then the scripts beside it."""
     if not package.is_dir():
         raise FileNotFoundError(f"no package folder at {str(package)!r}")
     found = []
-    for path in sorted(package.rglob("*.py")):
+    for path in [*sorted(package.rglob("*.py")), *sorted(package.parent.glob("*.py"))]:
         source = path.read_text(encoding="utf-8")
         where = path.relative_to(package.parent).as_posix()
         if len(source.splitlines()) > MODULE_LINES:

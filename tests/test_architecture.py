@@ -226,6 +226,7 @@ def test_size_review_warns_without_failing(tmp_path):
     long_body = "\n".join(f"    value_{index} = {index}" for index in range(70))
     (package / "long.py").write_text(f"def long_function():\n{long_body}\n", encoding="utf-8")
     (package / "short.py").write_text("def short_function():\n    return 1\n", encoding="utf-8")
+    (tmp_path / "script.py").write_text("\n" * 260, encoding="utf-8")  # a script beside the package
     done = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / ".ci" / "review.py"), str(package)],
         capture_output=True,
@@ -233,4 +234,7 @@ def test_size_review_warns_without_failing(tmp_path):
         check=False,
     )
     assert done.returncode == 0
-    assert done.stdout.splitlines() == ["review: package/long.py:1 long_function: 71 lines (review past 60)"]
+    assert done.stdout.splitlines() == [
+        "review: package/long.py:1 long_function: 71 lines (review past 60)",
+        "review: script.py: 260 lines (review past 250)",
+    ]

@@ -92,7 +92,7 @@ def test_bad_backbone_settings_fail_before_any_work(tiny_split, tmp_path):
 def test_imagenet_weights_come_through_keras_loader_or_fail_with_instructions(name, tmp_path, monkeypatch):
     import keras
 
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
 
     backbone = get_backbone(name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
@@ -104,7 +104,7 @@ def test_imagenet_weights_come_through_keras_loader_or_fail_with_instructions(na
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(RuntimeError) as raised:
-        model_tools.resolve_weights("imagenet", name.lower())
+        build.resolve_weights("imagenet", name.lower())
     (file_name, url), options = asked[0]
     assert file_name == backbone.weights_file and url.endswith("/" + file_name)
     assert url.startswith("https://storage.googleapis.com/tensorflow/keras-applications/")
@@ -113,7 +113,7 @@ def test_imagenet_weights_come_through_keras_loader_or_fail_with_instructions(na
     assert f"ImageNet weights for {name}" in message and str(tmp_path / "models" / file_name) in message
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / file_name).write_bytes(b"cached")
-    assert model_tools.resolve_weights("imagenet", name) == str(tmp_path / "models" / file_name)  # no download
+    assert build.resolve_weights("imagenet", name) == str(tmp_path / "models" / file_name)  # no download
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,16 +139,16 @@ def test_weights_file_loads_and_preprocessing_matches_keras_preprocess_input(nam
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fine_tune_trains_the_last_stage(name):
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
     from visconvnets.models import layers as layer_tools
 
     backbone = get_backbone(name)
-    model = model_tools.build_model(3, SIZE, None, backbone=name)
-    trainable = model_tools.unfreeze_from(model, backbone.fine_tune_from)
+    model = build.build_model(3, SIZE, None, backbone=name)
+    trainable = build.unfreeze_from(model, backbone.fine_tune_from)
     assert _trainable_convolutions(model, trainable) == LAST_STAGE_CONVOLUTIONS[name]
     convolutions = layer_tools.convolution_names(model)
     assert convolutions[0] not in trainable  # the stem stays frozen
-    weighted = [layer for layer in model_tools.backbone_layers(model) if layer.weights]
+    weighted = [layer for layer in build.backbone_layers(model) if layer.weights]
     assert weighted[-1].trainable or type(weighted[-1]).__name__ == "BatchNormalization"
 
 

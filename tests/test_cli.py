@@ -54,7 +54,7 @@ def test_bad_values_are_refused_before_any_work(tmp_path, capsys):
     assert script.main(["--data", str(tmp_path), "--ig-steps", "0", *output]) == 2
     assert "--ig-steps must be at least 1, got 0" in capsys.readouterr().err
     assert script.main(["--data", str(tmp_path), "--occlusion-patch", "300", *output]) == 2
-    assert "--occlusion-patch must be at most --image-size (299), got 300" in capsys.readouterr().err
+    assert "--occlusion-patch must be at most the image side (299 px, --image-size), got 300" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"--sanity-methods takes one or more of gradcam, .*, got \['lime'\]"):
         RunConfig(data=tmp_path, sanity_methods=("lime",)).validate()  # the library's way in (argparse: choices)
     assert script.main(["--demo", "--backup-every", "-1", *output]) == 2  # the demo too: before its data is made

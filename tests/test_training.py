@@ -293,9 +293,9 @@ def _plain_backbone_weights(path: Path, legacy: bool) -> dict[str, list[np.ndarr
 
 
 def _weighted_backbone_layers(model):
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
 
-    return [layer for layer in model_tools.backbone_layers(model) if layer.get_weights()]
+    return [layer for layer in build.backbone_layers(model) if layer.get_weights()]
 
 
 def test_weights_file_is_used_and_head_phase_leaves_backbone_unchanged(tiny_split, tmp_path):

@@ -314,7 +314,7 @@ def expected_probabilities(model, kind: str, images: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["augmented", "binary", "grey", "any_size", "multilabel"])
 def test_user_models_run_and_every_section_shows_the_evaluations_predictions(kind, tiny_split, tmp_path, monkeypatch):
-    from visconvnets.render import pictures as rendering
+    from visconvnets.render import pictures
     from visconvnets.run import workflow
 
     data = tiny_split
@@ -328,13 +328,13 @@ def test_user_models_run_and_every_section_shows_the_evaluations_predictions(kin
     path.parent.mkdir()
     model.save(path)
     titles = []  # every panel's title, as drawn
-    drawn = rendering.save_cam_panel
+    drawn = pictures.save_cam_panel
 
     def recording(original, maps, labels, title, *args, **kwargs):
         titles.append(title)
         return drawn(original, maps, labels, title, *args, **kwargs)
 
-    monkeypatch.setattr(rendering, "save_cam_panel", recording)
+    monkeypatch.setattr(pictures, "save_cam_panel", recording)
     settings = dict(filters=False, concepts=False, activation_images=1, faithfulness=False, images_per_class=1)
     metrics = workflow.run(
         RunConfig(model=path, data=data, output=tmp_path / "out", verbose=0, image_size=75, **settings)

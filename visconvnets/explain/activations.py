@@ -1,4 +1,4 @@
-"""What every layer sees: layer outputs from one forward pass (arrays only; ``rendering`` draws them)."""
+"""What every layer sees: layer outputs from one forward pass (arrays only; ``render.pictures`` draws them)."""
 
 from __future__ import annotations
 

@@ -173,7 +173,7 @@ def _fail(what: str, why: str) -> None:
     raise KerasInternalsError(
         f"Keras {keras.__version__} no longer has {what}, which visconvnets needs: {why} "
         f"(checked on Keras {CHECKED_KERAS_VERSIONS[0]} to {CHECKED_KERAS_VERSIONS[1]}; "
-        "see visconvnets/keras_internals.py, or install a Keras in that range)"
+        "see visconvnets/models/keras_internals.py, or install a Keras in that range)"
     )
 
 

@@ -53,11 +53,23 @@ def on_colour_photos(model):
     return keras.Model(photos, model(grey), name=f"{model.name}_on_grey")
 
 
+def without_optimizer(model):
+    """A copy of ``model`` with its weights but not compiled: what ``OUT/model.keras`` holds, so the file a user
+    shares is the size of the weights (a compiled model saves the optimizer's state too: Adam's two slots per
+    weight tripled the demo's file). Resuming a killed run reads its own checkpoint, which keeps the optimizer.
+    The copy is rebuilt from the model's config (layer names, dtypes and nesting kept; ``keras.models.clone_model``
+    would compile it again, optimizer and all)."""
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_trained_model(model, classes: list[str], out_dir: Path) -> Path:
-    """``OUT/model.keras`` (written under another name, then renamed) and ``OUT/classes.json`` beside it."""
+    """``OUT/model.keras`` (the weights without the optimizer's state: ``without_optimizer``; written under another
+    name, then renamed) and ``OUT/classes.json`` beside it."""
     path = Path(out_dir) / outputs.MODEL
     temporary = path.with_name(outputs.MODEL_PARTIAL)
-    model.save(temporary)
+    without_optimizer(model).save(temporary)
     temporary.replace(path)
     outputs.write_json(Path(out_dir) / outputs.CLASSES, {"classes": classes})
     return path

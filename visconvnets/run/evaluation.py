@@ -13,7 +13,7 @@ from ..data import pipelines
 from ..data.folders import SplitFiles, relative_paths
 from ..data.images import load_images
 from ..data.selection import ImageSet
-from ..render import pictures as rendering
+from ..render import pictures
 from ..scores.classification import classification_metrics, predict
 from ..scores.pointing import pointing_game
 from ..scores.sanity import untrained_twin
@@ -67,10 +67,10 @@ def evaluate_test_split(
     relative = relative_paths(paths, split_files.root)
     outputs.write_predictions_csv(layout / outputs.PREDICTIONS, relative, labels, probabilities, classes)
     title = f"test confusion matrix ({test['count']} images, accuracy {test['accuracy']:.2f})"
-    rendering.save_confusion_matrix(test["confusion_matrix"], classes, layout / outputs.CONFUSION_MATRIX, title)
+    pictures.save_confusion_matrix(test["confusion_matrix"], classes, layout / outputs.CONFUSION_MATRIX, title)
     history = read_history(layout / outputs.HISTORY)
     if history:
-        rendering.save_training_curves(history, layout / outputs.TRAINING_CURVES, f"{description} training")
+        pictures.save_training_curves(history, layout / outputs.TRAINING_CURVES, f"{description} training")
     print(f"test accuracy {test['accuracy']:.3f}, loss {test['loss']:.3f} on {test['count']} images")
     return test, probabilities
 

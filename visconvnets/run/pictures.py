@@ -1,5 +1,5 @@
 """The pictures of a model: choose images, compute activations, filter patterns and class activation
-maps (the methods return arrays), and hand them to ``rendering`` to write under OUT/."""
+maps (the methods return arrays), and hand them to ``render.pictures`` to write under OUT/."""
 
 from __future__ import annotations
 

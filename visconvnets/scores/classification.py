@@ -1,8 +1,10 @@
-"""How well a classifier classifies: one prediction pass, every number computed from it."""
+"""How well a classifier classifies: one prediction pass, every number computed from it (scikit-learn's
+confusion matrix and precision, recall and F1)."""
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn import metrics
 
 from ..models.heads import probabilities_from_outputs, read_head
 
@@ -27,28 +29,29 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
             f"probabilities {probabilities.shape} do not match {labels.shape[0]} labels and {len(classes)} classes"
         )
     predicted = probabilities.argmax(axis=1)
-    count = len(classes)
-    confusion = np.zeros((count, count), dtype=np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
+    everyone = np.arange(len(classes))  # every class a row and a column, even one the test split lacks
+    if labels.size:
+        confusion = metrics.confusion_matrix(labels, predicted, labels=everyone)
+        precision, recall, f1, support = metrics.precision_recall_fscore_support(
+            labels, predicted, labels=everyone, zero_division=0.0
+        )
+    else:  # no test images (scikit-learn refuses empty inputs): nothing counted
+        confusion = np.zeros((len(classes),) * 2, np.int64)
+        precision = recall = f1 = support = np.zeros(len(classes))
+    # mean -log p(true class) by hand, not metrics.log_loss: that renormalises each row to sum to 1, which a
+    # multi-label head's independent probabilities must not be
     picked = np.clip(probabilities[np.arange(labels.size), labels], 1e-7, 1.0)
-    true_positive = np.diag(confusion).astype(np.float64)
-    predicted_total = confusion.sum(axis=0)
-    actual_total = confusion.sum(axis=1)
-    precision = np.divide(true_positive, predicted_total, out=np.zeros(count), where=predicted_total > 0)
-    recall = np.divide(true_positive, actual_total, out=np.zeros(count), where=actual_total > 0)
-    denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(count), where=denominator > 0)
     return {
         "count": int(labels.size),
         "accuracy": float((predicted == labels).mean()) if labels.size else float("nan"),
         "loss": float(-np.log(picked).mean()) if labels.size else float("nan"),
-        "confusion_matrix": confusion.tolist(),
+        "confusion_matrix": confusion.astype(int).tolist(),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
                 "recall": float(recall[i]),
                 "f1": float(f1[i]),
-                "support": int(actual_total[i]),
+                "support": int(support[i]),
             }
             for i, name in enumerate(classes)
         },

@@ -286,13 +286,19 @@ class RunConfig(VisualizationConfig):
                 f"--epochs 0{' --fine-tune-epochs 0' if pretrained else ''} trains nothing; give --epochs 1 or more, "
                 "or --model OUT/model.keras to evaluate and visualise a saved model"
             )
-        if self.occlusion_patch is not None and self.occlusion_patch > self.image_size:
-            raise ValueError(
-                f"--occlusion-patch must be at most --image-size ({self.image_size}), got {self.occlusion_patch}"
-            )
+        self.check_image_side()
         if self.model is not None and not Path(self.model).is_file():
             raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
         self.validate_pictures()
+
+    def check_image_side(self, source: str = "--image-size") -> None:
+        """The checks that read the image side: in ``validate``, and again once a loaded model's own side is
+        known (``source`` names where the side came from)."""
+        if self.occlusion_patch is not None and self.occlusion_patch > self.image_size:
+            raise ValueError(
+                f"--occlusion-patch must be at most the image side ({self.image_size} px, {source}), got "
+                f"{self.occlusion_patch}: give {self.image_size} or less, or leave it out (the side / 8)"
+            )
 
 
 # Settings that decide what training computes: a run may resume only when none of them changed.

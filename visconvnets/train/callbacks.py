@@ -29,7 +29,7 @@ import tensorflow as tf
 from ..explain import cams
 from ..explain.methods import find_method
 from ..models.geometry import receptive_field
-from ..render import pictures as rendering
+from ..render import pictures
 from ..render.pictures import epochs as epoch_pictures
 from ..scores.pointing import cam_drift, pointing_hits
 from ..settings.outputs import EPOCHS
@@ -163,7 +163,7 @@ class ExplainEachEpoch(keras.callbacks.Callback):
             ]
             image = np.clip(self.images[index], 0, 255)
             panel = epoch_pictures.epoch_panel(image, true_maps[index], predicted_maps[index], lines, self.geometry)
-            rendering.save_jpeg(panel, folder / f"{name}.jpg")
+            pictures.save_jpeg(panel, folder / f"{name}.jpg")
             panels.append(panel)
         partial = folder / "maps.partial.npz"
         np.savez(partial, true=true_maps, predicted=predicted_maps, probabilities=probabilities)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..render import pictures as rendering
+from ..render import pictures
 from ..scores.classification import classification_metrics
 
 CONFUSION_TAG = "validation_confusion_matrix"  # the image's name in TensorBoard's Images tab
@@ -45,7 +45,7 @@ class ConfusionAtPhaseEnd(keras.callbacks.Callback):
         probabilities = self.model.predict(self.dataset, verbose=0)  # (n, classes)
         metrics = classification_metrics(probabilities, self.labels, self.class_names)
         title = f"validation after phase {self.phase} (epoch {self.last_epoch}): accuracy {metrics['accuracy']:.3f}"
-        picture = rendering.confusion_matrix_picture(metrics["confusion_matrix"], self.class_names, title)
+        picture = pictures.confusion_matrix_picture(metrics["confusion_matrix"], self.class_names, title)
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.log_dir))
         with self._writer.as_default(step=self.last_epoch):

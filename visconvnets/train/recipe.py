@@ -21,8 +21,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from ..models import build as model_tools
-from ..models import keras_internals
+from ..models import build, keras_internals
 from ..settings import outputs
 from . import cluster
 from .history import history_callback, read_history
@@ -84,10 +83,10 @@ def _prepare_phase(model, phase: Phase, recipe: Recipe, finished_weights: Path, 
     if finished_weights.exists():
         model.load_weights(finished_weights)
     if phase.name == "head":
-        model_tools.freeze_backbone(model)
+        build.freeze_backbone(model)
     elif phase.name == "fine_tune":
-        model_tools.freeze_backbone(model)
-        trainable = model_tools.unfreeze_from(model, recipe.fine_tune_from)
+        build.freeze_backbone(model)
+        trainable = build.unfreeze_from(model, recipe.fine_tune_from)
         print(f"phase fine_tune: {len(trainable)} backbone layers train, from {trainable[0]} to {trainable[-1]}")
     else:
         for layer in model.layers:
