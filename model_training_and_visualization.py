@@ -27,6 +27,7 @@ from visconvnets.settings.config import (
     RunConfig,
     config_from_mapping,
 )
+from visconvnets.settings.files import read_settings_file, to_toml
 
 DEFAULTS = RunConfig()
 
@@ -38,6 +39,7 @@ create_train_val_test.py), evaluate it on DEST/test, and write everything to --o
   history.csv                  one row per epoch; `epoch` counts on across phases and resumes
   metrics.json                 classes, test accuracy/loss/confusion matrix, per-class P/R/F1
   config.json                  resolved settings and library versions
+  config.toml                  the same by stage: --config OUT/config.toml --output NEW replays the run
   test_predictions.csv         every test image's true and predicted class and probabilities
   training_curves.png, confusion_matrix.png, checkpoints/best.weights.h5
   activations/<image>/NNN_<layer>.jpg   every channel of every conv/activation layer
@@ -89,6 +91,20 @@ def build_parser(with_defaults: bool = True) -> argparse.ArgumentParser:
     option = _Options(parser, with_defaults)
     option("--demo", DEMO_HELP, action="store_true")
     option("--demo-images-per-class", "synthetic pictures per class for --demo (default: {default})", type=int)
+    unless_given = {} if with_defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument(
+        "--config",
+        type=Path,
+        **unless_given,
+        help="read settings from this TOML file (sections as in OUT/config.toml, which every run writes: "
+        "--config OUT/config.toml --output NEW replays a run); flags given on the command line win",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved settings as TOML and exit (nothing is run)",
+        **unless_given,
+    )
     _add_data_options(_Options(parser.add_argument_group("data and outputs"), with_defaults))
     _add_model_options(_Options(parser.add_argument_group("model"), with_defaults))
     _add_training_options(_Options(parser.add_argument_group("training"), with_defaults))
@@ -410,13 +426,31 @@ def explicit_settings(argv=None) -> set[str]:
     return set(vars(build_parser(with_defaults=False).parse_args(argv)))
 
 
+def settings_given(args: argparse.Namespace, argv=None) -> tuple[RunConfig, set[str]]:
+    """(the settings, the names of those given): the defaults, under --config's file, under the command line.
+
+    Raises:
+        ValueError, FileNotFoundError: --config's file is missing or bad (before any work).
+    """
+    given, values = explicit_settings(argv), vars(args)
+    if args.config is not None:
+        from_file = read_settings_file(args.config)
+        values = {**values, **{key: value for key, value in from_file.items() if key not in given}}
+        given |= set(from_file)
+    return config_from_mapping(values), given
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     start_tensorflow(args.verbose)  # TensorFlow's start-up lines kept off the console unless --verbose 2
     from visconvnets.run import workflow  # here, not at the top: --help and argument errors need no TensorFlow
 
     try:
-        workflow.run(config_from_mapping(vars(args)), explicit_settings(argv))  # its last line names the report
+        config, given = settings_given(args, argv)
+        if args.print_config:
+            print(to_toml(workflow.resolve_settings(config, given)[0]), end="")
+            return 0
+        workflow.run(config, given)  # its last line names the report
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ from ..scores import health
 from ..settings import outputs
 from ..settings.backbones import Backbone, get_backbone
 from ..settings.config import RunConfig
+from ..settings.files import write_settings_file
 from ..train import devices, fitting
 from ..train import recipe as training
 from ..train.history import run_timings
@@ -171,6 +172,7 @@ def build_or_load_model(job: Job):
             )
         if config.fine_tune_from not in layer_names(model):  # a typo fails before training, in every recipe
             raise unknown_layer_error(model, config.fine_tune_from, "--fine-tune-from layer")
+    write_settings_file(job.layout / outputs.SETTINGS_FILE, config)  # resolved, with a loaded model's own side
     watched = job.images.probes is not None and job.state != "finish" and config.model is None
     job.layers = resolve_layers(model, config, cam_used_elsewhere=watched or bool(config.boxes))
     return model, classes, image_size

@@ -17,6 +17,7 @@ MODEL = "model.keras"  # the trained model (raw RGB 0-255 in)
 MODEL_PARTIAL = "model.partial.keras"  # written first, renamed to MODEL when complete
 CLASSES = "classes.json"  # class names, beside every saved model
 CONFIG = "config.json"  # resolved settings and library versions
+SETTINGS_FILE = "config.toml"  # the resolved settings by stage: --config OUT/config.toml replays the run
 METRICS = "metrics.json"  # test metrics, pointing game, what was drawn
 HISTORY = "history.csv"  # one row per epoch
 PREDICTIONS = "test_predictions.csv"  # every test image's true and predicted class and probabilities

@@ -1,0 +1,251 @@
+"""Settings files: a run's settings as TOML, in one section per stage (``OUT/config.toml``, ``--config FILE``).
+
+Written by ``to_toml`` (every setting, resolved; a setting left unset is a comment), read by ``read_settings_file``
+with Python's own ``tomllib``, every key checked against ``RunConfig`` before any work: an unknown section or key
+gets the closest valid name, a key in the wrong section the right one, a wrong type the type wanted, each with the
+file and the line. Standard library only, like the rest of ``settings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import re
+import types
+import typing
+from pathlib import Path
+
+from .config import RunConfig
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package (requirements.txt)
+    import tomli as tomllib
+
+# The stages a run goes through, each with its settings (every RunConfig field in exactly one: a test says so).
+SECTIONS = {
+    "data": (
+        "data",
+        "boxes",
+        "images",
+        "images_per_class",
+        "check_images",
+        "cache_limit_mb",
+        "cache_dir",
+        "demo",
+        "demo_images_per_class",
+    ),
+    "model": ("model", "backbone", "weights", "image_size", "dense_units", "dropout", "batch_norm_momentum"),
+    "training": (
+        "epochs",
+        "fine_tune_epochs",
+        "batch_size",
+        "learning_rate",
+        "fine_tune_learning_rate",
+        "lr_schedule",
+        "gradient_clip",
+        "fine_tune_from",
+        "patience",
+        "backup_every",
+        "validation",
+        "rotation",
+        "shift",
+        "zoom",
+        "horizontal_flip",
+        "restart",
+        "epoch_pictures",
+        "probe_images",
+        "tensorboard",
+    ),
+    "pictures": (
+        "activations",
+        "layers",
+        "images_per_row",
+        "colormap",
+        "activation_images",
+        "filters",
+        "filter_layers",
+        "filter_count",
+        "filter_size",
+        "filter_steps",
+        "filter_step_size",
+        "filter_jitter",
+        "filter_blur_every",
+        "filter_octaves",
+        "filter_parameterization",
+        "filter_objective",
+        "filter_examples",
+        "concepts",
+        "concept_count",
+        "concept_layer",
+        "concept_images",
+        "concept_crops",
+    ),
+    "maps": (
+        "gradcam",
+        "cam_method",
+        "gradcam_layer",
+        "max_misclassified",
+        "compare_cams",
+        "ig_steps",
+        "smoothgrad_samples",
+        "occlusion_patch",
+        "rise_masks",
+    ),
+    "scores": ("faithfulness", "faithfulness_images", "faithfulness_steps", "sanity_steps", "sanity_methods"),
+    "run": ("output", "seed", "verbose"),
+    "hardware": ("distribute", "logical_cpus", "precision", "run_eagerly"),
+}
+SECTION_OF = {name: section for section, names in SECTIONS.items() for name in names}
+HEADER = (
+    "# The settings of a visconvnets run, resolved: replay them with\n"
+    "#   python model_training_and_visualization.py --config THIS_FILE --output NEW_FOLDER\n"
+    "# (flags on the command line win over this file). A setting left out takes its default.\n"
+)
+
+
+def _toml_value(value) -> str:
+    """One value as TOML: booleans, numbers (inf and nan as TOML writes them), strings and paths (JSON's escapes
+    are TOML's basic-string escapes), lists and tuples of those."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def to_toml(config: RunConfig) -> str:
+    """Every setting of ``config`` as TOML, one section per stage (``SECTIONS``); a setting that is None (unset:
+    the default, or chosen by the run) is written as a comment, since TOML has no null."""
+    lines, hints = [HEADER.rstrip("\n")], typing.get_type_hints(RunConfig)
+    for section, names in SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        for name in names:
+            value = getattr(config, name)
+            if value is not None and _plain_type(hints[name]) is float:  # 4096 given to a float field: 4096.0
+                value = float(value)
+            lines.append(f"# {name} = (not set)" if value is None else f"{name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_settings_file(path: Path, config: RunConfig) -> Path:
+    """``to_toml(config)`` written to ``path`` atomically (a temporary file, then renamed)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(to_toml(config), encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def _line_of(text: str, section: str | None, key: str | None = None) -> int | None:
+    """The line (1-based) of ``[section]``, or of ``key = ...`` inside it (``section`` None: before any
+    section); None where it is not found."""
+    in_section = section is None  # None: the keys before any section
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_section = stripped.strip("[] \t") == section
+            if in_section and key is None:
+                return number
+        elif in_section and key is not None and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def _where(path: Path, line: int | None) -> str:
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _closest(name: str, choices) -> str:
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
+def _plain_type(wanted):
+    """X of a field typed ``X | None`` (None is never written), else the type itself."""
+    if typing.get_origin(wanted) in (typing.Union, types.UnionType):
+        return next(argument for argument in typing.get_args(wanted) if argument is not type(None))
+    return wanted
+
+
+def _converted(name: str, value, wanted):
+    """``value`` (as TOML read it) as the type RunConfig's field ``name`` wants; TypeError: what it must be."""
+    wanted = _plain_type(wanted)
+    origin = typing.get_origin(wanted)
+    if origin in (list, tuple):
+        item_type = typing.get_args(wanted)[0]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise TypeError(f'a list of strings, e.g. {name} = ["first", "second"]')
+        items = [Path(item) if item_type is Path else item for item in value]
+        return tuple(items) if origin is tuple else items
+    if wanted is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"true or false, e.g. {name} = true")
+        return value
+    if wanted is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"a whole number, e.g. {name} = 3")
+        return value
+    if wanted is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"a number, e.g. {name} = 0.5")
+        return float(value)
+    if not isinstance(value, str):
+        raise TypeError(f'a string in quotes, e.g. {name} = "text"')
+    return Path(value) if wanted is Path else value
+
+
+def read_settings_file(path: Path) -> dict:
+    """The settings a TOML file gives, {field name: value} typed as ``RunConfig`` wants them.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not valid TOML (with TOML's line and column); a top-level key or an unknown section; an
+            unknown key, or one in another stage's section; a value of the wrong type. Each names the file, the
+            line and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--config {str(path)!r} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"--config {path} is not valid TOML: {error}") from None
+    hints = typing.get_type_hints(RunConfig)
+    found = {}
+    for section, table in parsed.items():
+        if section not in SECTIONS:
+            if not isinstance(table, dict):
+                where = _where(path, _line_of(text, None, section))
+                raise ValueError(
+                    f"{where}: {section!r} is outside a section; put it under [{SECTION_OF.get(section, 'run')}]"
+                    if section in SECTION_OF
+                    else f"{where}: unknown setting {section!r} outside a section{_closest(section, SECTION_OF)}"
+                )
+            where = _where(path, _line_of(text, section))
+            raise ValueError(
+                f"{where}: unknown section [{section}]{_closest(section, SECTIONS)} (sections: {', '.join(SECTIONS)})"
+            )
+        for key, value in table.items():
+            where = _where(path, _line_of(text, section, key))
+            if key not in SECTION_OF:
+                raise ValueError(f"{where}: unknown setting {key!r} in [{section}]{_closest(key, SECTIONS[section])}")
+            if SECTION_OF[key] != section:
+                raise ValueError(f"{where}: {key!r} belongs in [{SECTION_OF[key]}], not [{section}]")
+            try:
+                found[key] = _converted(key, value, hints[key])
+            except TypeError as wanted:
+                raise ValueError(f"{where}: {key!r} in [{section}] must be {wanted}, got {value!r}") from None
+    return found
+
+
+def field_names() -> set[str]:
+    """Every RunConfig field (what SECTIONS must cover)."""
+    return {field.name for field in dataclasses.fields(RunConfig)}
