@@ -31,6 +31,12 @@ from visconvnets.settings.files import read_settings_file, to_toml
 
 DEFAULTS = RunConfig()
 
+SHORT_DESCRIPTION = """\
+Train an image classifier (InceptionV3 by default) on DEST (from create_train_val_test.py), evaluate it on
+DEST/test, and write the model, its scores and the pictures that explain it to --output, linked from
+OUT/index.html. --demo needs no data; --model explains a saved model; --config replays OUT/config.toml.
+"""
+
 DESCRIPTION = """\
 Train an image classifier (InceptionV3 by default, --backbone for others) on DEST (as written by
 create_train_val_test.py), evaluate it on DEST/test, and write everything to --output:
@@ -69,65 +75,102 @@ def _count(text: str) -> int:
     return value
 
 
+# the flags --help shows (a screen); --help-all shows every flag
+COMMON_FLAGS = {
+    *("--demo", "--data", "--output", "--model", "--config", "--print-config"),
+    *("--backbone", "--weights", "--image-size"),
+    *("--epochs", "--fine-tune-epochs", "--batch-size", "--seed", "--restart"),
+    *("--images", "--cam-method", "--no-faithfulness"),
+    *("--precision", "--verbose"),
+}
+
+
 class _Options:
     """Adds options to an argument group; each option's default is the RunConfig field of the same name
-    (``{default}`` in the help shows it), or ``argparse.SUPPRESS`` when ``with_defaults`` is False."""
+    (``{default}`` in the help shows it), or ``argparse.SUPPRESS`` when ``with_defaults`` is False. Unless
+    ``everything``, a flag outside ``COMMON_FLAGS`` is hidden from the help (it still works)."""
 
-    def __init__(self, group, with_defaults: bool):
-        self.group, self.with_defaults = group, with_defaults
+    def __init__(self, group, with_defaults: bool, everything: bool, flags: dict[str, str]):
+        self.group, self.with_defaults, self.everything, self.flags = group, with_defaults, everything, flags
 
-    def __call__(self, flag: str, description: str, dest: str | None = None, **kwargs) -> None:
+    def __call__(self, flag: str, description: str, dest: str | None = None, brief: str | None = None, **kwargs):
+        """One flag; ``brief``: a shorter help for ``--help`` (``description`` for ``--help-all``)."""
         dest = dest or flag.removeprefix("--").removeprefix("no-").replace("-", "_")
         value = {"store_true": False, "store_false": True}.get(kwargs.get("action"), getattr(DEFAULTS, dest, None))
         shown = f"{value:g}" if isinstance(value, float) else value
         default = value if self.with_defaults else argparse.SUPPRESS
-        self.group.add_argument(flag, dest=dest, default=default, help=description.format(default=shown), **kwargs)
+        if self.everything:
+            text = description.format(default=shown)
+        else:
+            text = (brief or description).format(default=shown) if flag in COMMON_FLAGS else argparse.SUPPRESS
+        self.group.add_argument(flag, dest=dest, default=default, help=text, **kwargs)
+        self.flags[flag] = dest
 
 
-def build_parser(with_defaults: bool = True) -> argparse.ArgumentParser:
+class _HelpAll(argparse.Action):
+    """``--help-all``: every flag's help, then exit (``--help`` shows the common ones)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        build_parser(everything=True).print_help()
+        parser.exit()
+
+
+def build_parser(with_defaults: bool = True, everything: bool = False) -> argparse.ArgumentParser:
     """The command line. With ``with_defaults=False`` every option's default is ``argparse.SUPPRESS``,
-    so a parsed namespace holds only the options given (see ``explicit_settings``)."""
-    parser = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    option = _Options(parser, with_defaults)
-    option("--demo", DEMO_HELP, action="store_true")
+    so a parsed namespace holds only the options given (see ``explicit_settings``); with ``everything``, the
+    help of every flag and what a run writes (``--help-all``), else the common flags' (``--help``)."""
+    parser = argparse.ArgumentParser(
+        usage=None if everything else "%(prog)s (--demo | --data DEST | --model FILE | --config FILE) [options]",
+        description=DESCRIPTION if everything else SHORT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=None if everything else "--help-all: every flag (about 80), and what a run writes.",
+    )
+    parser.add_argument("--help-all", action=_HelpAll, help="show every flag and what a run writes, then exit")
+
+    parser.setting_flags = {}  # flag -> the RunConfig field it sets (a test: one flag per field)
+
+    def options(group) -> _Options:
+        return _Options(group, with_defaults, everything, parser.setting_flags)
+
+    option = options(parser)
+    option("--demo", DEMO_HELP, action="store_true", brief="no data needed: the built-in synthetic flowers, end to end")
     option("--demo-images-per-class", "synthetic pictures per class for --demo (default: {default})", type=int)
     unless_given = {} if with_defaults else {"default": argparse.SUPPRESS}
     parser.add_argument(
         "--config",
         type=Path,
+        metavar="FILE",
         **unless_given,
-        help="read settings from this TOML file (sections as in OUT/config.toml, which every run writes: "
-        "--config OUT/config.toml --output NEW replays a run); flags given on the command line win",
+        help="settings from a TOML file, e.g. a run's OUT/config.toml (flags given here win)",
     )
     parser.add_argument(
         "--print-config",
         action="store_true",
-        help="print the resolved settings as TOML and exit (nothing is run)",
+        help="print the resolved settings as TOML and run nothing",
         **unless_given,
     )
-    _add_data_options(_Options(parser.add_argument_group("data and outputs"), with_defaults))
-    _add_model_options(_Options(parser.add_argument_group("model"), with_defaults))
-    _add_training_options(_Options(parser.add_argument_group("training"), with_defaults))
-    _add_picture_options(
-        _Options(parser.add_argument_group("visualization (after training, or of --model)"), with_defaults)
-    )
-    _add_hardware_options(_Options(parser.add_argument_group("hardware"), with_defaults))
+    _add_data_options(options(parser.add_argument_group("data and outputs")))
+    _add_model_options(options(parser.add_argument_group("model")))
+    _add_training_options(options(parser.add_argument_group("training")))
+    _add_picture_options(options(parser.add_argument_group("visualization (after training, or of --model)")))
+    _add_hardware_options(options(parser.add_argument_group("hardware")))
     return parser
 
 
 DEMO_HELP = (
     "no data needed: generate the built-in synthetic flowers, split them, train InceptionV3 from scratch at 128 px for "
     "6 epochs, explain probe images every epoch, visualise, score every CAM method, write outputs/demo/index.html "
-    "(about two minutes on a 2-core CPU; BENCHMARKS.md has the measurements); any flag given overrides the demo's "
-    "value"
+    "(its time: BENCHMARKS.md); any flag given overrides the demo's value"
 )
 
 
 PRECISION_HELP = (
     "number format of the model's computations (default: {default}: mixed_float16 with a GPU, mixed_bfloat16 on a "
     "CPU with bfloat16 units such as AVX-512 BF16 or AMX, else float32; config.json records what was used). "
-    "Mixed: weights and the softmax stay float32, layers compute in 16 bits: on such a CPU about 1.4x faster "
-    "training and faster pictures, with the same accuracy within noise (BENCHMARKS.md)"
+    "Mixed: weights and the softmax stay float32, layers compute in 16 bits (speed and accuracy: BENCHMARKS.md)"
 )
 
 
@@ -147,9 +190,7 @@ CAM_METHOD_HELP = (
     "smoothgrad (mean gradient of noisy copies), integrated_gradients (path from a black image), occlusion "
     "(score drop under a sliding patch), rise (random masks, probability-weighted), guided_backprop (sharp, but "
     "blind to the weights: see the randomisation check). Baselines a method must beat: random, centre, sobel "
-    "(edges). Cost for the demo's 8 scored images at 128 px on 2 cores: each CAM under 0.1 s, scorecam 4 s; "
-    "saliency 0.2 s, smoothgrad 1 s, integrated_gradients 6 s, occlusion 5 s, rise 6 s, guided_backprop 6 s "
-    "(a 4-5 s trace included); a run's own: metrics.json faithfulness.methods.*.seconds"
+    "(edges). What each costs: BENCHMARKS.md; a run's own: metrics.json faithfulness.methods.*.seconds"
 )
 WEIGHTS_HELP = (
     "imagenet (default; downloaded once into Keras's cache), none (train from scratch), or a path to a "
@@ -162,14 +203,21 @@ DISTRIBUTE_HELP = (
 
 
 def _add_data_options(option: _Options) -> None:
-    option("--data", "split folder with train/ validation/ test/ (from create_train_val_test.py)", type=Path)
-    option("--output", "output folder (default: {default})", type=Path)
+    option(
+        "--data",
+        "split folder with train/ validation/ test/ (from create_train_val_test.py)",
+        type=Path,
+        metavar="DEST",
+    )
+    option("--output", "output folder (default: {default})", type=Path, metavar="OUT")
     option(
         "--model",
         "a saved single-input image classifier (.keras or legacy .h5; ours or any Keras model): skip training, "
         "evaluate it (with --data) and visualise it; class names from classes.json beside it, else --data's class "
         "folders, else class_0...",
         type=Path,
+        metavar="FILE",
+        brief="a saved Keras classifier to evaluate and explain instead of training one",
     )
     option(
         "--boxes",
@@ -192,13 +240,15 @@ def _add_data_options(option: _Options) -> None:
 
 
 def _add_model_options(option: _Options) -> None:
-    option("--backbone", BACKBONE_HELP)
-    option("--weights", WEIGHTS_HELP)
+    option("--backbone", BACKBONE_HELP, brief="keras.applications family to train (default: {default})")
+    option("--weights", WEIGHTS_HELP, brief="imagenet (default), none (from scratch) or a weights file")
     option(
         "--image-size",
         "input side in pixels, at least the backbone's minimum: InceptionV3 75, Xception 71, the others 32; "
         "with --model, the size fed to a model of any input size (default: {default}, the blog's)",
         type=int,
+        metavar="PX",
+        brief="input side in pixels (default: {default})",
     )
     option("--dense-units", "hidden dense layer width (default: {default})", type=int)
     option("--dropout", "dropout before the classifier (default: {default})", type=float)
@@ -210,9 +260,16 @@ def _add_model_options(option: _Options) -> None:
 
 
 def _add_training_options(option: _Options) -> None:
-    option("--epochs", "phase 1 epochs, or all epochs from scratch (default: {default}, the blog's)", type=_count)
-    option("--fine-tune-epochs", "phase 2 epochs with pretrained weights (default: {default})", type=_count)
-    option("--batch-size", "global batch size (default: {default}, the blog's)", type=int)
+    option(
+        "--epochs",
+        "phase 1 epochs, or all epochs from scratch (default: {default}, the blog's)",
+        type=_count,
+        metavar="N",
+    )
+    option(
+        "--fine-tune-epochs", "phase 2 epochs with pretrained weights (default: {default})", type=_count, metavar="N"
+    )
+    option("--batch-size", "global batch size (default: {default}, the blog's)", type=int, metavar="N")
     option("--learning-rate", "Adam learning rate for phase 1 or from scratch (default: {default})", type=float)
     option("--fine-tune-learning-rate", "Adam learning rate for phase 2 (default: {default})", type=float)
     option("--lr-schedule", "learning-rate schedule per phase (default: {default})", choices=SCHEDULES)
@@ -245,8 +302,8 @@ def _add_training_options(option: _Options) -> None:
     option("--shift", "augmentation width/height shift fraction (default: {default})", type=float)
     option("--zoom", "augmentation zoom fraction (default: {default}; 0 for the blog's exact settings)", type=float)
     option("--no-flip", "no horizontal-flip augmentation", dest="horizontal_flip", action="store_false")
-    option("--seed", "random seed (default: {default})", type=int)
-    option("--restart", "discard an unfinished or finished run in --output and train again", action="store_true")
+    option("--seed", "random seed (default: {default})", type=int, metavar="N")
+    option("--restart", "discard an earlier run in --output and train again", action="store_true")
     option(
         "--no-epoch-pictures",
         "do not explain probe images at the end of every epoch (OUT/epochs/: a panel per image and epoch, a strip "
@@ -269,6 +326,7 @@ def _add_picture_options(option: _Options) -> None:
         "images to explain (default: --images-per-class test images per class, chosen reproducibly)",
         type=Path,
         nargs="+",
+        metavar="IMAGE",
     )
     option("--images-per-class", "test images per class to explain (default: {default})", type=_count)
     option("--no-activations", "no activation grids", action="store_false")
@@ -311,9 +369,8 @@ def _add_picture_options(option: _Options) -> None:
         "--filter-parameterization",
         "what the ascent optimises: pixel (the image, with blur and octaves; the blog's), fourier (the spectrum "
         "scaled by 1/frequency, colours decorrelated: lucid's), maco (the spectrum's phase only, the magnitude of "
-        "natural photos: Fel et al. 2023) (default: {default}, chosen by measurement: on the demo's model its "
-        "patterns drove their unit past the 99th percentile of the test images in 83-100%% of filters against "
-        "pixel's 25-67%% and maco's 17-58%%, at 1.4-1.8x pixel's time; BENCHMARKS.md)",
+        "natural photos: Fel et al. 2023) (default: {default}, chosen by measurement: its patterns drive their "
+        "unit past the 99th percentile of the test images far more often than pixel's or maco's; BENCHMARKS.md)",
         choices=FILTER_PARAMETERIZATIONS,
     )
     option(
@@ -344,7 +401,15 @@ def _add_picture_options(option: _Options) -> None:
         "--concept-crops", "random crops of each, half its side, resized to the input (default: {default})", type=int
     )
     option("--no-gradcam", "no Grad-CAM panels and no failure gallery", action="store_false")
-    option("--cam-method", CAM_METHOD_HELP, choices=CAM_METHOD_NAMES)
+    option(
+        "--cam-method",
+        CAM_METHOD_HELP,
+        choices=CAM_METHOD_NAMES,
+        metavar="METHOD",
+        brief="map method of the panels and the failure gallery: "
+        + ", ".join(CAM_METHOD_NAMES)
+        + " (default: {default})",
+    )
     option(
         "--gradcam-layer",
         "layer to explain (default: the deepest block output with at least 5x5 cells: mixed10 for InceptionV3 at "
@@ -362,6 +427,7 @@ def _add_picture_options(option: _Options) -> None:
         "skip the scores of the maps (deletion/insertion, ROAD, pointing game per method and baseline) and the "
         "randomisation check",
         action="store_false",
+        brief="skip the maps' scores and the randomisation check",
     )
     option("--faithfulness-images", "test images the maps are scored on (default: {default})", type=int)
     option("--faithfulness-steps", "deletion/insertion curve steps (default: {default})", type=int)
@@ -400,7 +466,13 @@ def _add_hardware_options(option: _Options) -> None:
         "split the CPU into N logical devices (to try --distribute mirrored without GPUs)",
         type=_count,
     )
-    option("--precision", PRECISION_HELP, choices=PRECISIONS)
+    option(
+        "--precision",
+        PRECISION_HELP,
+        choices=PRECISIONS,
+        metavar="FORMAT",
+        brief="number format: auto (default: 16-bit where the machine gains), float32, mixed_bfloat16, mixed_float16",
+    )
     option(
         "--mixed-precision",
         "same as --precision mixed_float16 (kept for older commands)",

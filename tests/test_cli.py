@@ -33,7 +33,7 @@ def test_the_unit_and_concept_flags_reach_the_settings():
     assert (config.concept_layer, config.concept_images, config.concept_crops) == ("mixed5", 10, 3)
     assert config.ascent_settings().parameterization == "maco"
     assert RunConfig().ascent_settings().parameterization == "fourier"  # the default, by measurement
-    assert "chosen by measurement" in " ".join(script.build_parser().format_help().split())
+    assert "chosen by measurement" in " ".join(script.build_parser(everything=True).format_help().split())
     with pytest.raises(SystemExit):
         script.parse_args(["--filter-examples", "-1"])
 
@@ -102,3 +102,34 @@ def test_demo_explains_the_backbones_demo_layer_unless_told_otherwise():
     assert with_demo_layer(given, {"gradcam_layer"}).gradcam_layer == "mixed5"
     assert with_demo_layer(RunConfig(demo=True)).gradcam_layer == "mixed2"
     assert with_demo_layer(RunConfig(demo=True, backbone="VGG16")).gradcam_layer is None  # adaptive for the others
+
+
+def test_help_fits_a_screen_and_help_all_has_every_flag_once():
+    """--help: the common flags, at most 60 lines at 80 columns; --help-all: every flag, no measured timings (they
+    live in BENCHMARKS.md); every setting has exactly one flag (--mixed-precision: an alias kept for older
+    commands) and every flag sets a setting."""
+    import collections
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script_path = Path(script.__file__)
+    environment = {**os.environ, "COLUMNS": "80"}
+    shown = {}
+    for flag in ("--help", "--help-all"):
+        done = subprocess.run(
+            [sys.executable, str(script_path), flag], capture_output=True, text=True, env=environment, check=True
+        )
+        shown[flag] = done.stdout
+    assert len(shown["--help"].splitlines()) <= 60, len(shown["--help"].splitlines())
+    flags = script.build_parser(everything=True).setting_flags
+    assert all(flag in shown["--help-all"] for flag in flags)
+    assert "--filter-steps" in flags and "--filter-steps" not in shown["--help"]  # hidden from --help, still works
+    assert script.explicit_settings(["--filter-steps", "3"]) == {"filter_steps"}
+    timings = re.findall(r"\d(?:\.\d+)? ?(?:s|seconds|minutes)\b|\d(?:\.\d+)?x (?:faster|slower)", shown["--help-all"])
+    assert timings == []
+    per_setting = collections.Counter(dest for flag, dest in flags.items() if flag != "--mixed-precision")
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    assert set(per_setting) == fields and set(per_setting.values()) == {1}, per_setting.most_common(3)
