@@ -238,3 +238,18 @@ def test_size_review_warns_without_failing(tmp_path):
         "review: package/long.py:1 long_function: 71 lines (review past 60)",
         "review: script.py: 260 lines (review past 250)",
     ]
+
+
+def test_only_the_run_takes_the_whole_settings():
+    """Below ``run/`` a function gets its stage's values, never the whole composition: no module outside ``run/``
+    imports ``RunConfig`` or ``VisualizationConfig``, except where they are defined and where the settings file is
+    written and read (``settings/files``)."""
+    allowed = {"visconvnets.settings.config", "visconvnets.settings.files"}
+    takers = []
+    for name, path in library_modules().items():
+        if component(name) == "run" or name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and {"RunConfig", "VisualizationConfig"} & {a.name for a in node.names}:
+                takers.append(name)
+    assert takers == []

@@ -12,7 +12,6 @@ from pathlib import Path
 from PIL import Image
 
 from ..settings import outputs
-from ..settings.config import RunConfig
 from .folders import SplitFiles, relative_paths
 from .split.audit import read_split_csv
 from .synthetic import read_boxes
@@ -131,23 +130,34 @@ def probe_part(split_files: SplitFiles) -> str:
     return "validation" if split_files.paths["validation"] else "test"
 
 
-def choose_image_sets(config: RunConfig, split_files: SplitFiles | None) -> ImageSets:
-    """Every image set the run will use, from its settings and its split folder (None: ``--model`` without
-    ``--data``: only ``--images``). Fails here, before any training, when ``--boxes`` matches no image."""
-    if config.images:
-        pictures = ImageSet([Path(path) for path in config.images], [None] * len(config.images))
+def choose_image_sets(
+    split_files: SplitFiles | None,
+    seed: int,
+    *,
+    images: list[Path] | None,
+    images_per_class: int,
+    probes_per_class: int,
+    boxes: Path | None,
+    scored_images: int,
+) -> ImageSets:
+    """Every image set the run will use, from its split folder (None: ``--model`` without ``--data``: only
+    ``images``): the pictures' (``images``, else ``images_per_class`` test images per class), the epoch probes
+    (``probes_per_class``; 0: none), the pointing game's (``boxes``' images) and the scored ones
+    (``scored_images``; 0: none), each chosen with ``seed``. Fails here, before any training, when ``boxes``
+    matches no image."""
+    if images:
+        pictures = ImageSet([Path(path) for path in images], [None] * len(images))
     elif split_files is not None:
-        pictures = chosen_images(split_files, None, "test", config.seed, per_class=config.images_per_class)
+        pictures = chosen_images(split_files, None, "test", seed, per_class=images_per_class)
     else:
         pictures = ImageSet([], [])
     if split_files is None:
         return ImageSets(pictures)
     probes = scored = None
-    if config.model is None and config.epoch_pictures and config.probe_images > 0:
-        part = probe_part(split_files)
-        probes = chosen_images(split_files, config.boxes, part, config.seed, per_class=config.probe_images)
-    pointing = boxed_images(split_files, config.boxes) if config.boxes else None  # read once, scored from it too
-    if config.faithfulness and config.gradcam:
+    if probes_per_class > 0:
+        probes = chosen_images(split_files, boxes, probe_part(split_files), seed, per_class=probes_per_class)
+    pointing = boxed_images(split_files, boxes) if boxes else None  # read once, scored from it too
+    if scored_images > 0:
         test = pointing or ImageSet(split_files.paths["test"], split_files.labels["test"])
-        scored = chosen_from(test, config.seed, limit=config.faithfulness_images)
+        scored = chosen_from(test, seed, limit=scored_images)
     return ImageSets(pictures, probes, scored, pointing)

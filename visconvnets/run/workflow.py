@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from ..data.folders import SplitFiles, scan_split_folder
+from ..data.pipelines import make_augmenter
 from ..data.selection import ImageSets, choose_image_sets
 from ..explain import cams
 from ..explain.cams import has_shared_scale
@@ -29,8 +30,8 @@ from ..settings.backbones import Backbone, get_backbone
 from ..settings.config import RunConfig
 from ..settings.files import write_settings_file
 from ..train import devices, fitting
-from ..train import recipe as training
 from ..train.history import run_timings
+from ..train.recipe import Recipe, plan_phases, train
 from . import evaluation, map_scores, pictures, state
 from .concepts import write_concept_pictures
 from .demo import demo_settings, make_demo_data
@@ -126,7 +127,15 @@ def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
         if config.data:
             split_files = scan_split_folder(config.data, check_images=config.check_images)
             split_files.print_skipped()
-        images = choose_image_sets(config, split_files)
+        images = choose_image_sets(
+            split_files,
+            config.seed,
+            images=config.images,
+            images_per_class=config.images_per_class,
+            probes_per_class=config.probe_images if config.model is None and config.epoch_pictures else 0,
+            boxes=config.boxes,
+            scored_images=config.faithfulness_images if config.faithfulness and config.gradcam else 0,
+        )
         devices.configure_devices(config.logical_cpus)
         if backbone is not None:
             keras.utils.clear_session()  # layer names start again at conv2d, activation...: the documented names
@@ -198,9 +207,19 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
     watching = fitting.training_callbacks(
-        model, job.split_files, classes, config, job.layout.root, job.layers.cam, job.images.probes
+        model,
+        job.split_files,
+        classes,
+        job.layout.root,
+        job.layers.cam,
+        job.images.probes,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        method=config.cam_method,
+        pixel_options=config.pixel_options(),
+        tensorboard=config.tensorboard,
     )
-    recipe = training.Recipe(
+    recipe = Recipe(
         steps_per_epoch=-(-train_count // config.batch_size),
         fine_tune_from=config.fine_tune_from,
         lr_schedule=config.lr_schedule,
@@ -211,15 +230,24 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         extra_callbacks=tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
         backup_every=0.0 if config.distribute == "multiworker" else config.backup_every,  # workers: the same epochs
     )
-    phases = training.plan_phases(
+    phases = plan_phases(
         pretrained=job.weights_path is not None,
         epochs=config.epochs,
         fine_tune_epochs=config.fine_tune_epochs,
         learning_rate=config.learning_rate,
         fine_tune_learning_rate=config.fine_tune_learning_rate,
     )
-    train_data, validation_data = fitting.datasets(config, job.split_files)
-    summary["training"] = training.train(
+    train_data, validation_data = fitting.datasets(
+        job.split_files,
+        config.image_size,
+        config.batch_size,
+        augmenter=make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed),
+        seed=config.seed,
+        validation=config.validation,
+        cache_limit_mb=config.cache_limit_mb,
+        cache_dir=config.cache_dir,
+    )
+    summary["training"] = train(
         model,
         train_data,
         validation_data,

@@ -14,7 +14,6 @@ from ..data.folders import SplitFiles
 from ..data.images import load_images
 from ..data.selection import ImageSet
 from ..settings import outputs
-from ..settings.config import RunConfig
 from .callbacks import ExplainEachEpoch
 from .phase_summaries import ConfusionAtPhaseEnd
 
@@ -33,31 +32,37 @@ def disk_cache(cache_dir: Path, part: str, paths, image_size: int) -> Path:
     return prefix
 
 
-def datasets(config: RunConfig, files: SplitFiles):
-    """(train, validation or None) tf.data pipelines; decoded images cached in memory when they fit, on
-    disk in ``--cache-dir`` when given."""
+def datasets(
+    files: SplitFiles,
+    image_size: int,
+    batch_size: int,
+    *,
+    augmenter,
+    seed: int,
+    validation: bool,
+    cache_limit_mb: float,
+    cache_dir: Path | None,
+):
+    """(train, validation or None: ``validation`` False) tf.data pipelines of (n, image_size, image_size, 3)
+    batches; train's shuffled (``seed``) and augmented (``augmenter``: ``pipelines.make_augmenter``'s); decoded
+    images cached in memory when they fit in ``cache_limit_mb``, on disk in ``cache_dir`` when given."""
     count = len(files.paths["train"]) + len(files.paths["validation"])
-    shared = {"image_size": config.image_size, "batch_size": config.batch_size}
-    in_memory = pipelines.cache_fits(count, config.image_size, config.cache_limit_mb)
+    shared = {"image_size": image_size, "batch_size": batch_size}
+    in_memory = pipelines.cache_fits(count, image_size, cache_limit_mb)
 
     def cache_for(part: str):
-        return (
-            disk_cache(config.cache_dir, part, files.paths[part], config.image_size) if config.cache_dir else in_memory
-        )
+        return disk_cache(cache_dir, part, files.paths[part], image_size) if cache_dir else in_memory
 
-    augmenter = pipelines.make_augmenter(
-        config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed
-    )
     train = pipelines.make_dataset(
         files.paths["train"],
         files.labels["train"],
         training=True,
         augmenter=augmenter,
-        seed=config.seed,
+        seed=seed,
         cache=cache_for("train"),
         **shared,
     )
-    if not config.validation:
+    if not validation:
         return train, None
     validation = files.paths["validation"], files.labels["validation"]
     return train, pipelines.make_dataset(*validation, cache=cache_for("validation"), **shared)
@@ -67,14 +72,20 @@ def training_callbacks(
     model,
     split_files: SplitFiles,
     classes: list[str],
-    config: RunConfig,
     out_dir: Path,
     layer: str | None,
     probes: ImageSet | None,
+    *,
+    image_size: int,
+    batch_size: int,
+    method: str,
+    pixel_options: dict,
+    tensorboard: bool,
 ) -> list:
-    """The epoch pictures of ``probes`` at ``layer`` (None: none drawn) and TensorBoard (with --tensorboard)."""
+    """The epoch pictures of ``probes`` at ``layer`` (None: none drawn) by ``method`` (a map method's name;
+    ``pixel_options`` for the pixel methods) at ``image_size``, and TensorBoard (``tensorboard``)."""
     callbacks = []
-    tensorboard_dir = Path(out_dir) / outputs.TENSORBOARD if config.tensorboard else None
+    tensorboard_dir = Path(out_dir) / outputs.TENSORBOARD if tensorboard else None
     if tensorboard_dir and importlib.util.find_spec("tensorboard") is None:
         raise RuntimeError(
             "--tensorboard needs the tensorboard package, which TensorFlow 2.21 no longer installs: "
@@ -86,14 +97,14 @@ def training_callbacks(
             validation = pipelines.make_dataset(  # read once a phase: no second in-memory copy of the images
                 split_files.paths["validation"],
                 split_files.labels["validation"],
-                config.image_size,
-                config.batch_size,
+                image_size,
+                batch_size,
                 cache=False,
             )
             labels = split_files.labels["validation"]
             callbacks.append(ConfusionAtPhaseEnd(validation, labels, classes, tensorboard_dir / "phases"))
     if probes is not None and layer is not None:
-        images = load_images(probes.paths, config.image_size)
+        images = load_images(probes.paths, image_size)
         stems = [(Path(path).stem, classes[label]) for path, label in zip(probes.paths, probes.labels)]
         names = [stem if stem.startswith(name) else f"{name}_{stem}" for stem, name in stems]  # unique across classes
         probe = ExplainEachEpoch(
@@ -101,13 +112,13 @@ def training_callbacks(
             probes.labels,
             out_dir,
             layer_name=layer,
-            method=config.cam_method,
+            method=method,
             boxes=probes.boxes,
             tensorboard_dir=tensorboard_dir,
             class_names=classes,
             names=names,
             original_sizes=probes.sizes,
-            options=config.pixel_options(),
+            options=pixel_options,
         )
         callbacks.insert(0, probe)  # first: its numbers reach the logs every later callback reads
     return callbacks
