@@ -45,7 +45,7 @@ def main(argv=None) -> None:
     from visconvnets.explain.dataset_examples import pattern_percentiles
     from visconvnets.explain.filters import ascend
     from visconvnets.explain.parameterizations import PARAMETERIZATIONS
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
     from visconvnets.models.layers import find_layer
     from visconvnets.models.saved import load_trained_model
     from visconvnets.settings import outputs
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     rows = outputs.read_predictions_csv(args.run / outputs.PREDICTIONS)
     images = load_images([split / row["path"] for row in rows], int(model.input_shape[1]))
     results = {"run": str(args.run), "test_images": len(images), "filters": args.filters, "steps": args.steps}
-    for layer in model_tools.default_filter_layers(model):
+    for layer in build.default_filter_layers(model):
         indices = list(range(min(args.filters, int(find_layer(model, layer).output.shape[-1]))))
         found = {}
         for parameterization in PARAMETERIZATIONS:

@@ -107,7 +107,7 @@ def train_once(args) -> tuple[float, list[float]]:
     from visconvnets.data import pipelines as data_tools
     from visconvnets.data.images import load_images
     from visconvnets.data.split import list_class_files
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
 
     classes = sorted(path.name for path in args.source.iterdir() if path.is_dir())
     files = list_class_files(args.source, classes)
@@ -139,7 +139,7 @@ def train_once(args) -> tuple[float, list[float]]:
         )
 
     def factory():
-        return model_tools.build_model(len(classes), args.image_size, None)
+        return build.build_model(len(classes), args.image_size, None)
 
     steps_per_second, step_seconds = time_training(factory, dataset, args.steps)
     return steps_per_second * args.batch_size, step_seconds

@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     from visconvnets.data.images import load_images
     from visconvnets.explain.concepts import concepts
     from visconvnets.explain.dataset_examples import scan_units
-    from visconvnets.models import build as model_tools
+    from visconvnets.models import build
     from visconvnets.models.forward import probabilities
     from visconvnets.models.layers import find_layer
     from visconvnets.models.saved import load_trained_model
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     images = np.resize(images, (args.images, *images.shape[1:])).astype(np.float32)
     results = {"run": str(args.run), "images": len(images), "distinct": len(found) * 2, "size": size}
 
-    layers = model_tools.default_filter_layers(model)
+    layers = build.default_filter_layers(model)
     filters = {name: list(range(min(args.filters, int(find_layer(model, name).output.shape[-1])))) for name in layers}
     for name in layers:  # one layer at a time, and all of them in one pass
         scan_units(model, {name: filters[name]}, _batches(images[:64]))

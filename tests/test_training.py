@@ -143,10 +143,10 @@ def test_backups_are_spaced_in_time_and_skip_the_last_epoch(tmp_path, monkeypatc
     import keras
 
     from visconvnets.models import keras_internals
-    from visconvnets.train import recipe as training
+    from visconvnets.train import recipe
 
     clock = [0.0]
-    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(recipe.time, "monotonic", lambda: clock[0])
 
     class Epochs35Seconds(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -154,7 +154,7 @@ def test_backups_are_spaced_in_time_and_skip_the_last_epoch(tmp_path, monkeypatc
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    backup = training.SpacedBackup(tmp_path / "backup", every_seconds)
+    backup = recipe.SpacedBackup(tmp_path / "backup", every_seconds)
     data = (np.zeros((8, 4), np.float32), np.zeros(8, np.int64))
     model.fit(*data, epochs=5, verbose=0, callbacks=[Epochs35Seconds(), backup])
     assert keras_internals.backup_epoch(tmp_path / "backup") == current

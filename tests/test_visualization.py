@@ -14,7 +14,7 @@ from visconvnets.explain.filters import ascend, filter_activations, filter_patte
 from visconvnets.models.geometry import receptive_field, upsample_heatmap
 from visconvnets.models.layer_choice import choose_cam_layer
 from visconvnets.models.layers import conv_layers_by_position, select_layers
-from visconvnets.render import pictures as rendering
+from visconvnets.render import pictures as drawn_pictures
 from visconvnets.render.pictures import activation_grid, dead_channels
 from visconvnets.run.pictures import save_activation_grids
 
@@ -109,8 +109,8 @@ def test_dead_channel_is_flat_marked_and_never_nan():
 def test_small_channels_are_repeated_to_eight_pixel_tiles():
     activation = np.random.default_rng(2).normal(size=(2, 3, 4)).astype("float32")  # 2x3 channels
     grid = activation_grid(activation, images_per_row=2, colormap="gray")
-    assert rendering.tile_factor(2, 3) == 4 and grid.shape == (2 * (8 + 1) - 1, 2 * (12 + 1) - 1, 3)
-    assert rendering.tile_area(2, 3, 4, 2) == grid.shape[:2]
+    assert drawn_pictures.tile_factor(2, 3) == 4 and grid.shape == (2 * (8 + 1) - 1, 2 * (12 + 1) - 1, 3)
+    assert drawn_pictures.tile_area(2, 3, 4, 2) == grid.shape[:2]
     reference = activation_grid(activation, images_per_row=2, colormap="gray", minimum_tile=1)  # (3, 7, 3)
     first = grid[:8, :12, 0]  # channel 0 drawn 4x larger: each value a 4x4 block
     assert (first == np.kron(reference[:2, :3, 0], np.ones((4, 4), np.uint8))).all()
@@ -347,11 +347,11 @@ def test_overlay_puts_cells_on_receptive_field_centres():
     plain = upsample_heatmap(heatmap, (300, 300))
     plain_peak = np.unravel_index(plain.argmax(), plain.shape)
     assert np.allclose(plain_peak, ((2 + 0.5) * 300 / 7 - 0.5, (5 + 0.5) * 300 / 7 - 0.5), atol=1)
-    overlay = rendering.overlay_heatmap(image, heatmap, alpha=0.5, geometry=(16, 21), input_size=150)
+    overlay = drawn_pictures.overlay_heatmap(image, heatmap, alpha=0.5, geometry=(16, 21), input_size=150)
     assert overlay.shape == (300, 300, 3) and overlay.dtype == np.uint8
     assert overlay[106, 202].tolist() != overlay[0, 0].tolist()
     with pytest.raises(ValueError, match="heatmap must be"):
-        rendering.overlay_heatmap(image, np.zeros((2, 2, 2)))
+        drawn_pictures.overlay_heatmap(image, np.zeros((2, 2, 2)))
 
 
 def test_receptive_field_is_walked_once_per_model_and_layer(small_model, monkeypatch):

@@ -53,8 +53,11 @@ def register_method(method: MapMethod) -> MapMethod:
     return method
 
 
-def find_method(name: str) -> MapMethod:
-    """The registered method ``name``; a ValueError naming every choice otherwise."""
+def find_method(name: str | MapMethod) -> MapMethod:
+    """The registered method ``name`` (a method already found is returned as it is, so a caller resolves a name
+    once and passes the method on); a ValueError naming every choice otherwise."""
+    if isinstance(name, MapMethod):
+        return name
     if name not in MAP_METHODS:
         raise ValueError(f"unknown map method {name!r}; choose from {', '.join(sorted(MAP_METHODS))}")
     return MAP_METHODS[name]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..data.images import load_images, load_original
 from ..explain.concepts import concepts
 from ..models.geometry import receptive_field
-from ..render import pictures as rendering
+from ..render import pictures
 from ..settings import outputs
 from ..settings.config import VisualizationConfig
 
@@ -45,7 +45,7 @@ def write_concept_pictures(
         strongest = found.maps.sum(axis=(1, 2)).argmax(axis=0)  # (k,) the image holding most of each concept
         originals = {image: load_original(paths[image]) for image in set(strongest.tolist())}  # often repeated
         overlays = [
-            rendering.concept_overlay(originals[image], found.maps[image, ..., concept], geometry, image_size)
+            pictures.concept_overlay(originals[image], found.maps[image, ..., concept], geometry, image_size)
             for concept, image in enumerate(strongest)
         ]
         top = found.top_crops(TOP_CROPS)  # (k, TOP_CROPS)
@@ -57,7 +57,7 @@ def write_concept_pictures(
             for rank, (value, share) in enumerate(zip(found.importances, shares))
         ]
         title = f"{name}: {count} concepts at {layer}, most important first"
-        written.append(rendering.save_concept_sheet(crops, overlays, labels_drawn, layout.concept_sheet(name), title))
+        written.append(pictures.save_concept_sheet(crops, overlays, labels_drawn, layout.concept_sheet(name), title))
         entries.append(
             {
                 "class": name,

@@ -52,14 +52,14 @@ def evaluate_test_split(
     classes: list[str],
     image_size: int,
     batch_size: int,
-    out_dir: Path,
+    out_dir: outputs.RunLayout | Path,
     description: str = "model",
 ) -> tuple[dict, np.ndarray]:
     """Metrics on the test split and the (n, classes) probabilities they came from (in the split's test order:
     ``TestPredictions(paths, probabilities)``); writes the
     predictions CSV, the confusion matrix and (when there is a history) the training curves, titled
     with ``description`` (e.g. "ResNet50V2 classifier")."""
-    layout = outputs.RunLayout(out_dir)
+    layout = outputs.as_layout(out_dir)  # the run's own layout, or a folder given by hand
     paths, labels = split_files.paths["test"], split_files.labels["test"]
     dataset = pipelines.make_dataset(paths, labels, image_size, batch_size, cache=False)
     probabilities = predict(model, dataset)

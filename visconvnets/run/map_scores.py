@@ -6,6 +6,7 @@ of ``--sanity-methods`` and the run's method, the two figures, and the findings 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from ..data.selection import ImageSet
 from ..explain import cams
 from ..explain.methods import ordered_methods
 from ..models.geometry import receptive_field
-from ..render import pictures as rendering
+from ..render import pictures
 from ..scores.faithfulness import HIGHER_IS_BETTER, bootstrap_interval, clearly_better, deletion_insertion, road_scores
 from ..scores.pointing import pointing_hits
 from ..scores.sanity import class_sensitivity, randomization_sanities
@@ -42,11 +43,13 @@ def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunCon
     return scores, curves
 
 
-def score_maps(model, chosen: ImageSet, config: RunConfig, image_size: int, layer: str, out_dir) -> dict:
+def score_maps(
+    model, chosen: ImageSet, config: RunConfig, image_size: int, layer: str, out_dir: outputs.RunLayout | Path
+) -> dict:
     """{"faithfulness": ..., "sanity": ...} for metrics.json, from the ``chosen`` test images (their boxes too,
     for the pointing game); writes faithfulness.png and sanity.png."""
     started = time.perf_counter()
-    layout = outputs.RunLayout(out_dir)
+    layout = outputs.as_layout(out_dir)  # the run's own layout, or a folder given by hand
     paths, labels, boxes, sizes = chosen.paths, chosen.labels, chosen.boxes, chosen.sizes
     images = load_images(paths, image_size)
     geometry, options = receptive_field(model, layer), config.pixel_options()
@@ -78,7 +81,7 @@ def score_maps(model, chosen: ImageSet, config: RunConfig, image_size: int, laye
         name: (found[name]["deletion"], found[name]["insertion"], row["baseline"]) for name, row in methods.items()
     }
     title = f"{len(paths)} test images; the CAMs at {layer}, the pixel methods at the input's pixels"
-    rendering.save_faithfulness_curves(
+    pictures.save_faithfulness_curves(
         found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
     )
     faithfulness = {"layer": layer, "count": len(paths), "steps": config.faithfulness_steps, "methods": methods}
@@ -102,7 +105,7 @@ def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str
     names, options = sanity_methods(config), config.pixel_options()
     found = randomization_sanities(model, images, names, layer, config.seed, config.sanity_steps, options)
     steps, results = found["steps"], found["methods"]
-    rendering.save_sanity_figure(
+    pictures.save_sanity_figure(
         steps,
         {name: result["spearman"] for name, result in results.items()},
         {name: result["maps"][:, 0] for name, result in results.items()},

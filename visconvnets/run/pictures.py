@@ -15,11 +15,11 @@ from ..data.selection import ImageSet
 from ..explain.activations import layer_activations
 from ..explain.cams import cam_pass, class_activation_maps, contrasting_maps, has_shared_scale
 from ..explain.methods import MAP_METHODS, find_method, ordered_methods
-from ..models import build as model_tools
+from ..models import build
 from ..models.geometry import receptive_field
 from ..models.layer_choice import choose_cam_layer
 from ..models.layers import find_layer, has_4d_output, select_layers
-from ..render import pictures as rendering
+from ..render import pictures
 from ..settings import outputs
 from ..settings.config import PICTURE_BATCH_SIZE, VisualizationConfig
 from .evaluation import TestPredictions
@@ -79,7 +79,7 @@ def resolve_layers(model, config: VisualizationConfig, cam_used_elsewhere: bool 
         receptive_field(model, cam)  # a layer whose cells cannot be placed fails here, not after training
     filters = ()
     if config.filters:
-        filters = tuple(config.filter_layers or model_tools.default_filter_layers(model))
+        filters = tuple(config.filter_layers or build.default_filter_layers(model))
         for name in filters:
             if not has_4d_output(find_layer(model, name)):
                 raise ValueError(f"--filter-layers {name!r} has no (batch, h, w, channels) output")
@@ -113,7 +113,7 @@ def save_activation_grids(
     batch = np.asarray(image, np.float32)
     batch = batch[None] if batch.ndim == 3 else batch
     activations = layer_activations(model, batch[:1], layer_names)
-    return rendering.write_activation_grids(activations, 0, out_dir, images_per_row, colormap, workers)
+    return pictures.write_activation_grids(activations, 0, out_dir, images_per_row, colormap, workers)
 
 
 def write_activation_pictures(
@@ -130,7 +130,7 @@ def write_activation_pictures(
         return {}
     activations = layer_activations(model, images[:count], config.layers)  # {layer: (count, h, w, c)}
     return {
-        outputs.image_stem(paths[index]): rendering.write_activation_grids(
+        outputs.image_stem(paths[index]): pictures.write_activation_grids(
             activations, index, layout.activation_folder(paths[index]), config.images_per_row, config.colormap
         )
         for index in tqdm(range(count), desc="activation grids", disable=not progress)
@@ -151,7 +151,7 @@ def write_cam_pictures(
     """Input | map | overlay for each image, the map at ``layer`` for its predicted class, batched passes.
     Test images take their predicted class and probabilities from ``predictions`` (the evaluation's)."""
     paths, labels = chosen.paths, chosen.labels
-    geometry = receptive_field(model, layer)
+    geometry, method = receptive_field(model, layer), find_method(config.cam_method)  # the method found once
     known = predictions.rows(paths) if predictions is not None else None  # None: images outside the test split
     parts = [
         class_activation_maps(
@@ -159,7 +159,7 @@ def write_cam_pictures(
             images[part],
             None if known is None else known[part].argmax(axis=1),
             layer,
-            config.cam_method,
+            method,
             config.pixel_options(),
         )
         for part in _batches(len(paths))
@@ -173,13 +173,13 @@ def write_cam_pictures(
         truth = f"true {classes[label]}, " if label is not None else ""
         title = (
             f"{path.name}: {truth}predicted {classes[predicted]} ({probability[predicted]:.2f}); "
-            f"{config.cam_method} {find_method(config.cam_method).source(layer)}"
+            f"{method.name} {method.source(layer)}"
         )
         written.append(
-            rendering.save_cam_panel(
+            pictures.save_cam_panel(
                 load_original(path),
                 [heatmap],
-                [f"{config.cam_method} for {classes[predicted]}"],
+                [f"{method.name} for {classes[predicted]}"],
                 title,
                 layout.cam_panel(path),
                 geometry,
@@ -193,7 +193,7 @@ def write_visualizations(
     model,
     classes: list[str],
     image_size: int,
-    out_dir: Path,
+    out_dir: outputs.RunLayout | Path,
     config: VisualizationConfig,
     chosen: ImageSet | None = None,
     layers: PictureLayers | None = None,
@@ -214,7 +214,7 @@ def write_visualizations(
     if chosen is None:
         chosen = ImageSet([Path(path) for path in config.images or []], [None] * len(config.images or []))
     layers = layers or resolve_layers(model, config)
-    layout = outputs.RunLayout(out_dir)
+    layout = outputs.as_layout(out_dir)  # the run's own layout, or a folder given by hand
     images = load_images(chosen.paths, image_size)  # (n, size, size, 3), raw 0-255
     written = {"misclassified": [], "gradcam": [], "compare": []}
     with stage(clock, "activation grids"):
@@ -249,7 +249,7 @@ def write_cam_comparisons(
         for offset, path in enumerate(paths[part]):
             title = f"{Path(path).name}: CAMs at {layer}, pixel methods, then {baselines} baselines"
             written.append(
-                rendering.save_cam_comparison(
+                pictures.save_cam_comparison(
                     load_original(path),
                     {name: found[offset] for name, found in maps.items()},
                     title,
@@ -265,7 +265,7 @@ def write_failure_gallery(
     model,
     classes: list[str],
     image_size: int,
-    out_dir: Path,
+    out_dir: outputs.RunLayout | Path,
     config: VisualizationConfig,
     predictions: TestPredictions | None,
     test_labels: Sequence[int],
@@ -281,9 +281,9 @@ def write_failure_gallery(
     wrong = [i for i in range(len(test_paths)) if int(predicted[i]) != int(test_labels[i])][: config.max_misclassified]
     if not wrong:
         return []
-    layout = outputs.RunLayout(out_dir)
-    geometry = receptive_field(model, layer)
-    scale_label = "map / the larger peak of the two" if has_shared_scale(config.cam_method) else "map / its own peak"
+    layout = outputs.as_layout(out_dir)  # the run's own layout, or a folder given by hand
+    geometry, method = receptive_field(model, layer), find_method(config.cam_method)  # the method found once
+    scale_label = "map / the larger peak of the two" if has_shared_scale(method) else "map / its own peak"
     written = []
     for part in _batches(len(wrong)):
         indices = wrong[part]
@@ -295,7 +295,7 @@ def write_failure_gallery(
             images,
             true_classes,
             layer,
-            config.cam_method,
+            method,
             shared_scale=True,
             options=config.pixel_options(),
             predicted_class_index=guesses,
@@ -307,7 +307,7 @@ def write_failure_gallery(
                 f"predicted {classes[guess]} ({probabilities[offset][guess]:.2f})"
             )
             written.append(
-                rendering.save_cam_panel(
+                pictures.save_cam_panel(
                     load_original(path),
                     [predicted_maps[offset], true_maps[offset]],
                     [f"why {classes[guess]}", f"evidence for {classes[truth]}"],

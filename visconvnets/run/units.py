@@ -13,7 +13,7 @@ from ..data.images import ImageFiles
 from ..explain.units import add_examples, unit_patterns
 from ..models.layers import find_layer
 from ..models.saved import as_seen_by
-from ..render import pictures as rendering
+from ..render import pictures
 from ..settings import outputs
 from ..settings.config import VisualizationConfig
 from .timing import stage
@@ -67,7 +67,7 @@ def write_unit_pictures(
         title += f" patterns{beside}"
         crops = None if units.crops is None else as_seen_by(model, units.crops)  # a grey model's in grey
         patterns = as_seen_by(model, units.patterns)
-        written[name] = rendering.save_unit_sheet(
+        written[name] = pictures.save_unit_sheet(
             patterns, units.filters, layout.filter_grid(name), title, units.percentiles, crops, blank=units.blank
         )
         entries.append(_entry(name, units, written[name], images))

@@ -283,7 +283,7 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
         metrics["data"] = {"counts": files.counts(), "skipped": [list(item) for item in files.skipped]}
         with stage(job.clock, "evaluation"):
             metrics["test"], probabilities = evaluation.evaluate_test_split(
-                model, files, classes, image_size, config.batch_size, job.layout.root, metrics["model"]
+                model, files, classes, image_size, config.batch_size, job.layout, metrics["model"]
             )
         predictions = evaluation.TestPredictions(tuple(files.paths["test"]), probabilities)
         scored = job.images.scored
@@ -296,7 +296,7 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
                 )
         if scored is not None:  # can the maps be trusted? scores and the randomisation check
             with stage(job.clock, "map scores"):
-                metrics.update(map_scores.score_maps(model, scored, config, image_size, layer, job.layout.root))
+                metrics.update(map_scores.score_maps(model, scored, config, image_size, layer, job.layout))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predictions
 
@@ -315,7 +315,7 @@ def explain_and_report(
         model,
         classes,
         image_size,
-        job.layout.root,
+        job.layout,
         config,
         job.images.pictures,
         layers,
@@ -329,7 +329,7 @@ def explain_and_report(
             model,
             classes,
             image_size,
-            job.layout.root,
+            job.layout,
             config,
             predictions,
             test_labels,

@@ -110,6 +110,11 @@ class RunLayout:
         return self.root / COMPARE / f"{image_stem(image)}.jpg"
 
 
+def as_layout(folder: RunLayout | Path | str) -> RunLayout:
+    """``folder`` as a ``RunLayout``: the run's own passed on as it is, a folder (a caller by hand) wrapped."""
+    return folder if isinstance(folder, RunLayout) else RunLayout(Path(folder))
+
+
 def write_json(path: Path, payload: dict) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
     path = Path(path)

@@ -132,7 +132,7 @@ def cam_pass(
 def cam(
     model,
     images,
-    method: str = "gradcam",
+    method: str | MapMethod = "gradcam",
     class_index=None,
     layer_name: str | None = None,
     seed: int = 0,
@@ -160,7 +160,7 @@ def cam(
 
 
 def class_activation_maps(
-    model, images, class_index=None, layer_name: str | None = None, method: str = "gradcam", options=None
+    model, images, class_index=None, layer_name: str | None = None, method: str | MapMethod = "gradcam", options=None
 ):
     """Maps plus what a caller showing them needs, from one pass (``options`` as ``cam``'s).
 
@@ -199,7 +199,7 @@ def contrasting_maps(
     images,
     other_class_index,
     layer_name: str | None = None,
-    method: str = "gradcam",
+    method: str | MapMethod = "gradcam",
     shared_scale=False,
     options: Mapping | None = None,
     predicted_class_index=None,
@@ -233,6 +233,6 @@ def scale_together(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, n
     return both[:, :, : first.shape[2]], both[:, :, first.shape[2] :]
 
 
-def has_shared_scale(method: str) -> bool:
+def has_shared_scale(method: str | MapMethod) -> bool:
     """Whether ``method``'s maps of different classes share units (``contrasting_maps(shared_scale=True)``)."""
     return find_method(method).unscaled is not None
