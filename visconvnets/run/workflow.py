@@ -29,9 +29,8 @@ from ..settings import outputs
 from ..settings.backbones import Backbone, get_backbone
 from ..settings.config import RunConfig
 from ..settings.files import write_settings_file
-from ..train import devices, fitting
+from ..train import devices, fitting, recipe
 from ..train.history import run_timings
-from ..train.recipe import Recipe, plan_phases, train
 from . import evaluation, map_scores, pictures, state
 from .concepts import write_concept_pictures
 from .demo import demo_settings, make_demo_data
@@ -219,7 +218,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         pixel_options=config.pixel_options(),
         tensorboard=config.tensorboard,
     )
-    recipe = Recipe(
+    fit_recipe = recipe.Recipe(
         steps_per_epoch=-(-train_count // config.batch_size),
         fine_tune_from=config.fine_tune_from,
         lr_schedule=config.lr_schedule,
@@ -230,7 +229,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         extra_callbacks=tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
         backup_every=0.0 if config.distribute == "multiworker" else config.backup_every,  # workers: the same epochs
     )
-    phases = plan_phases(
+    phases = recipe.plan_phases(
         pretrained=job.weights_path is not None,
         epochs=config.epochs,
         fine_tune_epochs=config.fine_tune_epochs,
@@ -247,14 +246,14 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         cache_limit_mb=config.cache_limit_mb,
         cache_dir=config.cache_dir,
     )
-    summary["training"] = train(
+    summary["training"] = recipe.train(
         model,
         train_data,
         validation_data,
         phases,
         state_dir=job.layout / outputs.TRAINING_STATE,
         history_path=job.layout / outputs.HISTORY,
-        recipe=recipe,
+        recipe=fit_recipe,
         strategy=job.strategy,
     )
     summary["training_seconds"] = round(time.perf_counter() - job.started, 1)
