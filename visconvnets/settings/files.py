@@ -17,87 +17,16 @@ import types
 import typing
 from pathlib import Path
 
-from .config import RunConfig
+from .config import STAGES, RunConfig
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package (requirements.txt)
     import tomli as tomllib
 
-# The stages a run goes through, each with its settings (every RunConfig field in exactly one: a test says so).
-SECTIONS = {
-    "data": (
-        "data",
-        "boxes",
-        "images",
-        "images_per_class",
-        "check_images",
-        "cache_limit_mb",
-        "cache_dir",
-        "demo",
-        "demo_images_per_class",
-    ),
-    "model": ("model", "backbone", "weights", "image_size", "dense_units", "dropout", "batch_norm_momentum"),
-    "training": (
-        "epochs",
-        "fine_tune_epochs",
-        "batch_size",
-        "learning_rate",
-        "fine_tune_learning_rate",
-        "lr_schedule",
-        "gradient_clip",
-        "fine_tune_from",
-        "patience",
-        "backup_every",
-        "validation",
-        "rotation",
-        "shift",
-        "zoom",
-        "horizontal_flip",
-        "restart",
-        "epoch_pictures",
-        "probe_images",
-        "tensorboard",
-    ),
-    "pictures": (
-        "activations",
-        "layers",
-        "images_per_row",
-        "colormap",
-        "activation_images",
-        "filters",
-        "filter_layers",
-        "filter_count",
-        "filter_size",
-        "filter_steps",
-        "filter_step_size",
-        "filter_jitter",
-        "filter_blur_every",
-        "filter_octaves",
-        "filter_parameterization",
-        "filter_objective",
-        "filter_examples",
-        "concepts",
-        "concept_count",
-        "concept_layer",
-        "concept_images",
-        "concept_crops",
-    ),
-    "maps": (
-        "gradcam",
-        "cam_method",
-        "gradcam_layer",
-        "max_misclassified",
-        "compare_cams",
-        "ig_steps",
-        "smoothgrad_samples",
-        "occlusion_patch",
-        "rise_masks",
-    ),
-    "scores": ("faithfulness", "faithfulness_images", "faithfulness_steps", "sanity_steps", "sanity_methods"),
-    "run": ("output", "seed", "verbose"),
-    "hardware": ("distribute", "logical_cpus", "precision", "run_eagerly"),
-}
+# The stages a run goes through, each with its settings: each stage's class in ``config.STAGES`` (a test: every
+# RunConfig field in exactly one).
+SECTIONS = {section: tuple(field.name for field in dataclasses.fields(kind)) for section, kind in STAGES.items()}
 SECTION_OF = {name: section for section, names in SECTIONS.items() for name in names}
 HEADER = (
     "# The settings of a visconvnets run, resolved: replay them with\n"
