@@ -76,3 +76,20 @@ def test_a_bad_file_is_refused_before_any_work(tmp_path, capsys, text, message):
     error = capsys.readouterr().err
     assert str(path) in error and re.search(message, error), error
     assert not output.exists()
+
+
+def test_each_stage_owns_its_defaults():
+    """Every setting is a field of exactly one stage's frozen class; RunConfig and VisualizationConfig only compose
+    them (no field written again there)."""
+    import inspect
+
+    from visconvnets.settings.config import STAGES, VisualizationConfig
+
+    for composed in (RunConfig, VisualizationConfig):
+        assert inspect.get_annotations(composed) == {}, composed
+    names = [field.name for kind in STAGES.values() for field in dataclasses.fields(kind)]
+    assert sorted(names) == sorted(field.name for field in dataclasses.fields(RunConfig))
+    for kind in (*STAGES.values(), RunConfig):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            kind().seed = 1  # a stage without a seed field refuses it too: frozen takes no new attribute
+    assert {name: tuple(field.name for field in dataclasses.fields(kind)) for name, kind in STAGES.items()} == SECTIONS
