@@ -514,11 +514,15 @@ def settings_given(args: argparse.Namespace, argv=None) -> tuple[RunConfig, set[
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    start_tensorflow(args.verbose)  # TensorFlow's start-up lines kept off the console unless --verbose 2
+    try:
+        config, given = settings_given(args, argv)  # a bad --config file fails here, before TensorFlow starts
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    start_tensorflow(config.verbose)  # TensorFlow's start-up lines kept off the console unless --verbose 2
     from visconvnets.run import workflow  # here, not at the top: --help and argument errors need no TensorFlow
 
     try:
-        config, given = settings_given(args, argv)
         if args.print_config:
             print(to_toml(workflow.resolve_settings(config, given)[0]), end="")
             return 0

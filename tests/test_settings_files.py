@@ -64,6 +64,7 @@ def test_a_run_replays_from_its_config_toml_and_flags_win(trained_run, tmp_path,
         ("[model]\nepochs = 2\n", r"line 2: 'epochs' belongs in \[training\], not \[model\]"),
         ("epochs = 2\n", r"line 1: 'epochs' is outside a section; put it under \[training\]"),
         ("[training\nepochs = 2\n", r"is not valid TOML: .*line 1"),
+        ("data = 'split'\n", r"line 1: 'data' is outside a section; put it under \[data\]"),
     ],
 )
 def test_a_bad_file_is_refused_before_any_work(tmp_path, capsys, text, message):
@@ -93,3 +94,23 @@ def test_each_stage_owns_its_defaults():
         with pytest.raises(dataclasses.FrozenInstanceError):
             kind().seed = 1  # a stage without a seed field refuses it too: frozen takes no new attribute
     assert {name: tuple(field.name for field in dataclasses.fields(kind)) for name, kind in STAGES.items()} == SECTIONS
+
+
+def test_what_a_file_cannot_hold_or_must_not_repeat(tmp_path, capsys):
+    """A replay never repeats --restart (written false); DEL and a byte-order mark survive; a file name that is not
+    UTF-8 is left out, said so; a value the flags would refuse (a negative count) is refused from a file too;
+    --occlusion-patch is checked against a loaded model's own side, not --image-size's."""
+    config = RunConfig(data=tmp_path / "a\x7fb", restart=True)
+    written = to_toml(config)
+    assert "\nrestart = false  # an action" in written
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + written.encode("utf-8"))  # with a byte-order mark
+    assert RunConfig(**read_settings_file(path)) == dataclasses.replace(config, restart=False)
+    unwritable = to_toml(RunConfig(data=tmp_path / "name\udcff"))
+    assert "# data = (a file name that is not UTF-8" in unwritable
+    path.write_text("[training]\npatience = -1\n", encoding="utf-8")
+    assert script.main(["--config", str(path), "--data", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    assert "--patience must be 0 or more, got -1" in capsys.readouterr().err
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(b"")  # validate only checks that it exists
+    RunConfig(model=model_file, occlusion_patch=400).validate()  # a 512-px model may take it: checked once loaded

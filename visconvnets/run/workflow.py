@@ -157,9 +157,10 @@ def build_or_load_model(job: Job):
         if job.split_files and job.split_files.classes != classes:
             raise ValueError(f"the model's classes {classes} differ from the data's {job.split_files.classes}")
         image_size = saved.input_side(model, config.image_size)
-        if image_size != config.image_size:  # the model's own side from here on, checked before any work
+        fixed = model.input_shape[1] is not None  # else a model of any size, fed --image-size
+        if image_size != config.image_size:  # the model's own side from here on
             job.config = config = dataclasses.replace(config, image_size=image_size)
-            config.check_image_side(f"the input side of --model {config.model}")
+        config.check_image_side(f"the input side of --model {config.model}" if fixed else "--image-size")
     elif job.state == "finish":  # a killed run saved its model: load it, train nothing
         print(f"{job.layout / outputs.MODEL} was trained by an earlier run of this command: finishing its pictures")
         model, classes = saved.load_trained_model(job.layout / outputs.MODEL, job.split_files.classes)

@@ -251,6 +251,9 @@ class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSetting
 
     def validate_pictures(self) -> None:
         """Every check on picture settings that needs no model, with the received value."""
+        for name in ("images_per_class", "activation_images", "max_misclassified"):
+            if not getattr(self, name) >= 0:  # the flags' own check, for values a --config file gives
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
         if self.images_per_row < 1:
             raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
         if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:
@@ -315,9 +318,11 @@ class RunConfig(HardwareSettings, TrainingSettings, ModelSettings, Visualization
         Raises:
             ValueError: a value out of range; FileNotFoundError: --model or an --images file is missing.
         """
-        for name in ("epochs", "fine_tune_epochs", "probe_images", "backup_every"):
+        for name in ("epochs", "fine_tune_epochs", "probe_images", "backup_every", "patience", "logical_cpus"):
             if not getattr(self, name) >= 0:  # NaN fails this too
                 raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"--verbose must be 0, 1 or 2, got {self.verbose}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
         if not 0 <= self.dropout < 1:
@@ -344,7 +349,8 @@ class RunConfig(HardwareSettings, TrainingSettings, ModelSettings, Visualization
                 f"--epochs 0{' --fine-tune-epochs 0' if pretrained else ''} trains nothing; give --epochs 1 or more, "
                 "or --model OUT/model.keras to evaluate and visualise a saved model"
             )
-        self.check_image_side()
+        if self.model is None:  # a loaded model's own side is checked once it is known (workflow)
+            self.check_image_side()
         if self.model is not None and not Path(self.model).is_file():
             raise FileNotFoundError(f"--model {str(self.model)!r} does not exist")
         self.validate_pictures()

@@ -27,6 +27,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli packag
 # The stages a run goes through, each with its settings: each stage's class in ``config.STAGES`` (a test: every
 # RunConfig field in exactly one).
 SECTIONS = {section: tuple(field.name for field in dataclasses.fields(kind)) for section, kind in STAGES.items()}
+# settings that are one command's action: written false, so that replaying a file never repeats them
+ACTIONS = {"restart": "an action, not a setting: give --restart to discard the run in --output"}
 SECTION_OF = {name: section for section, names in SECTIONS.items() for name in names}
 HEADER = (
     "# The settings of a visconvnets run, resolved: replay them with\n"
@@ -46,7 +48,9 @@ def _toml_value(value) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
+    text = str(value)
+    text.encode("utf-8")  # UnicodeEncodeError: a file name that is not UTF-8 (TOML holds only Unicode text)
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")  # DEL: escaped in TOML, not in JSON
 
 
 def to_toml(config: RunConfig) -> str:
@@ -59,7 +63,15 @@ def to_toml(config: RunConfig) -> str:
             value = getattr(config, name)
             if value is not None and _plain_type(hints[name]) is float:  # 4096 given to a float field: 4096.0
                 value = float(value)
-            lines.append(f"# {name} = (not set)" if value is None else f"{name} = {_toml_value(value)}")
+            if name in ACTIONS:  # what one command does, not a setting: a replay never repeats it
+                lines.append(f"{name} = false  # {ACTIONS[name]}")
+            elif value is None:
+                lines.append(f"# {name} = (not set)")
+            else:
+                try:
+                    lines.append(f"{name} = {_toml_value(value)}")
+                except UnicodeEncodeError:  # kept out of the file, said so: give it on the command line
+                    lines.append(f"# {name} = (a file name that is not UTF-8: TOML cannot hold it; give the flag)")
     return "\n".join(lines) + "\n"
 
 
@@ -79,7 +91,7 @@ def _line_of(text: str, section: str | None, key: str | None = None) -> int | No
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("["):
-            in_section = stripped.strip("[] \t") == section
+            in_section = stripped.split("#")[0].strip().strip("[] \t") == section  # a comment may follow
             if in_section and key is None:
                 return number
         elif in_section and key is not None and re.match(rf"{re.escape(key)}\s*=", stripped):
@@ -142,7 +154,7 @@ def read_settings_file(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--config {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (some Windows editors write one) skipped
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -150,14 +162,14 @@ def read_settings_file(path: Path) -> dict:
     hints = typing.get_type_hints(RunConfig)
     found = {}
     for section, table in parsed.items():
+        if not isinstance(table, dict):  # a key before any section (``data`` and ``model`` are sections too)
+            where = _where(path, _line_of(text, None, section))
+            raise ValueError(
+                f"{where}: {section!r} is outside a section; put it under [{SECTION_OF[section]}]"
+                if section in SECTION_OF
+                else f"{where}: unknown setting {section!r} outside a section{_closest(section, SECTION_OF)}"
+            )
         if section not in SECTIONS:
-            if not isinstance(table, dict):
-                where = _where(path, _line_of(text, None, section))
-                raise ValueError(
-                    f"{where}: {section!r} is outside a section; put it under [{SECTION_OF.get(section, 'run')}]"
-                    if section in SECTION_OF
-                    else f"{where}: unknown setting {section!r} outside a section{_closest(section, SECTION_OF)}"
-                )
             where = _where(path, _line_of(text, section))
             raise ValueError(
                 f"{where}: unknown section [{section}]{_closest(section, SECTIONS)} (sections: {', '.join(SECTIONS)})"
