@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from visconvnets.settings.config import (
     STRATEGIES,
     RunConfig,
     config_from_mapping,
+    demo_preset,
 )
 from visconvnets.settings.files import read_settings_file, to_toml
 
@@ -498,24 +500,26 @@ def explicit_settings(argv=None) -> set[str]:
     return set(vars(build_parser(with_defaults=False).parse_args(argv)))
 
 
-def settings_given(args: argparse.Namespace, argv=None) -> tuple[RunConfig, set[str]]:
-    """(the settings, the names of those given): the defaults, under --config's file, under the command line.
+def settings_given(args: argparse.Namespace, argv=None) -> RunConfig:
+    """The settings, in layers: the defaults, then --demo's preset (``demo_preset``: when --demo is given here or
+    in the file), then --config's file, then the flags given on the command line.
 
     Raises:
         ValueError, FileNotFoundError: --config's file is missing or bad (before any work).
     """
-    given, values = explicit_settings(argv), vars(args)
-    if args.config is not None:
-        from_file = read_settings_file(args.config)
-        values = {**values, **{key: value for key, value in from_file.items() if key not in given}}
-        given |= set(from_file)
-    return config_from_mapping(values), given
+    on_command_line = {key: value for key, value in vars(args).items() if key in explicit_settings(argv)}
+    from_file = read_settings_file(args.config) if args.config is not None else {}
+    given = config_from_mapping({**from_file, **on_command_line})  # the defaults under what was given
+    if not given.demo:
+        return given
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    return demo_preset(**{key: value for key, value in {**from_file, **on_command_line}.items() if key in fields})
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        config, given = settings_given(args, argv)  # a bad --config file fails here, before TensorFlow starts
+        config = settings_given(args, argv)  # a bad --config file fails here, before TensorFlow starts
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -524,9 +528,9 @@ def main(argv=None) -> int:
 
     try:
         if args.print_config:
-            print(to_toml(workflow.resolve_settings(config, given)[0]), end="")
+            print(to_toml(workflow.resolve_settings(config)[0]), end="")
             return 0
-        workflow.run(config, given)  # its last line names the report
+        workflow.run(config)  # its last line names the report
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -162,11 +162,10 @@ DEMO_OVERRIDES.update(filter_count=4, **SMALL_SCORES)
 def demo_run(tmp_path_factory):
     """The --demo path, shrunk: 8 synthetic flowers per class at 75 px, one epoch."""
     from visconvnets.run import workflow
-    from visconvnets.settings.config import RunConfig
+    from visconvnets.settings.config import demo_preset
 
     output = tmp_path_factory.mktemp("demo")
-    overrides = {**DEMO_OVERRIDES, "output": output}
-    metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
+    metrics = workflow.run(demo_preset(**DEMO_OVERRIDES, output=output))
     return output, metrics
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 import model_training_and_visualization as script
-from visconvnets.settings.config import DEMO_SETTINGS, RunConfig, config_from_mapping, with_demo_settings
+from visconvnets.settings.config import DEMO_SETTINGS, RunConfig, config_from_mapping
 
 
 def test_parsed_defaults_are_the_run_config_defaults():
@@ -20,8 +20,8 @@ def test_explicit_settings_are_only_the_flags_given():
     argv = ["--demo", "--epochs", "3", "--no-filters", "--filters=4", "--no-flip", "--output", "elsewhere"]
     assert script.explicit_settings(argv) == {"demo", "epochs", "filters", "filter_count", "horizontal_flip", "output"}
     assert script.explicit_settings([]) == set()
-    config = with_demo_settings(config_from_mapping(vars(script.parse_args(argv))), script.explicit_settings(argv))
-    assert config.epochs == 3 and str(config.output) == "elsewhere"  # given: kept
+    config = script.settings_given(script.parse_args(argv), argv)  # the demo's preset, the flags given over it
+    assert config.demo and config.epochs == 3 and str(config.output) == "elsewhere"  # given: kept
     assert config.image_size == DEMO_SETTINGS["image_size"] and config.weights == "none"  # not given: the demo's
 
 
@@ -99,7 +99,7 @@ def test_demo_explains_the_backbones_demo_layer_unless_told_otherwise():
 
     assert get_backbone("InceptionV3").demo_cam_layer == "mixed2" and get_backbone("VGG16").demo_cam_layer == ""
     given = RunConfig(demo=True, gradcam_layer="mixed5")
-    assert with_demo_layer(given, {"gradcam_layer"}).gradcam_layer == "mixed5"
+    assert with_demo_layer(given).gradcam_layer == "mixed5"
     assert with_demo_layer(RunConfig(demo=True)).gradcam_layer == "mixed2"
     assert with_demo_layer(RunConfig(demo=True, backbone="VGG16")).gradcam_layer is None  # adaptive for the others
 

@@ -152,14 +152,13 @@ def test_the_demo_run_again_replaces_its_own_run(demo_run, tmp_path, capsys):
     """The README's first command a second time, on its finished output: the demo says it replaces its
     own run, reuses the generated data untouched, and finishes again with a report whose links resolve."""
     from visconvnets.run import workflow
-    from visconvnets.settings.config import RunConfig
+    from visconvnets.settings.config import demo_preset
 
     again = tmp_path / "demo"
     shutil.copytree(demo_run[0], again)
     data_files = {path: path.stat().st_mtime_ns for path in (again / "data").rglob("*") if path.is_file()}
     first_report = (again / "index.html").stat().st_mtime_ns
-    overrides = {**DEMO_OVERRIDES, "output": again}
-    metrics = workflow.run(RunConfig(demo=True, **overrides), explicit=set(overrides))
+    metrics = workflow.run(demo_preset(**DEMO_OVERRIDES, output=again))
     assert f"replacing the previous run in {again}" in capsys.readouterr().out
     assert data_files and {path: path.stat().st_mtime_ns for path in data_files} == data_files
     assert (again / "index.html").stat().st_mtime_ns > first_report and metrics["test"]["count"] > 0

@@ -93,14 +93,14 @@ def test_demo_records_the_precision_it_used(demo_run, tmp_path):
     import keras
 
     from visconvnets.run.workflow import resolve_settings
-    from visconvnets.settings.config import DEMO_SETTINGS, RunConfig
+    from visconvnets.settings.config import DEMO_SETTINGS, demo_preset
 
     output, _ = demo_run
     used = json.loads((output / "config.json").read_text())["config"]["precision"]
     assert used == DEMO_SETTINGS["precision"] == "float32"
     model = keras.models.load_model(output / "model.keras", compile=False)
     assert model.get_layer("mixed0").compute_dtype == "float32"
-    resolved, _ = resolve_settings(RunConfig(demo=True, output=tmp_path, precision="auto"), {"precision"})
+    resolved, _ = resolve_settings(demo_preset(output=tmp_path, precision="auto"))
     assert resolved.precision == devices.resolve_precision("auto") != "auto"
 
 

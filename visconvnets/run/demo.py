@@ -10,19 +10,20 @@ from ..data import synthetic
 from ..data.split import split_dataset
 from ..settings import outputs
 from ..settings.backbones import Backbone, get_backbone
-from ..settings.config import DEMO_PHOTO_SIZE, RunConfig, with_demo_settings
+from ..settings.config import DEMO_PHOTO_SIZE, RunConfig
 
 
-def demo_settings(config: RunConfig, explicit: set[str] = frozenset(), backbone: Backbone | None = None) -> RunConfig:
-    """Demo settings (except those given explicitly), pointing at the synthetic data set under OUT/data
-    that ``make_demo_data`` writes. Writes nothing: every setting is checked before any data is made.
+def demo_settings(config: RunConfig, backbone: Backbone | None = None) -> RunConfig:
+    """A demo run's settings (``config.demo``; its recipe is already in ``config``: ``settings.config.demo_preset``,
+    which ``--demo`` applies before the command line is read) pointed at the synthetic data set under OUT/data
+    that ``make_demo_data`` writes, the maps at the backbone's demo layer. Writes nothing: every setting is
+    checked before any data is made.
 
     Args:
         config: The settings as given.
-        explicit: Names of the settings the user gave (kept as given).
         backbone: The backbone trained (its demo layer draws the maps); None: ``config.backbone``'s.
     """
-    config = with_demo_layer(with_demo_settings(config, explicit), explicit, backbone)
+    config = with_demo_layer(config, backbone)
     source = Path(config.output) / outputs.DEMO_DATA / "flowers"
     return dataclasses.replace(config, data=source.parent / "split", boxes=source / synthetic.BOXES_FILE)
 
@@ -40,9 +41,9 @@ def make_demo_data(config: RunConfig) -> None:
     split_dataset(source, Path(config.data))
 
 
-def with_demo_layer(config: RunConfig, explicit: set[str] = frozenset(), backbone: Backbone | None = None) -> RunConfig:
-    """The backbone's demo layer for the maps (InceptionV3: mixed2), unless --gradcam-layer was given;
+def with_demo_layer(config: RunConfig, backbone: Backbone | None = None) -> RunConfig:
+    """The backbone's demo layer for the maps (InceptionV3: mixed2), unless a layer is given (--gradcam-layer);
     None (the adaptive choice) for backbones without one."""
-    if "gradcam_layer" in explicit or config.model is not None:
+    if config.gradcam_layer is not None or config.model is not None:
         return config
     return dataclasses.replace(config, gradcam_layer=get_backbone(backbone or config.backbone).demo_cam_layer or None)

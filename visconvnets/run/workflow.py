@@ -59,16 +59,15 @@ class Job:
     clock: Stopwatch | None = None  # seconds per stage -> metrics.json timings
 
 
-def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
+def run(config: RunConfig) -> dict:
     """Train (or load), evaluate, visualise and report. Returns the metrics written to metrics.json.
 
     Args:
-        config: Every setting.
-        explicit: Names of settings the user gave (the demo does not override those).
+        config: Every setting (a demo's: ``settings.config.demo_preset(**given)``).
     """
     clock = Stopwatch()
     with clock.stage("data"):  # settings, OUT's lock and state, demo data, every image decoded
-        job = prepare(config, explicit)
+        job = prepare(config)
     job.clock = clock
     try:
         with clock.stage("model"):
@@ -92,11 +91,11 @@ def run(config: RunConfig, explicit: set[str] = frozenset()) -> dict:
             state.release(job.lock)
 
 
-def resolve_settings(config: RunConfig, explicit: set[str]) -> tuple[RunConfig, Backbone | None]:
+def resolve_settings(config: RunConfig) -> tuple[RunConfig, Backbone | None]:
     """(settings with the demo's and the backbone's defaults filled in and checked, the backbone or None for
     a loaded model). Writes nothing; this is what config.json records."""
     backbone = get_backbone(config.backbone) if config.model is None else None
-    config = demo_settings(config, explicit, backbone) if config.demo else config
+    config = demo_settings(config, backbone) if config.demo else config
     config.validate()
     if backbone is not None:  # the backbone's own name and last stage, saved resolved in config.json
         config = dataclasses.replace(
@@ -109,9 +108,9 @@ def resolve_settings(config: RunConfig, explicit: set[str]) -> tuple[RunConfig, 
     return config, backbone
 
 
-def prepare(config: RunConfig, explicit: set[str] = frozenset()) -> Job:
+def prepare(config: RunConfig) -> Job:
     """Every check that needs no model, before any work: settings, OUT's state, weights, the data, the images."""
-    config, backbone = resolve_settings(config, explicit)
+    config, backbone = resolve_settings(config)
     layout = outputs.RunLayout(devices.output_folder(config.output))  # a worker's own scratch folder if not chief
     layout.root.mkdir(parents=True, exist_ok=True)
     lock = state.acquire(layout.root) if devices.is_chief() else None  # one run per OUT

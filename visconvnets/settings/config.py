@@ -424,9 +424,10 @@ DEMO_SETTINGS = {
 }
 
 
-def with_demo_settings(config: RunConfig, explicit: set[str] = frozenset()) -> RunConfig:
-    """``config`` with the demo's settings, except those the user gave explicitly."""
-    return dataclasses.replace(config, **{key: value for key, value in DEMO_SETTINGS.items() if key not in explicit})
+def demo_preset(**given) -> RunConfig:
+    """The demo's settings (``DEMO_SETTINGS``, ``demo=True``) with ``given`` over them: the preset ``--demo``
+    applies before the command line (and a ``--config`` file) is read over it."""
+    return RunConfig(**{**DEMO_SETTINGS, "demo": True, **given})
 
 
 def config_from_mapping(values: dict) -> RunConfig:
