@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     from visconvnets.models.layers import find_layer
     from visconvnets.models.saved import load_trained_model
     from visconvnets.settings import outputs
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     model, _ = load_trained_model(args.run / outputs.MODEL)
     split = run_split(args.run)

@@ -144,7 +144,7 @@ def main(argv=None) -> None:
     from visconvnets.models.layers import find_layer
     from visconvnets.models.saved import load_trained_model
     from visconvnets.settings import outputs
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -76,7 +76,7 @@ def test_the_natural_spectrum_falls_with_frequency_and_is_at_every_size():
 def test_a_colour_unit_gets_its_colour_from_every_parameterization(parameterization, activation):
     """Behind a fused ReLU too, where both units are off on the grey starting image (R - G - B < 0)."""
     from visconvnets.explain.filters import ascend, filter_activations
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     model = _colour_model(activation)
     if activation:  # off at the start: no plain gradient reaches the image
@@ -96,7 +96,7 @@ def test_an_edge_unit_gets_a_pattern_of_its_orientation(parameterization):
     its pattern drives it more than the same pattern turned a quarter (MaCo's magnitude is the same in every
     direction, so only where its phases line up can show the orientation)."""
     from visconvnets.explain.filters import ascend, filter_activations
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     kernel = np.zeros((3, 3, 3, 1))
     kernel[:, 0, :, 0], kernel[:, 2, :, 0] = -1.0, 1.0
@@ -110,7 +110,7 @@ def test_an_edge_unit_gets_a_pattern_of_its_orientation(parameterization):
 
 def test_the_neuron_objective_draws_only_the_centre_cells_field():
     from visconvnets.explain.filters import ascend
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     kernel = np.zeros((3, 3, 3, 1))
     kernel[:, :, 0, 0], kernel[:, :, 1:, 0] = 1.0, -1.0  # wants red in its 3x3 field
@@ -131,7 +131,7 @@ def test_a_unit_off_at_the_start_behind_a_fused_relu_gets_a_pattern_that_fires_i
     overall colour that far) and the neuron objective of a 1x1 unit (one pixel, moved by the jitter each step,
     gets the whole gradient: 60 steps move it a few levels, with or without either change)."""
     from visconvnets.explain.filters import ascend, filter_activations
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     model = _colour_model("relu", bias=-0.1)
     mode = "neuron" if objective == "neuron" else "channel"
@@ -158,7 +158,7 @@ def test_a_unit_off_at_the_start_behind_a_fused_relu_gets_a_pattern_that_fires_i
 
 def test_unknown_parameterizations_and_objectives_are_refused():
     from visconvnets.explain.filters import ascend
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     with pytest.raises(ValueError, match="parameterization must be one of pixel, fourier, maco .* got 'wavelet'"):
         ascend(_colour_model(), "unit", [0], 32, AscentSettings(parameterization="wavelet"))
@@ -198,7 +198,7 @@ def test_a_layer_direction_is_ascended_like_the_channels_it_mixes(parameterizati
     """One-hot directions draw exactly the channel objective's patterns; the direction red + blue of the colour
     model draws magenta (red and blue both well above green); a direction of the wrong width is refused."""
     from visconvnets.explain.filters import ascend, filter_activations
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     model, settings = _colour_model(), AscentSettings(steps=STEPS, octaves=1, parameterization=parameterization)
     channels = ascend(model, "unit", [0, 1], size=32, settings=settings, seed=1)
@@ -260,7 +260,7 @@ def test_a_pattern_that_leaves_its_unit_at_zero_is_reported_and_never_drawn(tmp_
     from visconvnets.run.units import _entry
     from visconvnets.scores.health import _pattern_checks
     from visconvnets.settings import outputs
-    from visconvnets.settings.config import AscentSettings
+    from visconvnets.settings.stages import AscentSettings
 
     kernel = np.zeros((1, 1, 3, 2))
     kernel[0, 0, :, 0] = (1.0, -1.0, -1.0)  # filter 0: red, fires; filter 1: all zero weights

@@ -84,7 +84,8 @@ def test_each_stage_owns_its_defaults():
     them (no field written again there)."""
     import inspect
 
-    from visconvnets.settings.config import STAGES, VisualizationConfig
+    from visconvnets.settings.config import VisualizationConfig
+    from visconvnets.settings.stages import STAGES
 
     for composed in (RunConfig, VisualizationConfig):
         assert inspect.get_annotations(composed) == {}, composed

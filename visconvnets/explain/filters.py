@@ -27,7 +27,7 @@ import tensorflow as tf
 from ..data.images import gaussian_blur
 from ..models import layers as layer_tools
 from ..models.forward import forward
-from ..settings.config import AscentSettings
+from ..settings.stages import AscentSettings
 from .parameterizations import PARAMETERIZATIONS, fourier_image, maco_image, natural_magnitude
 from .relus import objective_relu, redirected_relu
 

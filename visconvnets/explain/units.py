@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..settings.config import PICTURE_BATCH_SIZE, AscentSettings
+from ..settings.config import PICTURE_BATCH_SIZE
+from ..settings.stages import AscentSettings
 from .dataset_examples import EXAMPLES, UnitExamples, crop_examples, scan_units
 from .filters import ascend, filter_activations, to_display
 

@@ -17,14 +17,15 @@ import types
 import typing
 from pathlib import Path
 
-from .config import STAGES, RunConfig
+from .config import RunConfig
+from .stages import STAGES
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package (requirements.txt)
     import tomli as tomllib
 
-# The stages a run goes through, each with its settings: each stage's class in ``config.STAGES`` (a test: every
+# The stages a run goes through, each with its settings: each stage's class in ``stages.STAGES`` (a test: every
 # RunConfig field in exactly one).
 SECTIONS = {section: tuple(field.name for field in dataclasses.fields(kind)) for section, kind in STAGES.items()}
 # settings that are one command's action: written false, so that replaying a file never repeats them
