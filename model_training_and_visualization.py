@@ -11,7 +11,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -508,12 +507,8 @@ def settings_given(args: argparse.Namespace, argv=None) -> RunConfig:
         ValueError, FileNotFoundError: --config's file is missing or bad (before any work).
     """
     on_command_line = {key: value for key, value in vars(args).items() if key in explicit_settings(argv)}
-    from_file = read_settings_file(args.config) if args.config is not None else {}
-    given = config_from_mapping({**from_file, **on_command_line})  # the defaults under what was given
-    if not given.demo:
-        return given
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
-    return demo_preset(**{key: value for key, value in {**from_file, **on_command_line}.items() if key in fields})
+    given = {**(read_settings_file(args.config) if args.config is not None else {}), **on_command_line}
+    return config_from_mapping(given, demo_preset() if given.get("demo") else None)
 
 
 def main(argv=None) -> int:

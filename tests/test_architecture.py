@@ -71,8 +71,11 @@ def test_imports_only_go_down_or_sideways():
 
 def test_settings_and_layout_import_nothing_of_the_project():
     modules = library_modules()
+    assert project_imports("visconvnets.settings.config", modules["visconvnets.settings.config"]) == {
+        "visconvnets.settings.stages"  # the stages it composes, beside it at the bottom
+    }
     for name in (
-        "visconvnets.settings.config",
+        "visconvnets.settings.stages",
         "visconvnets.settings.backbones",
         "visconvnets.settings.outputs",
         "visconvnets.models.keras_internals",

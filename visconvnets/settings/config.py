@@ -52,6 +52,14 @@ CAM_METHOD_NAMES = (
 )
 
 
+def _check_not_negative(settings, names) -> None:
+    """The flags' own ``0 or more`` check (argparse's ``_count``), for values a ``--config`` file or a caller gives;
+    NaN fails it too."""
+    for name in names:
+        if not getattr(settings, name) >= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(settings, name)}")
+
+
 @dataclasses.dataclass(frozen=True)
 class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSettings, DataSettings):
     """The settings of the pictures (of a trained or a loaded model): the data, pictures, maps, scores and run
@@ -82,9 +90,7 @@ class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSetting
 
     def validate_pictures(self) -> None:
         """Every check on picture settings that needs no model, with the received value."""
-        for name in ("images_per_class", "activation_images", "max_misclassified"):
-            if not getattr(self, name) >= 0:  # the flags' own check, for values a --config file gives
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        _check_not_negative(self, ("images_per_class", "activation_images", "max_misclassified"))
         if self.images_per_row < 1:
             raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
         if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:
@@ -149,9 +155,8 @@ class RunConfig(HardwareSettings, TrainingSettings, ModelSettings, Visualization
         Raises:
             ValueError: a value out of range; FileNotFoundError: --model or an --images file is missing.
         """
-        for name in ("epochs", "fine_tune_epochs", "probe_images", "backup_every", "patience", "logical_cpus"):
-            if not getattr(self, name) >= 0:  # NaN fails this too
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        counts = ("epochs", "fine_tune_epochs", "probe_images", "backup_every", "patience", "logical_cpus")
+        _check_not_negative(self, counts)
         if self.verbose not in (0, 1, 2):
             raise ValueError(f"--verbose must be 0, 1 or 2, got {self.verbose}")
         if self.batch_size < 1:
@@ -261,7 +266,8 @@ def demo_preset(**given) -> RunConfig:
     return RunConfig(**{**DEMO_SETTINGS, "demo": True, **given})
 
 
-def config_from_mapping(values: dict) -> RunConfig:
-    """A RunConfig from a mapping (e.g. ``vars(argparse_namespace)``); keys that are not settings are ignored."""
+def config_from_mapping(values: dict, base: RunConfig | None = None) -> RunConfig:
+    """``base`` (the defaults when None; e.g. ``demo_preset()``) with the settings of a mapping over it (e.g.
+    ``vars(argparse_namespace)``); keys that are not settings are ignored."""
     fields = {field.name for field in dataclasses.fields(RunConfig)}
-    return RunConfig(**{key: value for key, value in values.items() if key in fields})
+    return dataclasses.replace(base or RunConfig(), **{key: value for key, value in values.items() if key in fields})

@@ -18,6 +18,7 @@ import typing
 from pathlib import Path
 
 from .config import RunConfig
+from .outputs import write_text
 from .stages import STAGES
 
 try:
@@ -77,12 +78,8 @@ def to_toml(config: RunConfig) -> str:
 
 
 def write_settings_file(path: Path, config: RunConfig) -> Path:
-    """``to_toml(config)`` written to ``path`` atomically (a temporary file, then renamed)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(to_toml(config), encoding="utf-8")
-    temporary.replace(path)
-    return path
+    """``to_toml(config)`` written to ``path`` atomically (``outputs.write_text``)."""
+    return write_text(path, to_toml(config))
 
 
 def _line_of(text: str, section: str | None, key: str | None = None) -> int | None:
@@ -186,8 +183,3 @@ def read_settings_file(path: Path) -> dict:
             except TypeError as wanted:
                 raise ValueError(f"{where}: {key!r} in [{section}] must be {wanted}, got {value!r}") from None
     return found
-
-
-def field_names() -> set[str]:
-    """Every RunConfig field (what SECTIONS must cover)."""
-    return {field.name for field in dataclasses.fields(RunConfig)}

@@ -115,13 +115,18 @@ def as_layout(folder: RunLayout | Path | str) -> RunLayout:
     return folder if isinstance(folder, RunLayout) else RunLayout(Path(folder))
 
 
-def write_json(path: Path, payload: dict) -> Path:
-    """Write JSON atomically (temporary file, then rename)."""
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text atomically (a temporary file, then renamed: never a half-written file at ``path``)."""
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
     return path
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    """Write JSON atomically (``write_text``)."""
+    return write_text(path, json.dumps(payload, indent=2, default=str))
 
 
 def read_json(path: Path) -> dict:
