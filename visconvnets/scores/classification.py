@@ -45,7 +45,7 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
         "count": int(labels.size),
         "accuracy": float((predicted == labels).mean()) if labels.size else float("nan"),
         "loss": float(-np.log(picked).mean()) if labels.size else float("nan"),
-        "confusion_matrix": confusion.astype(int).tolist(),
+        "confusion_matrix": confusion.tolist(),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
