@@ -205,30 +205,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         f"{' (resuming)' if job.state == 'resume' else ''}; {weights} weights; "
         f"{job.strategy.num_replicas_in_sync} replica(s)"
     )
-    watching = fitting.training_callbacks(
-        model,
-        job.split_files,
-        classes,
-        job.layout.root,
-        job.layers.cam,
-        job.images.probes,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        method=config.cam_method,
-        pixel_options=config.pixel_options(),
-        tensorboard=config.tensorboard,
-    )
-    fit_recipe = recipe.Recipe(
-        steps_per_epoch=-(-train_count // config.batch_size),
-        fine_tune_from=config.fine_tune_from,
-        lr_schedule=config.lr_schedule,
-        patience=config.patience,
-        verbose=config.verbose,
-        run_eagerly=config.run_eagerly,
-        gradient_clip=config.gradient_clip,
-        extra_callbacks=tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
-        backup_every=0.0 if config.distribute == "multiworker" else config.backup_every,  # workers: the same epochs
-    )
+    fit_recipe = _fit_recipe(job, model, classes, train_count)
     phases = recipe.plan_phases(
         pretrained=job.weights_path is not None,
         epochs=config.epochs,
@@ -236,16 +213,7 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         learning_rate=config.learning_rate,
         fine_tune_learning_rate=config.fine_tune_learning_rate,
     )
-    train_data, validation_data = fitting.datasets(
-        job.split_files,
-        config.image_size,
-        config.batch_size,
-        augmenter=make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed),
-        seed=config.seed,
-        validation=config.validation,
-        cache_limit_mb=config.cache_limit_mb,
-        cache_dir=config.cache_dir,
-    )
+    train_data, validation_data = _fit_data(job)
     summary["training"] = recipe.train(
         model,
         train_data,
@@ -266,6 +234,50 @@ def train_model(job: Job, model, classes: list[str]) -> dict:
         devices.finish_worker(job.layout.root, config.output)
     shutil.rmtree(job.layout / outputs.TRAINING_STATE, ignore_errors=True)
     return summary
+
+
+def _fit_recipe(job: Job, model, classes: list[str], train_count: int) -> recipe.Recipe:
+    """How ``recipe.train`` fits: the settings' recipe, with the epoch pictures and TensorBoard (the chief's)."""
+    config = job.config
+    watching = fitting.training_callbacks(
+        model,
+        job.split_files,
+        classes,
+        job.layout.root,
+        job.layers.cam,
+        job.images.probes,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        method=config.cam_method,
+        pixel_options=config.pixel_options(),
+        tensorboard=config.tensorboard,
+    )
+    return recipe.Recipe(
+        steps_per_epoch=-(-train_count // config.batch_size),
+        fine_tune_from=config.fine_tune_from,
+        lr_schedule=config.lr_schedule,
+        patience=config.patience,
+        verbose=config.verbose,
+        run_eagerly=config.run_eagerly,
+        gradient_clip=config.gradient_clip,
+        extra_callbacks=tuple(watching) if devices.is_chief() else (),  # only the chief writes OUT
+        backup_every=0.0 if config.distribute == "multiworker" else config.backup_every,  # workers: the same epochs
+    )
+
+
+def _fit_data(job: Job):
+    """(train, validation or None) pipelines of the split, augmented and cached as the settings say."""
+    config = job.config
+    return fitting.datasets(
+        job.split_files,
+        config.image_size,
+        config.batch_size,
+        augmenter=make_augmenter(config.rotation, config.shift, config.zoom, config.horizontal_flip, seed=config.seed),
+        seed=config.seed,
+        validation=config.validation,
+        cache_limit_mb=config.cache_limit_mb,
+        cache_dir=config.cache_dir,
+    )
 
 
 def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict):
