@@ -71,12 +71,14 @@ def test_imports_only_go_down_or_sideways():
 
 def test_settings_and_layout_import_nothing_of_the_project():
     modules = library_modules()
+    beside = {"visconvnets.settings.names", "visconvnets.settings.backbones"}  # plain lists and data
     assert project_imports("visconvnets.settings.config", modules["visconvnets.settings.config"]) == {
-        "visconvnets.settings.stages"  # the stages it composes, beside it at the bottom
+        "visconvnets.settings.stages",  # the stages it composes, beside it at the bottom
+        "visconvnets.settings.names",
     }
+    assert project_imports("visconvnets.settings.stages", modules["visconvnets.settings.stages"]) == beside
     for name in (
-        "visconvnets.settings.stages",
-        "visconvnets.settings.backbones",
+        *beside,
         "visconvnets.settings.outputs",
         "visconvnets.models.keras_internals",
         "visconvnets.data.workers",

@@ -8,8 +8,8 @@ import pytest
 
 from visconvnets.explain.cams import cam
 from visconvnets.explain.cams.eigencam import eigencam_from_activations
-from visconvnets.explain.methods import MAP_METHODS, ordered_methods
-from visconvnets.settings.config import CAM_METHOD_NAMES
+from visconvnets.explain.methods import MAP_METHODS, MapMethod, ordered_methods, register_method
+from visconvnets.settings.names import CAM_METHOD_NAMES
 
 from .conftest import random_images
 
@@ -44,6 +44,10 @@ def test_every_name_is_registered_once():
     assert {name for name, method in MAP_METHODS.items() if method.baseline} == {"random", "centre", "sobel"}
     with pytest.raises(ValueError, match="unknown map method 'gradcam2'; choose from centre, eigencam, gradcam"):
         cam(None, np.zeros((1, 8, 8, 3)), "gradcam2")
+    # a method outside settings.names' one list is refused, so --cam-method's choices cannot miss it
+    with pytest.raises(ValueError, match="'mine' is not in settings.names.CAM_METHOD_NAMES: add it there"):
+        register_method(MapMethod("mine", compute=lambda cam_pass: None))
+    assert "mine" not in MAP_METHODS
 
 
 def test_layercam_and_hirescam_are_the_products_they_claim(small_model):

@@ -11,16 +11,17 @@ from visconvnets.settings.config import DEMO_SETTINGS, RunConfig, config_from_ma
 
 
 def test_parsed_defaults_are_the_run_config_defaults():
-    assert config_from_mapping(vars(script.parse_args([]))) == RunConfig()
-    not_settings = {"config", "print_config"}  # what to read and whether to run, not settings
-    assert set(vars(script.parse_args([]))) - not_settings <= {field.name for field in dataclasses.fields(RunConfig)}
+    """The namespace holds the flags given and nothing else; no flag given: every setting's own default."""
+    assert vars(script.parse_args([])) == {} and script.settings_given(script.parse_args([])) == RunConfig()
+    given = vars(script.parse_args(["--config", "x.toml", "--print-config", "--epochs", "3"]))
+    assert given == {"config": script.Path("x.toml"), "print_config": True, "epochs": 3}
 
 
 def test_explicit_settings_are_only_the_flags_given():
     argv = ["--demo", "--epochs", "3", "--no-filters", "--filters=4", "--no-flip", "--output", "elsewhere"]
     assert script.explicit_settings(argv) == {"demo", "epochs", "filters", "filter_count", "horizontal_flip", "output"}
     assert script.explicit_settings([]) == set()
-    config = script.settings_given(script.parse_args(argv), argv)  # the demo's preset, the flags given over it
+    config = script.settings_given(script.parse_args(argv))  # the demo's preset, the flags given over it
     assert config.demo and config.epochs == 3 and str(config.output) == "elsewhere"  # given: kept
     assert config.image_size == DEMO_SETTINGS["image_size"] and config.weights == "none"  # not given: the demo's
 
@@ -133,3 +134,21 @@ def test_help_fits_a_screen_and_help_all_has_every_flag_once():
     per_setting = collections.Counter(dest for flag, dest in flags.items() if flag != "--mixed-precision")
     fields = {field.name for field in dataclasses.fields(RunConfig)}
     assert set(per_setting) == fields and set(per_setting.values()) == {1}, per_setting.most_common(3)
+
+
+def test_flags_take_their_type_and_choices_from_the_settings_fields():
+    """Paths, lists, counts, choices and booleans as the fields declare them; a field's help shows its default."""
+    from pathlib import Path
+
+    argv = ["--images", "a.jpg", "b.jpg", "--sanity-methods", "gradcam", "rise", "--cache-limit-mb", "10"]
+    argv += ["--no-check-images", "--compare-cams", "--verbose", "2", "--occlusion-patch", "12"]
+    config = script.settings_given(script.parse_args(argv))
+    assert config.images == [Path("a.jpg"), Path("b.jpg")] and config.sanity_methods == ("gradcam", "rise")
+    assert (config.cache_limit_mb, config.check_images, config.compare_cams) == (10.0, False, True)
+    assert (config.verbose, config.occlusion_patch) == (2, 12)
+    for wrong in (["--sanity-methods", "gradcam", "lrp"], ["--verbose", "3"], ["--patience", "-2"], ["--seed", "x"]):
+        with pytest.raises(SystemExit):
+            script.parse_args(wrong)
+    every = " ".join(script.build_parser(everything=True).format_help().split())
+    assert "cache decoded images in memory up to this size (default: 4096)" in every
+    assert "random seed (default: 42)" in every and "(default: 0.001)" in every  # the fields' own defaults

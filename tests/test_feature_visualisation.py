@@ -167,11 +167,11 @@ def test_unknown_parameterizations_and_objectives_are_refused():
 
 
 def test_the_settings_list_the_library_choices():
-    from visconvnets.explain.filters import OBJECTIVES
-    from visconvnets.explain.parameterizations import PARAMETERIZATIONS
-    from visconvnets.settings import config
+    """One list of names (settings.names), read by the ascent's check and the settings' check alike."""
+    from visconvnets.explain import filters
+    from visconvnets.settings import config, names
 
-    assert config.FILTER_PARAMETERIZATIONS == PARAMETERIZATIONS and config.OBJECTIVES == OBJECTIVES
+    assert filters.PARAMETERIZATIONS is names.PARAMETERIZATIONS and filters.OBJECTIVES is names.OBJECTIVES
     with pytest.raises(ValueError, match="--filter-parameterization must be one of pixel, fourier, maco"):
         config.VisualizationConfig(filter_parameterization="lucid").validate_pictures()
 

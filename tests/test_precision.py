@@ -108,7 +108,7 @@ def test_precision_flags_and_the_old_alias():
     import model_training_and_visualization as script
     from visconvnets.settings.config import RunConfig
 
-    assert script.parse_args([]).precision == "auto"
+    assert script.settings_given(script.parse_args([])).precision == "auto"
     assert script.parse_args(["--mixed-precision"]).precision == "mixed_float16"  # the old flag still works
     assert script.parse_args(["--precision", "float32"]).precision == "float32"
     assert script.explicit_settings(["--mixed-precision"]) == {"precision"}

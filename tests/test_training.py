@@ -465,7 +465,7 @@ def test_two_workers_on_loopback_train_one_model_and_only_the_chief_writes(tiny_
 
 @pytest.mark.xdist_group("trained_run")
 def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
-    from visconvnets.settings.config import CAM_METHOD_NAMES
+    from visconvnets.settings.names import CAM_METHOD_NAMES
 
     output, metrics = trained_run
     faithfulness, sanity = metrics["faithfulness"], metrics["sanity"]

@@ -27,11 +27,11 @@ import tensorflow as tf
 from ..data.images import gaussian_blur
 from ..models import layers as layer_tools
 from ..models.forward import forward
+from ..settings.names import OBJECTIVES, PARAMETERIZATIONS
 from ..settings.stages import AscentSettings
-from .parameterizations import PARAMETERIZATIONS, fourier_image, maco_image, natural_magnitude
+from .parameterizations import fourier_image, maco_image, natural_magnitude
 from .relus import objective_relu, redirected_relu
 
-OBJECTIVES = ("channel", "neuron")
 # how ``ascend_spectrum`` moves the spectral parameters
 ADAM = (0.9, 0.999, 1e-8)  # Adam's beta1, beta2 and epsilon for the spectral parameterisations
 

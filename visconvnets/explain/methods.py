@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..settings.names import CAM_METHOD_NAMES
+
 
 @dataclasses.dataclass(frozen=True)
 class MapMethod:
@@ -46,7 +48,13 @@ MAP_METHODS: dict[str, MapMethod] = {}
 
 
 def register_method(method: MapMethod) -> MapMethod:
-    """Add ``method`` under its name (a second method of one name is a mistake, not an override)."""
+    """Add ``method`` under its name (a second method of one name is a mistake, not an override). Its name must be
+    in ``settings.names.CAM_METHOD_NAMES``, the one list ``--cam-method`` and the settings' checks read."""
+    if method.name not in CAM_METHOD_NAMES:
+        raise ValueError(
+            f"map method {method.name!r} is not in settings.names.CAM_METHOD_NAMES: add it there, so that "
+            "--cam-method, --sanity-methods and the settings' checks know it"
+        )
     if method.name in MAP_METHODS:
         raise ValueError(f"a map method named {method.name!r} is registered already")
     MAP_METHODS[method.name] = method

@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-PARAMETERIZATIONS = ("pixel", "fourier", "maco")
 SPECTRUM_FILE = Path(__file__).with_name("natural_spectrum.json")
 FOURIER_SCALE = 4.0  # lucid's divisor of the orthonormal inverse transform: sigmoid inputs of about +-1 at start
 # the square root of ImageNet's RGB covariance (lucid's), columns scaled to unit norm at their largest

@@ -1,6 +1,6 @@
 """A run's settings as one object: ``RunConfig`` composes the stages' classes (``stages``: each the one place its
 defaults are written), checks them before any work, and is saved resolved to ``OUT/config.json`` and, by stage,
-``OUT/config.toml``; the names each setting may take, the settings resume compares, the demo's preset.
+``OUT/config.toml``; the settings resume compares, the demo's preset (the names a setting may take: ``names``).
 
 This module imports nothing of the project's (and no TensorFlow): settings sit at the bottom of the
 house, and every other module reads them from here.
@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from .names import CAM_METHOD_NAMES, OBJECTIVES, PARAMETERIZATIONS, PRECISIONS, SCHEDULES, STRATEGIES
 from .stages import (
+    SCRATCH_BATCH_NORM_MOMENTUM,
     AscentSettings,
     DataSettings,
     HardwareSettings,
@@ -23,33 +25,7 @@ from .stages import (
     TrainingSettings,
 )
 
-SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
 PICTURE_BATCH_SIZE = 32  # images per forward/backward pass when drawing and scoring maps (fewer passes, less overhead)
-SCHEDULES = ("constant", "cosine")
-FILTER_PARAMETERIZATIONS = ("pixel", "fourier", "maco")  # explain.parameterizations.PARAMETERIZATIONS (a test)
-OBJECTIVES = ("channel", "neuron")  # explain.filters.OBJECTIVES
-STRATEGIES = ("none", "mirrored", "multiworker")
-# Keras dtype policies; "auto" resolves per machine (devices.resolve_precision) and is saved resolved
-PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
-# visconvnets.explain registers these in one registry (a test keeps the lists equal): the CAMs, the pixel
-# attributions, then the baselines a method must beat.
-CAM_METHOD_NAMES = (
-    "gradcam",
-    "gradcam++",
-    "layercam",
-    "hirescam",
-    "scorecam",
-    "eigencam",
-    "saliency",
-    "smoothgrad",
-    "integrated_gradients",
-    "occlusion",
-    "rise",
-    "guided_backprop",
-    "random",
-    "centre",
-    "sobel",
-)
 
 
 def _check_not_negative(settings, names) -> None:
@@ -98,9 +74,9 @@ class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSetting
                 f"--filter-octaves must be >= 1, --filter-jitter and --filter-blur-every >= 0, got "
                 f"{self.filter_octaves}, {self.filter_jitter}, {self.filter_blur_every}"
             )
-        if self.filter_parameterization not in FILTER_PARAMETERIZATIONS or self.filter_objective not in OBJECTIVES:
+        if self.filter_parameterization not in PARAMETERIZATIONS or self.filter_objective not in OBJECTIVES:
             raise ValueError(
-                f"--filter-parameterization must be one of {', '.join(FILTER_PARAMETERIZATIONS)} and "
+                f"--filter-parameterization must be one of {', '.join(PARAMETERIZATIONS)} and "
                 f"--filter-objective one of {', '.join(OBJECTIVES)}, got {self.filter_parameterization!r}, "
                 f"{self.filter_objective!r}"
             )

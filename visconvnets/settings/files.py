@@ -13,13 +13,12 @@ import difflib
 import json
 import math
 import re
-import types
 import typing
 from pathlib import Path
 
 from .config import RunConfig
 from .outputs import write_text
-from .stages import STAGES
+from .stages import STAGES, plain_type
 
 try:
     import tomllib
@@ -63,7 +62,7 @@ def to_toml(config: RunConfig) -> str:
         lines += ["", f"[{section}]"]
         for name in names:
             value = getattr(config, name)
-            if value is not None and _plain_type(hints[name]) is float:  # 4096 given to a float field: 4096.0
+            if value is not None and plain_type(hints[name]) is float:  # 4096 given to a float field: 4096.0
                 value = float(value)
             if name in ACTIONS:  # what one command does, not a setting: a replay never repeats it
                 lines.append(f"{name} = false  # {ACTIONS[name]}")
@@ -106,16 +105,9 @@ def _closest(name: str, choices) -> str:
     return f"; did you mean {found[0]!r}?" if found else ""
 
 
-def _plain_type(wanted):
-    """X of a field typed ``X | None`` (None is never written), else the type itself."""
-    if typing.get_origin(wanted) in (typing.Union, types.UnionType):
-        return next(argument for argument in typing.get_args(wanted) if argument is not type(None))
-    return wanted
-
-
 def _converted(name: str, value, wanted):
     """``value`` (as TOML read it) as the type RunConfig's field ``name`` wants; TypeError: what it must be."""
-    wanted = _plain_type(wanted)
+    wanted = plain_type(wanted)
     origin = typing.get_origin(wanted)
     if origin in (list, tuple):
         item_type = typing.get_args(wanted)[0]

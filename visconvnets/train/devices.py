@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from ..settings.config import STRATEGIES
+from ..settings.names import STRATEGIES
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with bfloat16 arithmetic units
 
