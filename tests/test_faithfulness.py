@@ -7,6 +7,7 @@ import pytest
 
 from visconvnets.scores.faithfulness import bootstrap_interval, deletion_insertion, impute, road_scores
 from visconvnets.scores.sanity import randomisation_steps, randomization_sanity
+from visconvnets.settings.names import REMOVALS
 
 SIDE = 32
 
@@ -41,17 +42,72 @@ def _quadrant_map(count: int) -> np.ndarray:
 
 def test_deleting_the_region_the_model_uses_beats_deleting_the_rest(quadrant_model):
     images, relevant = _red_images(4), _quadrant_map(4)
-    for baseline in ("black", "blur", "mean"):
-        good = deletion_insertion(quadrant_model, images, relevant, class_index=0, steps=8, baseline=baseline)
-        bad = deletion_insertion(quadrant_model, images, 1 - relevant, class_index=0, steps=8, baseline=baseline)
+    for baseline in REMOVALS:
+        good = deletion_insertion(quadrant_model, images, relevant, class_index=0, steps=8, removal=baseline)
+        bad = deletion_insertion(quadrant_model, images, 1 - relevant, class_index=0, steps=8, removal=baseline)
         assert good["deletion"].shape == (4, 9) and np.allclose(good["fractions"], np.linspace(0, 1, 9))
         np.testing.assert_allclose(good["deletion"][:, 0], good["insertion"][:, -1], rtol=1e-6)  # the image itself
         assert ((good["deletion_auc"] >= 0) & (good["insertion_auc"] <= 1)).all()
         if baseline == "black":  # black takes the red away (a blurred or mean canvas stays red: no signal)
             assert (good["deletion_auc"] < bad["deletion_auc"] - 0.2).all()
             assert (good["insertion_auc"] > bad["insertion_auc"] + 0.2).all()
-    with pytest.raises(ValueError, match="baseline must be blur, black or mean, got 'grey'"):
-        deletion_insertion(quadrant_model, images, relevant, baseline="grey")
+    with pytest.raises(ValueError, match="removal must be one of blur, mean, black, impute, got 'grey'"):
+        deletion_insertion(quadrant_model, images, relevant, removal="grey")
+
+
+def _stripes(count: int, seed: int = 0) -> np.ndarray:
+    """Grey columns alternating +-50 around a random level: all edges, no colour."""
+    levels = np.random.default_rng(seed).uniform(80, 170, count)[:, None, None, None]
+    columns = np.where(np.arange(SIDE) % 2 == 0, 50.0, -50.0)[None, None, :, None]
+    return np.broadcast_to(levels + columns, (count, SIDE, SIDE, 3)).astype(np.float32)
+
+
+def _edge_model():
+    """Class 0's logit is 8 x the mean absolute Laplacian of the grey image (0-1) - 3: shape, not colour."""
+    import keras
+
+    inputs = keras.Input((SIDE, SIDE, 3))
+    scaled = keras.layers.Rescaling(1 / 255.0)(inputs)
+    edges = keras.layers.Conv2D(2, 3, activation="relu", use_bias=False, name="edges")(scaled)  # +lap, -lap
+    pooled = keras.layers.GlobalAveragePooling2D()(edges)
+    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
+    model = keras.Model(inputs, scores)
+    laplacian = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)[:, :, None] / 3.0
+    kernel = np.stack([np.repeat(laplacian, 3, axis=2), -np.repeat(laplacian, 3, axis=2)], axis=-1)
+    model.get_layer("edges").set_weights([kernel])
+    model.get_layer("scores").set_weights([np.array([[8.0, 0.0], [8.0, 0.0]], np.float32), np.array([-3.0, 0.0])])
+    return model
+
+
+def _colour_model():
+    """Class 0's logit is 4 x the mean red (0-1) of the whole image - 2: colour, not shape."""
+    import keras
+
+    inputs = keras.Input((SIDE, SIDE, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
+    model = keras.Model(inputs, scores)
+    kernel = np.zeros((3, 2), np.float32)
+    kernel[0, 0] = 4.0 / 255.0
+    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
+    return model
+
+
+def test_the_removal_check_flags_a_blur_that_a_colour_model_survives():
+    """A blur keeps a colour model's class (flagged) and takes an edge model's away (not flagged); black takes
+    the red away; each removal's numbers are the class probabilities of the images with every pixel removed."""
+    from visconvnets.scores.faithfulness import KEEPS_THE_CLASS, removal_check
+
+    colour = removal_check(_colour_model(), _red_images(6), class_index=0)
+    assert colour["chance"] == 0.5 and colour["original"] > 0.75
+    assert colour["removals"]["blur"]["flagged"] and colour["removals"]["blur"]["kept"] > 0.95
+    assert not colour["removals"]["black"]["flagged"] and colour["removals"]["black"]["removed"] < 0.15
+    edges = removal_check(_edge_model(), _stripes(6), class_index=0)
+    assert edges["original"] > 0.9 and list(edges["removals"]) == list(REMOVALS)
+    assert not edges["removals"]["blur"]["flagged"] and edges["removals"]["blur"]["kept"] < KEEPS_THE_CLASS
+    assert not any(found["flagged"] for found in edges["removals"].values())  # every removal takes the stripes
+    kept = edges["removals"]["mean"]
+    assert kept["kept"] == pytest.approx((kept["removed"] - 0.5) / (edges["original"] - 0.5))
 
 
 def test_several_map_sets_score_in_one_stream_as_they_do_alone(quadrant_model):
@@ -59,12 +115,12 @@ def test_several_map_sets_score_in_one_stream_as_they_do_alone(quadrant_model):
 
     images, relevant = _red_images(5, seed=4), _quadrant_map(5)
     sets = {"good": relevant, "bad": 1 - relevant, "noise": np.random.default_rng(5).random((5, 4, 4))}
-    together = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=6, baseline="black")
+    together = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=6, removal="black")
     for name, maps in sets.items():  # the curves' two ends run once per image, shared by every map set
-        alone = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=6, baseline="black")
+        alone = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=6, removal="black")
         for key in ("deletion", "insertion", "deletion_auc", "insertion_auc"):
             np.testing.assert_allclose(together[name][key], alone[key], atol=1e-6)
-    single = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=1, baseline="black")
+    single = deletion_insertion(quadrant_model, images, sets, class_index=0, steps=1, removal="black")
     assert single["good"]["deletion"].shape == (5, 2)  # the two ends only
     np.testing.assert_allclose(single["good"]["deletion"], single["bad"]["deletion"])
     road = road_scores(quadrant_model, images, sets, class_index=0, percentiles=(10, 50))
@@ -78,7 +134,7 @@ def test_a_random_map_deletes_and_inserts_alike(quadrant_model):
     """In random pixel order the quadrant empties as fast as it fills: the two areas nearly agree."""
     images = _red_images(6, seed=1)
     maps = np.random.default_rng(2).random((6, SIDE, SIDE))
-    scores = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=16, baseline="black")
+    scores = deletion_insertion(quadrant_model, images, maps, class_index=0, steps=16, removal="black")
     assert np.abs(scores["deletion_auc"] - scores["insertion_auc"]).max() < 0.05
 
 

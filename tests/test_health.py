@@ -38,22 +38,37 @@ def test_accuracy_at_chance_and_one_class_for_everything(tmp_path):
 
 
 def test_map_checks(tmp_path):
+    """The run's method against the random map, from the run's paired comparisons: none decided better is a
+    warning that says how many images would likely decide; one decided better, no warning."""
+
+    def compared(score: str, verdict: str, more: int | None) -> dict:
+        return {
+            "method": "gradcam",
+            "baseline": "random",
+            "score": score,
+            "images": 8,
+            "verdict": verdict,
+            "images_to_decide": more,
+        }
+
     trust = {
         "layer": "mixed10",
         "cells": [3, 3],
         "map_similarity": 0.95,
-        "methods": {
-            "gradcam": {"deletion_auc": _score(0.4, 0.3, 0.5), "insertion_auc": _score(0.6, 0.5, 0.7)},
-            "random": {"deletion_auc": _score(0.45, 0.35, 0.55), "insertion_auc": _score(0.55, 0.45, 0.65)},
-        },
+        "comparisons": [
+            compared("deletion_auc", "undecided", 30),
+            compared("insertion_auc", "undecided", None),
+            {**compared("deletion_auc", "better", None), "method": "saliency"},  # another method's: not the run's
+        ],
     }
     messages = " | ".join(item["message"] for item in assess(_metrics(GOOD, faithfulness=trust), tmp_path))
     assert (
         "only 3x3 cells" in messages and "nearly the same for every image (mean pairwise correlation 0.95)" in messages
     )
-    assert "gradcam is not clearly better than a random map on any score" in messages
+    assert "gradcam is not decided better than a random map on any score" in messages
+    assert "paired tests on 8 images" in messages and "About 30 images would likely decide" in messages
     trust.update(cells=[7, 7], map_similarity=0.2)
-    trust["methods"]["gradcam"]["deletion_auc"] = _score(0.2, 0.15, 0.25)  # interval below random's: it beats it
+    trust["comparisons"][1] = compared("insertion_auc", "better", None)  # decided: no warning
     assert assess(_metrics(GOOD, faithfulness=trust), tmp_path) == []
 
 
@@ -130,3 +145,18 @@ def test_map_similarity():
     assert map_similarity(np.repeat(base, 4, axis=0)) == pytest.approx(1.0)
     assert abs(map_similarity(np.random.default_rng(1).random((40, 7, 7)))) < 0.1
     assert map_similarity(np.concatenate([base, np.zeros((3, 7, 7))])) is None  # flat maps say nothing
+
+
+def test_a_removal_that_keeps_the_class_is_a_warning(tmp_path):
+    removals = {
+        "blur": {"removed": 0.63, "kept": 0.54, "flagged": True},
+        "mean": {"removed": 0.16, "kept": -0.05, "flagged": False},
+        "black": {"removed": 0.18, "kept": -0.03, "flagged": False},
+        "impute": {"removed": 0.3, "kept": 0.13, "flagged": False},
+    }
+    trust = {"removal": {"used": "blur", "original": 0.98, "chance": 0.2, "removals": removals}}
+    messages = " | ".join(item["message"] for item in assess(_metrics(GOOD, faithfulness=trust), tmp_path))
+    assert "Removing every pixel by blur still leaves 54% of the class (p 0.63" in messages
+    assert "Try --removal mean (-5% kept)" in messages
+    trust["removal"]["used"] = "black"
+    assert assess(_metrics(GOOD, faithfulness=trust), tmp_path) == []

@@ -16,42 +16,104 @@ from ..explain import cams
 from ..explain.methods import ordered_methods
 from ..models.geometry import receptive_field
 from ..render import pictures
-from ..scores.faithfulness import HIGHER_IS_BETTER, bootstrap_interval, clearly_better, deletion_insertion, road_scores
+from ..scores.comparisons import decide, paired_comparison
+from ..scores.faithfulness import HIGHER_IS_BETTER, bootstrap_interval, deletion_insertion, removal_check, road_scores
 from ..scores.pointing import pointing_hits
 from ..scores.sanity import class_sensitivity, randomization_sanities
 from ..settings import outputs
 from ..settings.config import RunConfig
+from .timing import Stopwatch, stage
 
 SANITY_IMAGES = 4  # images re-explained at every randomisation step (one cam pass per step)
 SHOWS_THE_MODEL = 0.5  # a final rank correlation below this: the maps depend on the weights
 
 
 def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunConfig) -> tuple[dict, dict]:
-    """({method: {score: {mean, ci95}}}, {method: deletion/insertion curves}) of every method's maps,
+    """({method: {score: (n,) per-image values}}, {method: deletion/insertion curves}) of every method's maps,
     all methods' perturbed images in one stream of batches per score."""
     steps, seed = config.faithfulness_steps, config.seed
-    curves = deletion_insertion(model, images, maps, one_pass.indices, steps, geometry=geometry, seed=seed)
+    curves = deletion_insertion(model, images, maps, one_pass.indices, steps, config.removal, geometry, seed)
     road = road_scores(model, images, maps, one_pass.indices, geometry=geometry, seed=seed)
-    scores = {
+    per_image = {
         name: {
-            "deletion_auc": bootstrap_interval(curves[name]["deletion_auc"], seed=seed),
-            "insertion_auc": bootstrap_interval(curves[name]["insertion_auc"], seed=seed),
-            "road_combined": bootstrap_interval(road[name]["road_combined"], seed=seed),
+            "deletion_auc": curves[name]["deletion_auc"],
+            "insertion_auc": curves[name]["insertion_auc"],
+            "road_combined": road[name]["road_combined"],
         }
         for name in maps
     }
-    return scores, curves
+    return per_image, curves
+
+
+def compare_with_baselines(per_image: dict, baselines: list[str], seed: int = 0) -> list[dict]:
+    """Every method against every baseline on every score, image by image (``comparisons.paired_comparison``),
+    decided together (Holm over all of them: ``comparisons.decide``): a list of {method, baseline, score,
+    difference, ci95, p, p_holm, verdict, images_to_decide}."""
+    found, spreads = [], []
+    for name, scores in per_image.items():
+        if name in baselines:
+            continue
+        for key, values in scores.items():
+            for baseline in baselines:
+                reference = np.asarray(per_image[baseline][key], np.float64)
+                compared = paired_comparison(values, reference, HIGHER_IS_BETTER[key], seed=seed)
+                found.append({"method": name, "baseline": baseline, "score": key, **compared})
+                differences = np.asarray(values, np.float64) - reference
+                spreads.append(float(differences.std(ddof=1)) if len(differences) > 1 else 0.0)
+    return decide(found, spreads)
+
+
+def _image_name(path) -> str:
+    """An image as the scores name it: its class folder and file name (``daisy/1.jpg``)."""
+    return "/".join(Path(path).parts[-2:])
+
+
+def write_scores_csv(path: Path, paths: list, per_image: dict, baselines: list[str]) -> Path:
+    """OUT/map_scores.csv: one row per scored image and method (baselines too), every score of it."""
+    keys = [key for key in HIGHER_IS_BETTER if all(key in scores for scores in per_image.values())]
+    rows = [
+        [_image_name(image), name, name in baselines, *(float(per_image[name][key][index]) for key in keys)]
+        for name in per_image
+        for index, image in enumerate(paths)
+    ]
+    return outputs.write_csv(path, ["image", "method", "baseline", *keys], rows)
 
 
 def score_maps(
-    model, chosen: ImageSet, config: RunConfig, image_size: int, layer: str, out_dir: outputs.RunLayout | Path
+    model,
+    chosen: ImageSet,
+    config: RunConfig,
+    image_size: int,
+    layer: str,
+    out_dir: outputs.RunLayout | Path,
+    clock: Stopwatch | None = None,
 ) -> dict:
     """{"faithfulness": ..., "sanity": ...} for metrics.json, from the ``chosen`` test images (their boxes too,
-    for the pointing game); writes faithfulness.png and sanity.png."""
-    started = time.perf_counter()
+    for the pointing game); writes faithfulness.png, sanity.png and map_scores.csv. ``clock`` times the removal
+    check, the map scores and the randomisation check as three stages."""
     layout = outputs.as_layout(out_dir)  # the run's own layout, or a folder given by hand
+    images = load_images(chosen.paths, image_size)
+    with stage(clock, "removal check"):  # what deletion and insertion can measure on this model
+        removal = removal_check(model, images)
+    with stage(clock, "map scores"):
+        started = time.perf_counter()
+        faithfulness = _score_every_method(model, chosen, images, config, layer, layout)
+        faithfulness["removal"] = {"used": config.removal, **removal}
+        faithfulness["findings"] = removal_findings(removal, config.removal) + faithfulness["findings"]
+        faithfulness["seconds"] = round(time.perf_counter() - started, 1)
+    print(
+        f"map scores: {len(faithfulness['methods'])} methods and baselines on {len(chosen.paths)} test images, "
+        f"{faithfulness['seconds']} s"
+    )
+    with stage(clock, "randomisation check"):
+        sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
+    return {"faithfulness": faithfulness, "sanity": sanity}
+
+
+def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, layer: str, layout) -> dict:
+    """Every registered method's maps of the ``chosen`` images scored and compared with the baselines (the
+    faithfulness part of metrics.json, less the removal check); writes faithfulness.png and map_scores.csv."""
     paths, labels, boxes, sizes = chosen.paths, chosen.labels, chosen.boxes, chosen.sizes
-    images = load_images(paths, image_size)
     geometry, options = receptive_field(model, layer), config.pixel_options()
     predicted = cams.cam_pass(model, images, None, layer, config.seed, options)  # the model's own answer
     # the pointing game explains the true class, as in the original: a second pass for the misclassified only
@@ -65,18 +127,25 @@ def score_maps(
         maps[method.name] = method.compute(predicted)
         seconds[method.name] = time.perf_counter() - begun
     similarity = map_similarity(maps[config.cam_method])  # the model's own answers, before the pointing game
-    methods, found = _score_methods(model, images, maps, predicted, geometry, config)
+    per_image, found = _score_methods(model, images, maps, predicted, geometry, config)
     for method in ordered_methods():
-        name = method.name
         if boxes is not None:
             if truth is not None:
                 begun = time.perf_counter()
-                maps[name][wrong] = method.compute(truth)
-                seconds[name] += time.perf_counter() - begun
-            hits, _ = pointing_hits(maps[name], boxes, geometry, image_size, sizes)
-            methods[name]["pointing_game"] = bootstrap_interval(hits.astype(float), seed=config.seed)
+                maps[method.name][wrong] = method.compute(truth)
+                seconds[method.name] += time.perf_counter() - begun
+            hits, _ = pointing_hits(maps[method.name], boxes, geometry, images.shape[1], sizes)
+            per_image[method.name]["pointing_game"] = hits.astype(float)
+    baselines = [method.name for method in ordered_methods() if method.baseline]
+    comparisons = compare_with_baselines(per_image, baselines, config.seed)
+    methods = {}
+    for method in ordered_methods():
+        name = method.name
         kind = {"baseline": method.baseline, "pixels": method.pixels, "seconds": round(seconds[name], 2)}
-        methods[name] = {**kind, **methods[name]}
+        summaries = {key: bootstrap_interval(values, seed=config.seed) for key, values in per_image[name].items()}
+        listed = {key: [round(float(value), 6) for value in values] for key, values in per_image[name].items()}
+        methods[name] = {**kind, **summaries, "per_image": listed}
+    write_scores_csv(layout / outputs.MAP_SCORES, paths, per_image, baselines)
     curves = {
         name: (found[name]["deletion"], found[name]["insertion"], row["baseline"]) for name, row in methods.items()
     }
@@ -84,14 +153,35 @@ def score_maps(
     pictures.save_faithfulness_curves(
         found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
     )
-    faithfulness = {"layer": layer, "count": len(paths), "steps": config.faithfulness_steps, "methods": methods}
-    faithfulness["cells"] = list(predicted.activations.shape[1:3])
-    faithfulness["map_similarity"] = similarity
-    faithfulness["findings"] = findings(methods, config.cam_method)
-    sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
-    faithfulness["seconds"] = round(time.perf_counter() - started, 1)
-    print(f"map scores: {len(methods)} methods and baselines on {len(paths)} test images, {faithfulness['seconds']} s")
-    return {"faithfulness": faithfulness, "sanity": sanity}
+    return {
+        "layer": layer,
+        "count": len(paths),
+        "steps": config.faithfulness_steps,
+        "methods": methods,
+        "images": [_image_name(image) for image in paths],
+        "cells": list(predicted.activations.shape[1:3]),
+        "map_similarity": similarity,
+        "comparisons": comparisons,
+        "findings": findings(methods, comparisons, config.cam_method),
+    }
+
+
+def removal_findings(removal: dict, used: str) -> list[str]:
+    """What the removal check measured, in words: whether the run's removal leaves most of the class (then
+    deletion and insertion cannot measure faithfulness with it) and which removal left the least."""
+    kept = {name: found["kept"] for name, found in removal["removals"].items()}
+    least = min(kept, key=kept.get)
+    numbers = (
+        f"every pixel removed by {used} leaves p(class) {removal['removals'][used]['removed']:.2f} (the images "
+        f"{removal['original']:.2f}, chance {removal['chance']:.2f}: {kept[used]:.0%} of the class above chance kept)"
+    )
+    others = ", ".join(f"{name} {value:.0%}" for name, value in kept.items() if name != used)
+    if removal["removals"][used]["flagged"]:
+        return [
+            f"Removal check: {numbers}, so deletion and insertion cannot measure faithfulness with this removal on "
+            f"this model. Kept by the others: {others}; {least} removes the most (--removal {least})."
+        ]
+    return [f"Removal check: {numbers}. Kept by the others: {others}."]
 
 
 def sanity_methods(config: RunConfig) -> list[str]:
@@ -159,26 +249,39 @@ def randomisation_findings(steps: list[str], final: dict[str, float]) -> list[st
     return sentences
 
 
-def _compare(name: str, methods: dict, key: str, baseline: str, what: str) -> str:
-    score, reference = methods[name][key], methods[baseline][key]
-    better = clearly_better(score, reference, HIGHER_IS_BETTER[key])
-    verdict = "clearly better than" if better else "not clearly better than"
-    low, high = score["ci95"]
-    return (
-        f"{name} {what}: {score['mean']:.2f} [{low:.2f}, {high:.2f}], {verdict} the {baseline} baseline "
-        f"({reference['mean']:.2f}; intervals {'apart' if better else 'overlap'})."
+SCORE_WORDS = {
+    "deletion_auc": "deletion AUC (lower: the class goes faster)",
+    "insertion_auc": "insertion AUC (higher: the class comes faster)",
+    "road_combined": "ROAD combined (higher: better)",
+    "pointing_game": "pointing game (higher: better)",
+}
+
+
+def _against(comparison: dict) -> str:
+    """One comparison in words: its verdict, the mean per-image difference with its interval, the p-value."""
+    low, high = comparison["ci95"]
+    numbers = f"{comparison['difference']:+.2f} per image [{low:+.2f}, {high:+.2f}], p {comparison['p_holm']:.2g}"
+    if comparison["verdict"] != "undecided":
+        return f"{comparison['verdict']} than {comparison['baseline']} ({numbers})"
+    more = comparison["images_to_decide"]
+    likely = f"; about {more} would likely decide it" if more else "; no difference seen"
+    return f"not decided against {comparison['baseline']} with these {comparison['images']} images ({numbers}{likely})"
+
+
+def findings(methods: dict, comparisons: list[dict], method: str) -> list[str]:
+    """The run's method against every baseline, score by score, in words (each decided by a paired test, Holm
+    over every comparison of the run), and how many of the run's comparisons were decided."""
+    sentences = []
+    for key, words in SCORE_WORDS.items():
+        mine = [found for found in comparisons if found["method"] == method and found["score"] == key]
+        if mine:
+            sentences.append(f"{method}, {words}: " + "; ".join(_against(comparison) for comparison in mine) + ".")
+    decided = sum(comparison["verdict"] != "undecided" for comparison in comparisons)
+    sentences.append(
+        f"Decided: {decided} of the run's {len(comparisons)} comparisons of a method with a baseline (paired "
+        "signed-rank tests on the same images, Holm-corrected together, 5% family-wise; differences: method minus "
+        "baseline, with 95% paired bootstrap intervals). Every image's scores: map_scores.csv."
     )
-
-
-def findings(methods: dict, method: str) -> list[str]:
-    """One sentence per comparison that decides whether the run's method deserves belief."""
-    sentences = [
-        _compare(method, methods, "deletion_auc", "random", "deletion AUC (lower: the class goes faster)"),
-        _compare(method, methods, "insertion_auc", "random", "insertion AUC (higher: the class comes faster)"),
-        _compare(method, methods, "road_combined", "random", "ROAD combined"),
-    ]
-    if "pointing_game" in methods[method]:
-        sentences.append(_compare(method, methods, "pointing_game", "centre", "pointing game"))
     explanations = {name: row for name, row in methods.items() if not row["baseline"]}
     best = max(explanations, key=lambda name: explanations[name]["road_combined"]["mean"])
     sentences.append(f"Highest ROAD score among the methods: {best} ({methods[best]['road_combined']['mean']:.2f}).")

@@ -306,8 +306,7 @@ def evaluate(job: Job, model, classes: list[str], image_size: int, summary: dict
                     model, job.images.pointing, files.root, image_size, layer, config.seed
                 )
         if scored is not None:  # can the maps be trusted? scores and the randomisation check
-            with stage(job.clock, "map scores"):
-                metrics.update(map_scores.score_maps(model, scored, config, image_size, layer, job.layout))
+            metrics.update(map_scores.score_maps(model, scored, config, image_size, layer, job.layout, job.clock))
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     return metrics, predictions
 

@@ -2,7 +2,9 @@
 
 * ``deletion_insertion`` (Petsiuk et al., 2018): remove (deletion) or reveal (insertion) pixels,
   most relevant first, and follow the class probability; a faithful map makes deletion fall fast
-  (low AUC) and insertion rise fast (high AUC).
+  (low AUC) and insertion rise fast (high AUC). What a removed pixel becomes (``REMOVALS``) decides what the
+  score can see: a blur keeps colour, and a class carried by colour survives it (Rong et al., 2022; the
+  "blurriness bias", arXiv 2304.13836), so ``removal_check`` measures each removal on the run's own model.
 * ``road_scores`` (Rong et al., 2022): remove a share of pixels, most relevant first (MoRF) or least
   relevant first (LeRF), filling them by noisy linear imputation from the pixels kept, so the shape of
   the hole does not itself tell the model the class; ``road_combined`` = mean of (LeRF - MoRF) / 2.
@@ -22,10 +24,12 @@ from scipy import stats
 from ..data.images import gaussian_blur
 from ..models.forward import class_probabilities, probabilities
 from ..models.geometry import upsample_heatmaps
+from ..settings.names import REMOVALS
 
 BLUR_SIGMA = 0.05  # the blurred canvas of deletion/insertion: Gaussian sigma as a fraction of the image side
 ROAD_NOISE = 0.025 * 255  # ROAD's imputation noise (their 0.025 on 0-1 pixels), on 0-255 pixels
 ROAD_PERCENTILES = (10, 30, 50, 70, 90)
+KEEPS_THE_CLASS = 0.5  # a removal leaving more than this share of the class above chance measures too little
 # Each score a run reports, and whether a larger value is the better one.
 HIGHER_IS_BETTER = {"deletion_auc": False, "insertion_auc": True, "road_combined": True, "pointing_game": True}
 
@@ -48,15 +52,57 @@ def _explained_classes(model, images: np.ndarray, class_index) -> np.ndarray:
     return probabilities(model, images).argmax(axis=1)
 
 
-def _canvas(images: np.ndarray, baseline: str) -> np.ndarray:
-    """(n, S, S, 3): what removed pixels become."""
-    if baseline == "blur":
+def _check_removal(removal: str) -> None:
+    if removal not in REMOVALS:
+        raise ValueError(f"removal must be one of {', '.join(REMOVALS)}, got {removal!r}")
+
+
+def _canvas(images: np.ndarray, removal: str) -> np.ndarray:
+    """(n, S, S, 3): what removed pixels become, every pixel removed (``impute``: filled from nothing, so each
+    image's mean colour with noise)."""
+    _check_removal(removal)
+    if removal == "blur":
         return gaussian_blur(images, BLUR_SIGMA * images.shape[1]).numpy()
-    if baseline == "black":
+    if removal == "black":
         return np.zeros_like(images)
-    if baseline == "mean":
-        return np.broadcast_to(images.mean(axis=(1, 2), keepdims=True), images.shape).copy()
-    raise ValueError(f"baseline must be blur, black or mean, got {baseline!r}")
+    if removal == "mean":  # the scored images' mean colour: one constant for all
+        return np.broadcast_to(images.mean(axis=(0, 1, 2), keepdims=True), images.shape).copy()
+    return impute(images, np.zeros(images.shape[:3], bool))
+
+
+def removal_check(model, images, class_index=None, removals=REMOVALS) -> dict:
+    """How much of the class each removal leaves when it removes every pixel: a removal that keeps most of it
+    cannot show which pixels a map should have ranked first.
+
+    Args:
+        images: (n, S, S, 3) the scored images; class_index: as ``deletion_insertion``'s.
+
+    Returns:
+        {"original": mean class probability of the images, "chance": 1 / classes, "removals": {removal:
+        {"removed": mean class probability with every pixel removed, "kept": the share of the class above
+        chance that is left, (removed - chance) / (original - chance), "flagged": kept > KEEPS_THE_CLASS}}}.
+    """
+    images = np.asarray(images, np.float32)
+    classes = _explained_classes(model, images, class_index)
+    canvases = [images] + [_canvas(images, removal) for removal in removals]
+    stacked = np.concatenate(canvases)
+    classes_of = np.tile(classes, len(canvases))
+    found = class_probabilities(model, len(stacked), lambda start, stop: stacked[start:stop], classes_of)
+    found = found.reshape(len(canvases), len(images)).mean(axis=1)
+    chance = 1.0 / int(probabilities(model, images[:1]).shape[1])
+    above = max(float(found[0]) - chance, 1e-6)
+    return {
+        "original": float(found[0]),
+        "chance": chance,
+        "removals": {
+            removal: {
+                "removed": float(removed),
+                "kept": (float(removed) - chance) / above,
+                "flagged": (float(removed) - chance) / above > KEEPS_THE_CLASS,
+            }
+            for removal, removed in zip(removals, found[1:])
+        },
+    }
 
 
 def _curves(ends: np.ndarray, middle: np.ndarray, fractions: np.ndarray) -> dict:
@@ -76,7 +122,7 @@ def _curves(ends: np.ndarray, middle: np.ndarray, fractions: np.ndarray) -> dict
 
 
 def deletion_insertion(
-    model, images, maps, class_index=None, steps: int = 20, baseline: str = "blur", geometry=None, seed: int = 0
+    model, images, maps, class_index=None, steps: int = 20, removal: str = "blur", geometry=None, seed: int = 0
 ):
     """Deletion and insertion curves and their areas, every step of every image batched.
 
@@ -88,7 +134,8 @@ def deletion_insertion(
             (the image, the canvas: the same whatever the map) run once per image.
         class_index: None (each image's predicted class), an int or one per image.
         steps: Curve points after the start (each removes or reveals 1/steps of the pixels).
-        baseline: What removed pixels become: "blur" (the image blurred), "black" or "mean" (its mean colour).
+        removal: What removed pixels become (``REMOVALS``): "blur" (the image blurred), "mean" (the scored images'
+            mean colour), "black", or "impute" (ROAD's noisy linear imputation from the pixels kept at each step).
         geometry: (stride, offset) of the maps' cells (``geometry.receptive_field``); None: a plain resize.
         seed: Orders pixels of equal relevance.
 
@@ -100,7 +147,7 @@ def deletion_insertion(
     images = np.asarray(images, np.float32)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    canvas = _canvas(images, baseline)
+    canvas = _canvas(images, removal)
     map_sets = maps if isinstance(maps, dict) else {None: maps}
     count, side = len(images), images.shape[1]
     classes = _explained_classes(model, images, class_index)
@@ -122,6 +169,8 @@ def deletion_insertion(
         )
         replaced = (ranks[map_set, image] < removed[step][:, None, None])[..., None]  # (b, S, S, 1): canvas here
         replaced = np.where(mode[:, None, None, None] == 0, replaced, ~replaced)  # insertion: the opposite
+        if removal == "impute":  # filled from the pixels kept at this step
+            return impute(images[image], ~replaced[..., 0], seed=seed + start)
         return np.where(replaced, canvas[image], images[image])
 
     classes_of = np.tile(np.repeat(classes, steps - 1), 2 * len(map_sets))

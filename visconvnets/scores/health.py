@@ -9,7 +9,6 @@ from pathlib import Path
 from scipy import stats
 
 from ..settings import outputs
-from .faithfulness import HIGHER_IS_BETTER, clearly_better
 
 CHANCE_P_VALUE = 0.01  # accuracy must beat the majority-class rate at this one-sided binomial level
 ONE_CLASS_SHARE = 0.8  # "one class predicted for almost every image"
@@ -87,15 +86,34 @@ def _map_checks(metrics: dict) -> list[dict]:
                 "say little about these images."
             )
         )
-    method = (metrics.get("visualizations") or {}).get("cam_method", "gradcam")
-    row, random = faithfulness.get("methods", {}).get(method), faithfulness.get("methods", {}).get("random")
-    scores = [key for key in HIGHER_IS_BETTER if row and random and key in row and key in random]
-    if scores and not any(clearly_better(row[key], random[key], HIGHER_IS_BETTER[key]) for key in scores):
+    removal = faithfulness.get("removal")
+    if removal and removal["removals"][removal["used"]]["flagged"]:
+        kept = {name: found["kept"] for name, found in removal["removals"].items()}
+        least = min(kept, key=kept.get)
         found.append(
             _warning(
-                f"{method} is not clearly better than a random map on any score (deletion, insertion, ROAD"
-                f"{', pointing game' if 'pointing_game' in row else ''}; 95% intervals overlap). Either the maps do "
-                "not explain this model or the images scored are too few to tell (--faithfulness-images)."
+                f"Removing every pixel by {removal['used']} still leaves {kept[removal['used']]:.0%} of the class "
+                f"(p {removal['removals'][removal['used']]['removed']:.2f}; the images {removal['original']:.2f}, "
+                f"chance {removal['chance']:.2f}): deletion and insertion cannot measure faithfulness with this "
+                f"removal on this model (what it keeps, likely colour, carries the class). Try --removal {least} "
+                f"({kept[least]:.0%} kept)."
+            )
+        )
+    method = (metrics.get("visualizations") or {}).get("cam_method", "gradcam")
+    against_random = [
+        comparison
+        for comparison in faithfulness.get("comparisons", [])
+        if comparison["method"] == method and comparison["baseline"] == "random"
+    ]
+    if against_random and not any(comparison["verdict"] == "better" for comparison in against_random):
+        needed = [comparison["images_to_decide"] for comparison in against_random if comparison["images_to_decide"]]
+        more = f" About {min(needed)} images would likely decide the closest one." if needed else ""
+        found.append(
+            _warning(
+                f"{method} is not decided better than a random map on any score (deletion, insertion, ROAD"
+                f"{', pointing game' if any(c['score'] == 'pointing_game' for c in against_random) else ''}; paired "
+                f"tests on {against_random[0]['images']} images). Either the maps do not explain this model or the "
+                f"images scored are too few to tell (--faithfulness-images).{more}"
             )
         )
     return found

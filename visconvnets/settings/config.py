@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .names import CAM_METHOD_NAMES, OBJECTIVES, PARAMETERIZATIONS, PRECISIONS, SCHEDULES, STRATEGIES
+from .names import CAM_METHOD_NAMES, OBJECTIVES, PARAMETERIZATIONS, PRECISIONS, REMOVALS, SCHEDULES, STRATEGIES
 from .stages import (
     SCRATCH_BATCH_NORM_MOMENTUM,
     AscentSettings,
@@ -99,6 +99,8 @@ class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSetting
             value = getattr(self, name)
             if value is not None and not value >= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.removal not in REMOVALS:
+            raise ValueError(f"--removal must be one of {', '.join(REMOVALS)}, got {self.removal!r}")
         unknown = [name for name in self.sanity_methods if name not in CAM_METHOD_NAMES]
         if unknown or not self.sanity_methods:
             raise ValueError(

@@ -10,6 +10,9 @@ from __future__ import annotations
 SCHEDULES = ("constant", "cosine")  # the learning rate over each training phase
 PARAMETERIZATIONS = ("pixel", "fourier", "maco")  # what a filter pattern's gradient ascent optimises
 OBJECTIVES = ("channel", "neuron")  # what it maximises: a filter's mean over its map, or its centre cell
+# what deletion and insertion put where pixels are removed (scores.faithfulness): the image blurred, the scored
+# images' mean colour (a constant), black, or ROAD's noisy linear imputation from the pixels kept
+REMOVALS = ("blur", "mean", "black", "impute")
 STRATEGIES = ("none", "mirrored", "multiworker")  # tf.distribute strategies
 # Keras dtype policies; "auto" resolves per machine (train.devices.resolve_precision) and is saved resolved
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")

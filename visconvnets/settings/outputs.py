@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ TRAINING_CURVES = "training_curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
 FAITHFULNESS_CURVES = "faithfulness.png"  # deletion/insertion curves of every CAM method and baseline
 SANITY_FIGURE = "sanity.png"  # the randomisation check
+MAP_SCORES = "map_scores.csv"  # every scored test image's scores, one row per image and map method
 REPORT = "index.html"
 TRAINING_STATE = "training_state"  # resume state; removed when training finishes
 CHECKPOINTS = "checkpoints"  # best.weights.h5 (validation accuracy)
@@ -55,6 +57,7 @@ RUN_OUTPUTS = (
     CONFUSION_MATRIX,
     FAITHFULNESS_CURVES,
     SANITY_FIGURE,
+    MAP_SCORES,
     TRAINING_STATE,
     CHECKPOINTS,
     ACTIVATIONS,
@@ -147,6 +150,15 @@ def write_predictions_csv(
             predicted = max(range(len(row)), key=row.__getitem__)
             writer.writerow([relative, classes[label], classes[predicted], *(f"{value:.7g}" for value in row)])
     return Path(path)
+
+
+def write_csv(path: Path, header: Sequence[str], rows) -> Path:
+    """A CSV file with a header, written atomically (``write_text``); floats to 7 significant digits."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([f"{value:.7g}" if isinstance(value, float) else value for value in row] for row in rows)
+    return write_text(path, buffer.getvalue())
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:

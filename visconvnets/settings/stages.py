@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from .backbones import BACKBONES, PREPROCESSING
-from .names import CAM_METHOD_NAMES, OBJECTIVES, PARAMETERIZATIONS, PRECISIONS, SCHEDULES, STRATEGIES
+from .names import CAM_METHOD_NAMES, OBJECTIVES, PARAMETERIZATIONS, PRECISIONS, REMOVALS, SCHEDULES, STRATEGIES
 
 SCRATCH_BATCH_NORM_MOMENTUM = 0.9  # from scratch on few steps Keras's 0.99 cannot keep up; 0.9 can
 
@@ -383,6 +383,15 @@ class ScoreSettings:
         brief="skip the maps' scores and the randomisation check",
     )
     faithfulness_images: int = setting(8, "test images the maps are scored on (default: {default})")
+    # what deletion and insertion put in place of removed pixels; the run measures every removal on its model
+    # first (the class left when every pixel is removed) and says when its removal keeps most of the class
+    removal: str = setting(
+        "blur",
+        "what deletion and insertion put in place of removed pixels: blur (the image blurred), mean (the scored "
+        "images' mean colour), black, impute (ROAD's fill from the pixels kept) (default: {default}). Each run "
+        "measures all four on its model and says when its removal keeps most of the class",
+        choices=REMOVALS,
+    )
     # each point removes or reveals 1/steps of the pixels
     faithfulness_steps: int = setting(10, "deletion/insertion curve steps (default: {default})")
     sanity_steps: int = setting(  # the head and the top 11 blocks

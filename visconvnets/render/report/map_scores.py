@@ -17,9 +17,15 @@ SCORE_COLUMNS = (
 )
 
 
-def _score_rows(methods: dict) -> tuple[list[str], list[dict]]:
-    """(column titles, one row per method: name, baseline, pixels, seconds, cells {mean, low, high, best})."""
+def _score_rows(methods: dict, comparisons: list[dict]) -> tuple[list[str], list[dict]]:
+    """(column titles, one row per method: name, baseline, pixels, seconds, cells {mean, low, high, best, beats,
+    loses}: the baselines the method is decided better and worse than on that score)."""
     columns = [column for column in SCORE_COLUMNS if all(column[0] in row for row in methods.values())]
+    verdicts = {}  # (method, score) -> {"better": [baseline, ...], "worse": [...]}
+    for comparison in comparisons:
+        cell = verdicts.setdefault((comparison["method"], comparison["score"]), {"better": [], "worse": []})
+        if comparison["verdict"] in cell:
+            cell[comparison["verdict"]].append(comparison["baseline"])
     best = {}
     for key, _, higher in columns:
         means = {name: row[key]["mean"] for name, row in methods.items()}
@@ -29,7 +35,17 @@ def _score_rows(methods: dict) -> tuple[list[str], list[dict]]:
         cells = []
         for key, _, _ in columns:
             low, high = row[key]["ci95"]
-            cells.append({"mean": row[key]["mean"], "low": low, "high": high, "best": best[key] == name})
+            decided = verdicts.get((name, key), {"better": [], "worse": []})
+            cells.append(
+                {
+                    "mean": row[key]["mean"],
+                    "low": low,
+                    "high": high,
+                    "best": best[key] == name,
+                    "beats": decided["better"],
+                    "loses": decided["worse"],
+                }
+            )
         kind = {"baseline": bool(row.get("baseline")), "pixels": bool(row.get("pixels")), "seconds": row.get("seconds")}
         rows.append({"name": name, **kind, "cells": cells})
     return [title for _, title, _ in columns], rows
@@ -40,11 +56,12 @@ def scores_section(out_dir: Path, metrics: dict) -> dict | None:
     faithfulness, sanity = metrics.get("faithfulness"), metrics.get("sanity")
     if not faithfulness:
         return None
-    columns, rows = _score_rows(faithfulness["methods"])
+    columns, rows = _score_rows(faithfulness["methods"], faithfulness.get("comparisons", []))
     curves = out_dir / outputs.FAITHFULNESS_CURVES
     sanity_figure = out_dir / outputs.SANITY_FIGURE
     return {
         "count": faithfulness["count"],
+        "removal": (faithfulness.get("removal") or {}).get("used", "blur"),
         "layer": faithfulness["layer"],
         "columns": columns,
         "rows": rows,
