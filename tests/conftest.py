@@ -139,7 +139,7 @@ def tiny_config(data: Path, output: Path, **overrides):
 
 
 # the map scores, shrunk: few images, steps, and passes of the pixel methods (occlusion: 6 x 6 patches at 75 px)
-SMALL_SCORES = {"faithfulness_images": 3, "faithfulness_steps": 4, "sanity_steps": 3}
+SMALL_SCORES = {"faithfulness_images": 3, "method_images": 2, "faithfulness_steps": 4, "sanity_steps": 3}
 SMALL_SCORES.update(ig_steps=4, smoothgrad_samples=2, rise_masks=16, occlusion_patch=25)
 
 

@@ -479,10 +479,10 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
             low, high = row[key]["ci95"]
             assert low <= row[key]["mean"] <= high, (name, key)
         assert 0 <= row["deletion_auc"]["mean"] <= 1 and 0 <= row["insertion_auc"]["mean"] <= 1
-    assert faithfulness["findings"][0].startswith("Removal check: every pixel removed by blur leaves p(class)")
+    assert faithfulness["findings"][0].startswith("Removal check: every pixel removed by mean leaves p(class)")
     assert faithfulness["findings"][1].startswith("gradcam, deletion AUC")
     removal = faithfulness["removal"]
-    assert removal["used"] == "blur" and list(removal["removals"]) == ["blur", "mean", "black", "impute"]
+    assert removal["used"] == "mean" and list(removal["removals"]) == ["blur", "mean", "black", "impute"]
     assert all(0 <= found["removed"] <= 1 for found in removal["removals"].values())
     assert {"removal check", "map scores", "randomisation check"} <= set(metrics["timings"])
     from visconvnets.scores.faithfulness import HIGHER_IS_BETTER
@@ -491,10 +491,16 @@ def test_the_run_scores_its_maps_and_says_how_far_to_trust_them(trained_run):
     comparisons = faithfulness["comparisons"]
     assert len(comparisons) == (len(CAM_METHOD_NAMES) - 3) * 3 * len(scores)  # every method x baseline x score
     assert faithfulness["methods"]["gradcam"]["per_image"].keys() == set(scores)
-    assert all(found["verdict"] in ("better", "worse", "undecided") and found["images"] == 3 for found in comparisons)
+    assert all(found["verdict"] in ("better", "worse", "undecided") for found in comparisons)
+    # the run's method and the baselines on the 3 scored images, every other method on the first 2 of them
+    assert {(found["method"] == "gradcam", found["images"]) for found in comparisons} == {(True, 3), (False, 2)}
+    assert {
+        name: row["images"] for name, row in faithfulness["methods"].items() if row["images"] == 3
+    } == dict.fromkeys(("gradcam", "random", "centre", "sobel"), 3)
     assert sum("Decided: " in text for text in faithfulness["findings"]) == 1
     rows = (output / "map_scores.csv").read_text(encoding="utf-8").splitlines()
-    assert len(rows) == 1 + 3 * len(CAM_METHOD_NAMES) and rows[0].startswith("image,method,baseline,deletion_auc")
+    assert len(rows) == 1 + 3 * 4 + 2 * (len(CAM_METHOD_NAMES) - 4)  # a row per image and method scored on it
+    assert rows[0].startswith("image,method,baseline,deletion_auc")
     assert list(sanity["methods"]) == ["gradcam", "integrated_gradients", "guided_backprop"]  # the defaults
     assert len(sanity["steps"]) == 3 and sanity["steps"][:2] == ["head", "mixed10"]
     for name, row in sanity["methods"].items():

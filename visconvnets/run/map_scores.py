@@ -55,7 +55,7 @@ def compare_with_baselines(per_image: dict, baselines: list[str], seed: int = 0)
             continue
         for key, values in scores.items():
             for baseline in baselines:
-                reference = np.asarray(per_image[baseline][key], np.float64)
+                reference = np.asarray(per_image[baseline][key], np.float64)[: len(values)]  # the same images
                 compared = paired_comparison(values, reference, HIGHER_IS_BETTER[key], seed=seed)
                 found.append({"method": name, "baseline": baseline, "score": key, **compared})
                 differences = np.asarray(values, np.float64) - reference
@@ -69,12 +69,13 @@ def _image_name(path) -> str:
 
 
 def write_scores_csv(path: Path, paths: list, per_image: dict, baselines: list[str]) -> Path:
-    """OUT/map_scores.csv: one row per scored image and method (baselines too), every score of it."""
+    """OUT/map_scores.csv: one row per image and method (baselines too) it was scored on (a method scored on
+    fewer images: the first of ``paths``), every score of it."""
     keys = [key for key in HIGHER_IS_BETTER if all(key in scores for scores in per_image.values())]
     rows = [
-        [_image_name(image), name, name in baselines, *(float(per_image[name][key][index]) for key in keys)]
+        [_image_name(paths[index]), name, name in baselines, *(float(per_image[name][key][index]) for key in keys)]
         for name in per_image
-        for index, image in enumerate(paths)
+        for index in range(len(per_image[name][keys[0]]))
     ]
     return outputs.write_csv(path, ["image", "method", "baseline", *keys], rows)
 
@@ -110,57 +111,78 @@ def score_maps(
     return {"faithfulness": faithfulness, "sanity": sanity}
 
 
-def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, layer: str, layout) -> dict:
-    """Every registered method's maps of the ``chosen`` images scored and compared with the baselines (the
-    faithfulness part of metrics.json, less the removal check); writes faithfulness.png and map_scores.csv."""
-    paths, labels, boxes, sizes = chosen.paths, chosen.labels, chosen.boxes, chosen.sizes
-    geometry, options = receptive_field(model, layer), config.pixel_options()
+def _maps_and_scores(model, images, chosen: ImageSet, methods: list, config: RunConfig, layer: str) -> tuple:
+    """``methods``' maps of ``images`` (the first of ``chosen``'s) and their scores: ({name: (n, h, w) maps},
+    {name: seconds}, {name: {score: (n,)}}, {name: curves}, the layer's cells (h, w)). The pointing game (with
+    boxes) explains the true class, as in the original: a second pass for the misclassified only."""
+    count, options = len(images), config.pixel_options()
+    geometry = receptive_field(model, layer)
     predicted = cams.cam_pass(model, images, None, layer, config.seed, options)  # the model's own answer
-    # the pointing game explains the true class, as in the original: a second pass for the misclassified only
-    wrong = np.flatnonzero(predicted.indices != np.asarray(labels)) if boxes is not None else np.array([], int)
-    truth = None
-    if wrong.size:
-        truth = cams.cam_pass(model, images[wrong], np.asarray(labels)[wrong], layer, config.seed, options)
     maps, seconds = {}, {}
-    for method in ordered_methods():
+    for method in methods:
         begun = time.perf_counter()
         maps[method.name] = method.compute(predicted)
         seconds[method.name] = time.perf_counter() - begun
-    similarity = map_similarity(maps[config.cam_method])  # the model's own answers, before the pointing game
-    per_image, found = _score_methods(model, images, maps, predicted, geometry, config)
-    for method in ordered_methods():
-        if boxes is not None:
+    per_image, curves = _score_methods(model, images, maps, predicted, geometry, config)
+    if chosen.boxes is not None:
+        labels = np.asarray(chosen.labels)[:count]
+        wrong = np.flatnonzero(predicted.indices != labels)
+        truth = cams.cam_pass(model, images[wrong], labels[wrong], layer, config.seed, options) if wrong.size else None
+        for method in methods:
+            begun = time.perf_counter()
+            pointed = maps[method.name].copy()  # the scores above keep the predicted class's maps
             if truth is not None:
-                begun = time.perf_counter()
-                maps[method.name][wrong] = method.compute(truth)
-                seconds[method.name] += time.perf_counter() - begun
-            hits, _ = pointing_hits(maps[method.name], boxes, geometry, images.shape[1], sizes)
+                pointed[wrong] = method.compute(truth)
+            seconds[method.name] += time.perf_counter() - begun
+            hits, _ = pointing_hits(pointed, chosen.boxes[:count], geometry, images.shape[1], chosen.sizes[:count])
             per_image[method.name]["pointing_game"] = hits.astype(float)
+    return maps, seconds, per_image, curves, list(predicted.activations.shape[1:3])
+
+
+def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, layer: str, layout) -> dict:
+    """Every registered method's maps scored and compared with the baselines (the faithfulness part of
+    metrics.json, less the removal check); writes faithfulness.png and map_scores.csv. The run's method and the
+    baselines are scored on every chosen image (``--faithfulness-images``), the other methods on the first
+    ``--method-images`` of them (what their maps cost: BENCHMARKS.md)."""
+    every = [method for method in ordered_methods() if method.baseline or method.name == config.cam_method]
+    others = [method for method in ordered_methods() if method not in every]
+    fewer = min(len(images), config.method_images)
+    maps, seconds, per_image, found, cells = _maps_and_scores(model, images, chosen, every, config, layer)
+    if others and fewer:
+        more = _maps_and_scores(model, images[:fewer], chosen, others, config, layer)[:4]
+        for gathered, added in zip((maps, seconds, per_image, found), more):
+            gathered.update(added)
     baselines = [method.name for method in ordered_methods() if method.baseline]
     comparisons = compare_with_baselines(per_image, baselines, config.seed)
     methods = {}
     for method in ordered_methods():
         name = method.name
+        if name not in per_image:
+            continue
         kind = {"baseline": method.baseline, "pixels": method.pixels, "seconds": round(seconds[name], 2)}
         summaries = {key: bootstrap_interval(values, seed=config.seed) for key, values in per_image[name].items()}
         listed = {key: [round(float(value), 6) for value in values] for key, values in per_image[name].items()}
-        methods[name] = {**kind, **summaries, "per_image": listed}
-    write_scores_csv(layout / outputs.MAP_SCORES, paths, per_image, baselines)
+        methods[name] = {**kind, "images": len(maps[name]), **summaries, "per_image": listed}
+    write_scores_csv(layout / outputs.MAP_SCORES, chosen.paths, per_image, baselines)
     curves = {
         name: (found[name]["deletion"], found[name]["insertion"], row["baseline"]) for name, row in methods.items()
     }
-    title = f"{len(paths)} test images; the CAMs at {layer}, the pixel methods at the input's pixels"
+    title = (
+        f"{len(images)} test images ({config.cam_method} and the baselines; the other methods the first {fewer}); "
+        f"the CAMs at {layer}, the pixel methods at the input's pixels"
+    )
     pictures.save_faithfulness_curves(
         found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
     )
     return {
         "layer": layer,
-        "count": len(paths),
+        "count": len(images),
+        "method_images": fewer,
         "steps": config.faithfulness_steps,
         "methods": methods,
-        "images": [_image_name(image) for image in paths],
-        "cells": list(predicted.activations.shape[1:3]),
-        "map_similarity": similarity,
+        "images": [_image_name(image) for image in chosen.paths],
+        "cells": cells,
+        "map_similarity": map_similarity(maps[config.cam_method]),
         "comparisons": comparisons,
         "findings": findings(methods, comparisons, config.cam_method),
     }
@@ -260,11 +282,13 @@ SCORE_WORDS = {
 def _against(comparison: dict) -> str:
     """One comparison in words: its verdict, the mean per-image difference with its interval, the p-value."""
     low, high = comparison["ci95"]
-    numbers = f"{comparison['difference']:+.2f} per image [{low:+.2f}, {high:+.2f}], p {comparison['p_holm']:.2g}"
+    numbers = f"{comparison['difference']:+.2f} per image [{low:+.2f}, {high:+.2f}], Holm p {comparison['p_holm']:.2g}"
     if comparison["verdict"] != "undecided":
         return f"{comparison['verdict']} than {comparison['baseline']} ({numbers})"
     more = comparison["images_to_decide"]
-    likely = f"; about {more} would likely decide it" if more else "; no difference seen"
+    likely = "; no difference seen"
+    if more:
+        likely = f"; about {more} would likely decide it" if more <= 1000 else "; more than 1,000 would be needed"
     return f"not decided against {comparison['baseline']} with these {comparison['images']} images ({numbers}{likely})"
 
 

@@ -66,7 +66,7 @@ class VisualizationConfig(RunOptions, ScoreSettings, MapSettings, PictureSetting
 
     def validate_pictures(self) -> None:
         """Every check on picture settings that needs no model, with the received value."""
-        _check_not_negative(self, ("images_per_class", "activation_images", "max_misclassified"))
+        _check_not_negative(self, ("images_per_class", "activation_images", "max_misclassified", "method_images"))
         if self.images_per_row < 1:
             raise ValueError(f"--images-per-row must be at least 1, got {self.images_per_row}")
         if self.filter_octaves < 1 or self.filter_jitter < 0 or self.filter_blur_every < 0:

@@ -382,11 +382,21 @@ class ScoreSettings:
         common=True,
         brief="skip the maps' scores and the randomisation check",
     )
-    faithfulness_images: int = setting(8, "test images the maps are scored on (default: {default})")
+    # enough for a paired test to decide (the run's comparisons are Holm-corrected together: at 8 images no
+    # signed-rank test can); the other methods, whose maps cost up to hundreds of passes, on fewer
+    faithfulness_images: int = setting(
+        32, "test images the run's method (--cam-method) and the baselines are scored on (default: {default})"
+    )
+    method_images: int = setting(
+        8,
+        "test images every other map method is scored on: the first of those (default: {default}; what each "
+        "method's maps cost: BENCHMARKS.md)",
+        count=True,
+    )
     # what deletion and insertion put in place of removed pixels; the run measures every removal on its model
     # first (the class left when every pixel is removed) and says when its removal keeps most of the class
     removal: str = setting(
-        "blur",
+        "mean",
         "what deletion and insertion put in place of removed pixels: blur (the image blurred), mean (the scored "
         "images' mean colour), black, impute (ROAD's fill from the pixels kept) (default: {default}). Each run "
         "measures all four on its model and says when its removal keeps most of the class",

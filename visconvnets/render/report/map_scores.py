@@ -47,6 +47,7 @@ def _score_rows(methods: dict, comparisons: list[dict]) -> tuple[list[str], list
                 }
             )
         kind = {"baseline": bool(row.get("baseline")), "pixels": bool(row.get("pixels")), "seconds": row.get("seconds")}
+        kind["images"] = row.get("images")
         rows.append({"name": name, **kind, "cells": cells})
     return [title for _, title, _ in columns], rows
 
@@ -61,6 +62,7 @@ def scores_section(out_dir: Path, metrics: dict) -> dict | None:
     sanity_figure = out_dir / outputs.SANITY_FIGURE
     return {
         "count": faithfulness["count"],
+        "method_images": faithfulness.get("method_images", faithfulness["count"]),
         "removal": (faithfulness.get("removal") or {}).get("used", "blur"),
         "layer": faithfulness["layer"],
         "columns": columns,
