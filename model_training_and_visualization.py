@@ -43,6 +43,8 @@ create_train_val_test.py), evaluate it on DEST/test, and write everything to --o
                                crops), most important first: top crops and a map each; index.json
   gradcam/<image>.jpg          input | heatmap | overlay (receptive-field aligned)
   misclassified/<image>.jpg    Grad-CAM for the predicted class beside the true class
+  map_scores.csv, faithfulness.png, sanity.png   every method's scores per image, their curves, the
+                               randomisation check (verdicts and findings: metrics.json, the report)
 
 Recipe: with pretrained weights, phase 1 trains the head (Dense 256 + dropout + softmax) with the
 backbone frozen; phase 2 unfreezes --fine-tune-from's block and everything above it (by default the
