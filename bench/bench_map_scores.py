@@ -64,7 +64,7 @@ def main(argv=None) -> None:
                     split_files,
                     settings.seed,
                     images=None,
-                    images_per_class=0,
+                    images_per_class=1,
                     probes_per_class=0,
                     boxes=settings.boxes,
                     scored_images=settings.faithfulness_images,

@@ -17,6 +17,8 @@ Every perturbed image of every step is run through the model in batches, never o
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 from scipy import stats
@@ -180,6 +182,34 @@ def deletion_insertion(
     return results if isinstance(maps, dict) else results[None]
 
 
+@functools.cache
+def _pyramid_fill(side: int):
+    """The traced fill of ``impute`` for images of ``side`` pixels (one trace per side, any batch): every level
+    of the pyramid in one graph (1.5x faster than the same ops run one by one: BENCHMARKS.md)."""
+    levels = [level for level in range(2 * side.bit_length()) if 2**level <= 2 * side]
+    signature = (
+        tf.TensorSpec((None, side, side, 3), tf.float32),  # images
+        tf.TensorSpec((None, side, side, 1), tf.bool),  # kept
+    )
+
+    @tf.function(input_signature=signature)
+    def fill(images, kept):
+        stacked = tf.concat([tf.where(kept, images, 0.0), tf.cast(kept, tf.float32)], -1)  # (n, S, S, 4): value, weight
+        result, done = tf.zeros_like(images), tf.zeros_like(kept)
+        for level in levels:  # finest first; a pixel takes the first level that reaches it
+            small = max(1, side // 2**level)
+            reduced = tf.image.resize(stacked, (small, small), method="area") if level else stacked
+            blurred = gaussian_blur(reduced, 1.0)
+            restored = tf.image.resize(blurred, (side, side), method="bilinear") if level else blurred
+            values, total = restored[..., :3], restored[..., 3:]
+            fill_now = ~done & (total > 1e-3)
+            result = tf.where(fill_now, values / tf.maximum(total, 1e-12), result)
+            done |= fill_now
+        return tf.where(done, result, tf.reduce_mean(images, axis=(1, 2), keepdims=True))  # nothing kept: the mean
+
+    return fill
+
+
 def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed: int = 0) -> np.ndarray:
     """Fill the pixels not kept from the kept ones: a weighted mean of the nearest kept pixels
     (normalised convolution on a pyramid: at each level the kept pixels and their weights are averaged
@@ -191,24 +221,10 @@ def impute(images: np.ndarray, keep: np.ndarray, noise: float = ROAD_NOISE, seed
     Args:
         images: (n, S, S, 3); keep: (n, S, S) bool.
     """
-    side, kept = images.shape[1], tf.constant(keep[..., None])
-    images = tf.constant(images, tf.float32)
-    stacked = tf.concat([tf.where(kept, images, 0.0), tf.cast(kept, tf.float32)], -1)  # (n, S, S, 4): values, weight
-    result, done = tf.zeros_like(images), tf.zeros_like(kept)
-    level = 0  # TensorFlow ops: both cores, no NumPy copies (faster than NumPy: BENCHMARKS.md)
-    while not bool(tf.reduce_all(done)) and 2**level <= 2 * side:
-        small = max(1, side // 2**level)
-        reduced = tf.image.resize(stacked, (small, small), method="area") if level else stacked
-        blurred = gaussian_blur(reduced, 1.0)
-        restored = tf.image.resize(blurred, (side, side), method="bilinear") if level else blurred
-        values, total = restored[..., :3], restored[..., 3:]
-        fill_now = ~done & (total > 1e-3)
-        result = tf.where(fill_now, values / tf.maximum(total, 1e-12), result)
-        done |= fill_now
-        level += 1
-    result = tf.where(done, result, tf.reduce_mean(images, axis=(1, 2), keepdims=True)).numpy()  # nothing kept
-    noisy = result + np.random.default_rng(seed).normal(0.0, noise, result.shape).astype(np.float32)
-    return np.where(keep[..., None], images.numpy(), np.clip(noisy, 0, 255)).astype(np.float32)
+    images = np.asarray(images, np.float32)
+    filled = _pyramid_fill(images.shape[1])(tf.constant(images), tf.constant(keep[..., None])).numpy()
+    noisy = filled + np.random.default_rng(seed).normal(0.0, noise, filled.shape).astype(np.float32)
+    return np.where(keep[..., None], images, np.clip(noisy, 0, 255)).astype(np.float32)
 
 
 def road_scores(model, images, maps, class_index=None, percentiles=ROAD_PERCENTILES, geometry=None, seed: int = 0):
