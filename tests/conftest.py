@@ -172,6 +172,22 @@ def demo_run(tmp_path_factory):
 # --- helpers several test modules share
 
 
+def red_reader(side: int = 32, quadrant: bool = True):
+    """A two-class softmax whose class 0 logit is 4 x the mean red (0-1) of the top-left quadrant (``quadrant``)
+    or of the whole image, - 2; class 1's is 0: what a map must find, known by construction."""
+    import keras
+
+    inputs = keras.Input((side, side, 3))
+    read = keras.layers.Cropping2D(((0, side // 2), (0, side // 2)))(inputs) if quadrant else inputs
+    pooled = keras.layers.GlobalAveragePooling2D()(read)  # (n, 3) mean colour of what it reads
+    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
+    model = keras.Model(inputs, scores)
+    kernel = np.zeros((3, 2), np.float32)
+    kernel[0, 0] = 4.0 / 255.0
+    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
+    return model
+
+
 def random_images(count: int, size: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
 

@@ -11,6 +11,8 @@ from scipy import stats
 
 from visconvnets.scores.comparisons import ALPHA, decide, holm, images_to_decide, paired_comparison
 
+from .conftest import red_reader
+
 SIDE = 32
 
 
@@ -57,29 +59,14 @@ def test_holm_adjusts_planted_p_values():
     assert ALPHA == 0.05
 
 
-@pytest.fixture(scope="module")
-def quadrant_model():
-    """Class 0's logit is 4 x the mean red (0-1) of the top-left quadrant - 2: what a map must find."""
-    import keras
-
-    inputs = keras.Input((SIDE, SIDE, 3))
-    corner = keras.layers.Cropping2D(((0, SIDE // 2), (0, SIDE // 2)))(inputs)
-    pooled = keras.layers.GlobalAveragePooling2D()(corner)
-    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
-    model = keras.Model(inputs, scores)
-    kernel = np.zeros((3, 2), np.float32)
-    kernel[0, 0] = 4.0 / 255.0
-    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
-    return model
-
-
-def test_a_map_of_the_used_region_is_decided_better_where_unpaired_intervals_overlap(quadrant_model):
+def test_a_map_of_the_used_region_is_decided_better_where_unpaired_intervals_overlap():
     """16 images of different redness (so every map's deletion AUC varies mostly by image); a map tilted towards
     the quadrant the model reads against a random map: the intervals of the two means overlap, the paired test
     decides."""
     from visconvnets.run.map_scores import compare_with_baselines
     from visconvnets.scores.faithfulness import bootstrap_interval, clearly_better, deletion_insertion
 
+    quadrant_model = red_reader(SIDE)  # class 0 reads the top-left quadrant's red
     rng = np.random.default_rng(0)
     count = 16
     redness = rng.uniform(0.2, 1.0, count)

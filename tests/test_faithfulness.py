@@ -9,23 +9,15 @@ from visconvnets.scores.faithfulness import bootstrap_interval, deletion_inserti
 from visconvnets.scores.sanity import randomisation_steps, randomization_sanity
 from visconvnets.settings.names import REMOVALS
 
+from .conftest import red_reader
+
 SIDE = 32
 
 
 @pytest.fixture(scope="module")
 def quadrant_model():
     """Looks only at the top-left quadrant: logit 0 = 4 x its mean red (0-1) - 2, logit 1 = 0."""
-    import keras
-
-    inputs = keras.Input((SIDE, SIDE, 3))
-    corner = keras.layers.Cropping2D(((0, SIDE // 2), (0, SIDE // 2)))(inputs)  # (n, 16, 16, 3)
-    pooled = keras.layers.GlobalAveragePooling2D()(corner)  # (n, 3) mean colour of the quadrant
-    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
-    model = keras.Model(inputs, scores)
-    kernel = np.zeros((3, 2), np.float32)
-    kernel[0, 0] = 4.0 / 255.0
-    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
-    return model
+    return red_reader(SIDE)
 
 
 def _red_images(count: int, seed: int = 0) -> np.ndarray:
@@ -79,26 +71,12 @@ def _edge_model():
     return model
 
 
-def _colour_model():
-    """Class 0's logit is 4 x the mean red (0-1) of the whole image - 2: colour, not shape."""
-    import keras
-
-    inputs = keras.Input((SIDE, SIDE, 3))
-    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
-    scores = keras.layers.Dense(2, activation="softmax", name="scores")(pooled)
-    model = keras.Model(inputs, scores)
-    kernel = np.zeros((3, 2), np.float32)
-    kernel[0, 0] = 4.0 / 255.0
-    model.get_layer("scores").set_weights([kernel, np.asarray([-2.0, 0.0], np.float32)])
-    return model
-
-
 def test_the_removal_check_flags_a_blur_that_a_colour_model_survives():
     """A blur keeps a colour model's class (flagged) and takes an edge model's away (not flagged); black takes
     the red away; each removal's numbers are the class probabilities of the images with every pixel removed."""
     from visconvnets.scores.faithfulness import KEEPS_THE_CLASS, removal_check
 
-    colour = removal_check(_colour_model(), _red_images(6), class_index=0)
+    colour = removal_check(red_reader(SIDE, quadrant=False), _red_images(6), class_index=0)
     assert colour["chance"] == 0.5 and colour["original"] > 0.75
     assert colour["removals"]["blur"]["flagged"] and colour["removals"]["blur"]["kept"] > 0.95
     assert not colour["removals"]["black"]["flagged"] and colour["removals"]["black"]["removed"] < 0.15
