@@ -126,8 +126,8 @@ def test_the_neuron_objective_draws_only_the_centre_cells_field():
 @pytest.mark.parametrize("objective", ["channel", "direction"])
 def test_a_unit_off_at_the_start_behind_a_fused_relu_gets_a_pattern_that_fires_it(parameterization, objective):
     """A red unit with a negative bias, zero everywhere on the starting image: the plain gradient never moves its
-    pattern (value exactly 0); the redirected ReLU does, the off slope of the unit's own ReLU does, and both
-    together (the defaults). Left out: MaCo (its fixed spectrum and standardised image cannot shift an image's
+    pattern (value exactly 0); the redirected ReLU does, the off slope of the unit's own ReLU does (the default),
+    and both together. Left out: MaCo (its fixed spectrum and standardised image cannot shift an image's
     overall colour that far) and the neuron objective of a 1x1 unit (one pixel, moved by the jitter each step,
     gets the whole gradient: 60 steps move it a few levels, with or without either change)."""
     from visconvnets.explain.filters import ascend, filter_activations
@@ -152,7 +152,7 @@ def test_a_unit_off_at_the_start_behind_a_fused_relu_gets_a_pattern_that_fires_i
         pattern = ascend(model, "unit", [0], size=32, settings=settings, seed=4, directions=directions)
         values[way] = filter_activations(model, "unit", pattern, [0], objective=mode, directions=directions)[0]
     defaults = AscentSettings()
-    assert (defaults.redirect_relu, defaults.off_slope) == ways["both"]
+    assert (defaults.redirect_relu, defaults.off_slope) == ways["off slope"]
     assert values["plain"] == 0 and min(values["redirected"], values["off slope"], values["both"]) > 0, values
 
 

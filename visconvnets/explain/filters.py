@@ -11,8 +11,8 @@ together as one batch, through the model cut at the layer (``forward(..., stop_a
 
 A unit behind a ReLU (fused, ``Conv2D(..., activation="relu")``, or a ``ReLU``/``Activation("relu")`` layer)
 that is off everywhere on the starting image has no gradient, so plain ascent never moves its pattern: the
-unit's own ReLU passes a small gradient where it is off (``off_slope``), and every ReLU below it is lucid's
-redirected ReLU (``redirect_relu``); both in ``relus``. ReLU6, hard sigmoid and other capped activations keep
+unit's own ReLU passes a small gradient where it is off (``off_slope``), and, when asked (``redirect_relu``),
+every ReLU below it is lucid's redirected ReLU; both in ``relus``. ReLU6, hard sigmoid and other capped activations keep
 their own gradients.
 """
 

@@ -60,9 +60,11 @@ class AscentSettings:
     # hand-set units converge too slowly at it in a few dozen steps: kept at 0.5 until that is settled (issue 30)
     learning_rate: float = 0.5
     # lucid's redirected ReLU on every ReLU below the unit: where a ReLU lets no gradient through for an image,
-    # pass the gradient that would raise its input (units blocked by ReLUs below them). On the tutorial CNN and
-    # the demo it changed no score beyond off_slope's, at 1.2-1.35x the ascent's time (BENCHMARKS.md)
-    redirect_relu: bool = True
+    # pass the gradient that would raise its input (units blocked by ReLUs below them). Off: with off_slope the
+    # tutorial CNN's, a random VGG16's and the demo's patterns came out the same (blank, share at the 99th,
+    # pinned values) without it, which cost 1.12-1.40x the ascent's time (BENCHMARKS.md); on for a model where
+    # whole lower layers are off for the starting noise
+    redirect_relu: bool = False
     # the gradient the unit's own ReLU (fused or a ReLU layer) passes where the unit is off: 0, the plain ReLU
     # (a unit off on the starting image never moves: 70 of a tutorial CNN's 112 patterns stayed 0; cells that
     # never fire are left as they are); 1, the value before the ReLU (an edge unit is pushed to cancel its
