@@ -86,7 +86,7 @@ def build_parser(everything: bool = False) -> argparse.ArgumentParser:
     ``argparse.SUPPRESS`` (a parsed namespace holds the flags given, nothing else); with ``everything``, the help
     of every flag and what a run writes (``--help-all``), else the common flags' (``--help``)."""
     parser = argparse.ArgumentParser(
-        usage=None if everything else "%(prog)s (--demo | --data DEST | --model FILE | --config FILE) [options]",
+        usage="%(prog)s (--demo | --data DEST | --model FILE | --config FILE) [options]",
         description=DESCRIPTION if everything else SHORT_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=None if everything else "--help-all: every flag (about 80), and what a run writes.",
