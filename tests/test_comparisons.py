@@ -46,11 +46,11 @@ def test_holm_adjusts_planted_p_values():
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
     planted = [
-        {"p": 0.001, "better": True, "difference": -0.2, "images": 16},
-        {"p": 0.06, "better": False, "difference": 0.1, "images": 16},
-        {"p": 0.004, "better": False, "difference": 0.3, "images": 16},
+        {"p": 0.001, "better": True, "difference": -0.2, "spread": 0.1, "images": 16},
+        {"p": 0.06, "better": False, "difference": 0.1, "spread": 0.3, "images": 16},
+        {"p": 0.004, "better": False, "difference": 0.3, "spread": 0.2, "images": 16},
     ]
-    decided = decide(planted, [0.1, 0.3, 0.2])
+    decided = decide(planted)
     assert [found["verdict"] for found in decided] == ["better", "undecided", "worse"]  # 0.003, 0.06, 0.008
     assert decided[1]["p_holm"] == pytest.approx(0.06) and decided[0]["p_holm"] == pytest.approx(0.003)
     # about ((1.96 + 0.84) * 0.3 / 0.1)^2 / 0.955 = 74 images, at ALPHA / 3 somewhat more

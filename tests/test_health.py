@@ -154,7 +154,7 @@ def test_a_removal_that_keeps_the_class_is_a_warning(tmp_path):
         "black": {"removed": 0.18, "kept": -0.03, "flagged": False},
         "impute": {"removed": 0.3, "kept": 0.13, "flagged": False},
     }
-    trust = {"removal": {"used": "blur", "original": 0.98, "chance": 0.2, "removals": removals}}
+    trust = {"removal": {"used": "blur", "original": 0.98, "chance": 0.2, "removals": removals, "least": "mean"}}
     messages = " | ".join(item["message"] for item in assess(_metrics(GOOD, faithfulness=trust), tmp_path))
     assert "Removing every pixel by blur still leaves 54% of the class (p 0.63" in messages
     assert "Try --removal mean (-5% kept)" in messages

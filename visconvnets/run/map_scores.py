@@ -48,19 +48,17 @@ def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunCon
 def compare_with_baselines(per_image: dict, baselines: list[str], seed: int = 0) -> list[dict]:
     """Every method against every baseline on every score, image by image (``comparisons.paired_comparison``),
     decided together (Holm over all of them: ``comparisons.decide``): a list of {method, baseline, score,
-    difference, ci95, p, p_holm, verdict, images_to_decide}."""
-    found, spreads = [], []
+    difference, spread, ci95, p, p_holm, verdict, images_to_decide}."""
+    found = []
     for name, scores in per_image.items():
         if name in baselines:
             continue
         for key, values in scores.items():
             for baseline in baselines:
-                reference = np.asarray(per_image[baseline][key], np.float64)[: len(values)]  # the same images
+                reference = per_image[baseline][key][: len(values)]  # the same images: a method on fewer, the first
                 compared = paired_comparison(values, reference, HIGHER_IS_BETTER[key], seed=seed)
                 found.append({"method": name, "baseline": baseline, "score": key, **compared})
-                differences = np.asarray(values, np.float64) - reference
-                spreads.append(float(differences.std(ddof=1)) if len(differences) > 1 else 0.0)
-    return decide(found, spreads)
+    return decide(found)
 
 
 def _image_name(path) -> str:
@@ -191,8 +189,7 @@ def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, laye
 def removal_findings(removal: dict, used: str) -> list[str]:
     """What the removal check measured, in words: whether the run's removal leaves most of the class (then
     deletion and insertion cannot measure faithfulness with it) and which removal left the least."""
-    kept = {name: found["kept"] for name, found in removal["removals"].items()}
-    least = min(kept, key=kept.get)
+    kept, least = {name: found["kept"] for name, found in removal["removals"].items()}, removal["least"]
     numbers = (
         f"every pixel removed by {used} leaves p(class) {removal['removals'][used]['removed']:.2f} (the images "
         f"{removal['original']:.2f}, chance {removal['chance']:.2f}: {kept[used]:.0%} of the class above chance kept)"

@@ -35,9 +35,10 @@ def paired_comparison(values, reference, higher: bool, resamples: int = 2000, se
         resamples: Bootstrap resamples; seed: seeds them.
 
     Returns:
-        {"images": n, "difference": mean of values - reference, "ci95": [low, high] its paired bootstrap
-        interval, "p": the Wilcoxon signed-rank test's two-sided p-value (1.0 when every difference is 0),
-        "better": whether the mean difference is on the better side}.
+        {"images": n, "difference": mean of values - reference, "spread": the differences' standard deviation (0
+        for one image), "ci95": [low, high] the mean's paired bootstrap interval, "p": the Wilcoxon signed-rank
+        test's two-sided p-value (1.0 when every difference is 0), "better": whether the mean difference is on the
+        better side}.
 
     Raises:
         ValueError: the two have different lengths, or no images.
@@ -66,6 +67,7 @@ def paired_comparison(values, reference, higher: bool, resamples: int = 2000, se
     return {
         "images": int(values.size),
         "difference": mean,
+        "spread": float(differences.std(ddof=1)) if values.size > 1 else 0.0,
         "ci95": interval,
         "p": p_value,
         "better": mean > 0 if higher else mean < 0,
@@ -96,16 +98,15 @@ def images_to_decide(difference: float, spread: float, comparisons: int = 1) -> 
     return math.ceil((z * spread / abs(difference)) ** 2 / WILCOXON_EFFICIENCY)
 
 
-def decide(comparisons: list[dict], spreads: list[float]) -> list[dict]:
+def decide(comparisons: list[dict]) -> list[dict]:
     """Every comparison of a run (``paired_comparison``'s) with ``p_holm`` (Holm over all of them), ``verdict``:
-    better / worse / undecided, and for an undecided one ``images_to_decide`` (``spreads``: each comparison's
-    standard deviation of the per-image differences)."""
+    better / worse / undecided, and for an undecided one ``images_to_decide`` (from its difference and spread)."""
     adjusted = holm([comparison["p"] for comparison in comparisons]) if comparisons else []
     decided = []
-    for comparison, p_holm, spread in zip(comparisons, adjusted, spreads):
+    for comparison, p_holm in zip(comparisons, adjusted):
         verdict = ("better" if comparison["better"] else "worse") if p_holm < ALPHA else "undecided"
         more = None
         if verdict == "undecided":
-            more = images_to_decide(comparison["difference"], spread, len(comparisons))
+            more = images_to_decide(comparison["difference"], comparison["spread"], len(comparisons))
         decided.append({**comparison, "p_holm": float(p_holm), "verdict": verdict, "images_to_decide": more})
     return decided

@@ -82,28 +82,27 @@ def removal_check(model, images, class_index=None, removals=REMOVALS) -> dict:
     Returns:
         {"original": mean class probability of the images, "chance": 1 / classes, "removals": {removal:
         {"removed": mean class probability with every pixel removed, "kept": the share of the class above
-        chance that is left, (removed - chance) / (original - chance), "flagged": kept > KEEPS_THE_CLASS}}}.
+        chance that is left, (removed - chance) / (original - chance), "flagged": kept > KEEPS_THE_CLASS}}, "least":
+        the removal that keeps the least}.
     """
     images = np.asarray(images, np.float32)
-    classes = _explained_classes(model, images, class_index)
-    canvases = [images] + [_canvas(images, removal) for removal in removals]
-    stacked = np.concatenate(canvases)
-    classes_of = np.tile(classes, len(canvases))
-    found = class_probabilities(model, len(stacked), lambda start, stop: stacked[start:stop], classes_of)
-    found = found.reshape(len(canvases), len(images)).mean(axis=1)
-    chance = 1.0 / int(probabilities(model, images[:1]).shape[1])
-    above = max(float(found[0]) - chance, 1e-6)
+    found = probabilities(model, images)  # (n, classes): the images' own, once
+    classes = found.argmax(axis=1) if class_index is None else _explained_classes(model, images, class_index)
+    original, chance = float(found[np.arange(len(images)), classes].mean()), 1.0 / found.shape[1]
+    canvases = np.concatenate([_canvas(images, removal) for removal in removals])
+    removed = class_probabilities(
+        model, len(canvases), lambda start, stop: canvases[start:stop], np.tile(classes, len(removals))
+    )
+    removed = removed.reshape(len(removals), len(images)).mean(axis=1)
+    kept = (removed - chance) / max(original - chance, 1e-6)
     return {
-        "original": float(found[0]),
+        "original": original,
         "chance": chance,
         "removals": {
-            removal: {
-                "removed": float(removed),
-                "kept": (float(removed) - chance) / above,
-                "flagged": (float(removed) - chance) / above > KEEPS_THE_CLASS,
-            }
-            for removal, removed in zip(removals, found[1:])
+            removal: {"removed": float(value), "kept": float(share), "flagged": bool(share > KEEPS_THE_CLASS)}
+            for removal, value, share in zip(removals, removed, kept)
         },
+        "least": removals[int(np.argmin(kept))],
     }
 
 

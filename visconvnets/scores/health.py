@@ -88,8 +88,7 @@ def _map_checks(metrics: dict) -> list[dict]:
         )
     removal = faithfulness.get("removal")
     if removal and removal["removals"][removal["used"]]["flagged"]:
-        kept = {name: found["kept"] for name, found in removal["removals"].items()}
-        least = min(kept, key=kept.get)
+        kept, least = {name: found["kept"] for name, found in removal["removals"].items()}, removal["least"]
         found.append(
             _warning(
                 f"Removing every pixel by {removal['used']} still leaves {kept[removal['used']]:.0%} of the class "
