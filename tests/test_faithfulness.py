@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visconvnets.scores.faithfulness import bootstrap_interval, deletion_insertion, impute, road_scores
+from visconvnets.scores.comparisons import bootstrap_interval
+from visconvnets.scores.faithfulness import deletion_insertion, impute, road_scores
 from visconvnets.scores.sanity import randomisation_steps, randomization_sanity
 from visconvnets.settings.names import REMOVALS
 

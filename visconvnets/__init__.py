@@ -41,7 +41,7 @@ _EXPORTS = {
     "attribute": "explain.attribution",
     "deletion_insertion": "scores.faithfulness",
     "road_scores": "scores.faithfulness",
-    "bootstrap_interval": "scores.faithfulness",
+    "bootstrap_interval": "scores.comparisons",
     "removal_check": "scores.faithfulness",
     "paired_comparison": "scores.comparisons",
     "holm": "scores.comparisons",

@@ -16,8 +16,8 @@ from ..explain import cams
 from ..explain.methods import ordered_methods
 from ..models.geometry import receptive_field
 from ..render import pictures
-from ..scores.comparisons import decide, paired_comparison
-from ..scores.faithfulness import HIGHER_IS_BETTER, bootstrap_interval, deletion_insertion, removal_check, road_scores
+from ..scores.comparisons import bootstrap_interval, decide, paired_comparison
+from ..scores.faithfulness import HIGHER_IS_BETTER, deletion_insertion, removal_check, road_scores
 from ..scores.pointing import pointing_hits
 from ..scores.sanity import class_sensitivity, randomization_sanities
 from ..settings import outputs

@@ -11,7 +11,8 @@ even when the two methods' own intervals overlap. Per comparison:
 * a verdict: ``better`` or ``worse`` (decided at ``ALPHA`` after the correction), else ``undecided``, with the
   images a paired test would likely need to decide the effect seen (``images_to_decide``).
 
-Arrays and numbers only: the run (``run.map_scores``) says what they mean.
+Also ``bootstrap_interval``: one method's mean score over the images with its 95% bootstrap interval (the report's
+table). Arrays and numbers only: the run (``run.map_scores``) says what they mean.
 """
 
 from __future__ import annotations
@@ -24,6 +25,30 @@ from scipy import stats
 ALPHA = 0.05  # the family-wise error rate of a run's comparisons (Holm)
 POWER = 0.8  # images_to_decide: the chance of deciding an effect of the size seen
 WILCOXON_EFFICIENCY = 3 / math.pi  # the signed-rank test's efficiency against the t-test for normal differences
+
+
+def bootstrap_interval(values, resamples: int = 2000, seed: int = 0) -> dict:
+    """{"mean": m, "ci95": [low, high]}: the percentile bootstrap's 95% interval of the mean
+    (``scipy.stats.bootstrap``, ``resamples`` resamples, seeded); one value gives the interval [value, value].
+
+    Raises:
+        ValueError: no values.
+    """
+    values = np.asarray(values, np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("bootstrap_interval needs at least one value, got none")
+    if values.size == 1 or np.all(values == values[0]):  # nothing to resample: the interval is the value
+        return {"mean": float(values[0]), "ci95": [float(values[0])] * 2}
+    found = stats.bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=resamples,
+        confidence_level=0.95,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    interval = found.confidence_interval
+    return {"mean": float(values.mean()), "ci95": [float(interval.low), float(interval.high)]}
 
 
 def paired_comparison(values, reference, higher: bool, resamples: int = 2000, seed: int = 0) -> dict:

@@ -8,7 +8,6 @@
 * ``road_scores`` (Rong et al., 2022): remove a share of pixels, most relevant first (MoRF) or least
   relevant first (LeRF), filling them by noisy linear imputation from the pixels kept, so the shape of
   the hole does not itself tell the model the class; ``road_combined`` = mean of (LeRF - MoRF) / 2.
-* ``bootstrap_interval``: a mean with its 95% bootstrap interval over images.
 * ``randomization_sanity`` and ``class_sensitivity`` (defined in ``sanity``, re-exported here): do the maps
   change when the weights are re-initialised, or when another class is asked about?
 
@@ -21,7 +20,6 @@ import functools
 
 import numpy as np
 import tensorflow as tf
-from scipy import stats
 
 from ..data.images import gaussian_blur
 from ..models.forward import class_probabilities, probabilities
@@ -268,35 +266,3 @@ def road_scores(model, images, maps, class_index=None, percentiles=ROAD_PERCENTI
             "road_combined": ((lerf - morf) / 2).mean(1),
         }
     return results if isinstance(maps, dict) else results[None]
-
-
-def bootstrap_interval(values, resamples: int = 2000, seed: int = 0) -> dict:
-    """{"mean": m, "ci95": [low, high]}: the percentile bootstrap's 95% interval of the mean
-    (``scipy.stats.bootstrap``, ``resamples`` resamples, seeded); one value gives the interval [value, value].
-
-    Raises:
-        ValueError: no values.
-    """
-    values = np.asarray(values, np.float64).reshape(-1)
-    if values.size == 0:
-        raise ValueError("bootstrap_interval needs at least one value, got none")
-    if values.size == 1 or np.all(values == values[0]):  # nothing to resample: the interval is the value
-        return {"mean": float(values[0]), "ci95": [float(values[0])] * 2}
-    found = stats.bootstrap(
-        (values,),
-        np.mean,
-        n_resamples=resamples,
-        confidence_level=0.95,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    interval = found.confidence_interval
-    return {"mean": float(values.mean()), "ci95": [float(interval.low), float(interval.high)]}
-
-
-def clearly_better(score: dict, reference: dict, higher: bool) -> bool:
-    """Whether ``score``'s 95% interval lies wholly on the better side of ``reference``'s (both from
-    ``bootstrap_interval``); ``higher``: larger is better (insertion, ROAD, pointing game), else smaller (deletion)."""
-    if higher:
-        return score["ci95"][0] > reference["ci95"][1]
-    return score["ci95"][1] < reference["ci95"][0]
