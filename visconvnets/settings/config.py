@@ -147,11 +147,11 @@ class RunConfig(HardwareSettings, TrainingSettings, ModelSettings, Visualization
         if self.gradient_clip is not None and not self.gradient_clip > 0:
             raise ValueError(f"--gradient-clip must be positive, got {self.gradient_clip}")
         if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+            raise ValueError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {self.lr_schedule!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.distribute not in STRATEGIES:
-            raise ValueError(f"--distribute must be none, mirrored or multiworker, got {self.distribute!r}")
+            raise ValueError(f"--distribute must be one of {', '.join(STRATEGIES)}, got {self.distribute!r}")
         if self.model is None and self.data is None:
             raise ValueError(
                 "give --data (a split folder) to train, --model (a saved model.keras) to visualise, "

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from ..models import build, keras_internals
 from ..settings import outputs
+from ..settings.names import SCHEDULES
 from . import cluster
 from .history import history_callback, read_history
 
@@ -63,7 +64,7 @@ def make_optimizer(learning_rate: float, schedule: str, total_steps: int, clip_n
     elif schedule == "constant":
         rate = learning_rate
     else:
-        raise ValueError(f"--lr-schedule must be constant or cosine, got {schedule!r}")
+        raise ValueError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     return keras.optimizers.Adam(learning_rate=rate, global_clipnorm=clip_norm)
 
 
