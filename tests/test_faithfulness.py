@@ -236,6 +236,29 @@ def test_randomisation_reuses_a_traced_pass_and_restores_the_weights_on_error(bl
         np.testing.assert_array_equal(got, want)
 
 
+def test_randomisation_takes_the_trained_maps_it_is_given_instead_of_making_them(blob_model_and_images, monkeypatch):
+    """The run's map scores have made the trained model's maps already: the check uses them (one pass fewer)
+    and finds what it finds when it makes them itself; maps for another number of images are not taken."""
+    from visconvnets.explain import cams
+    from visconvnets.scores import sanity
+
+    model, images = blob_model_and_images
+    made = sanity.randomization_sanities(model, images, ["gradcam", "saliency"], "c3", max_steps=2)
+    trained = {name: result["maps"][0] for name, result in made["methods"].items()}
+    passes = []
+    monkeypatch.setattr(sanity, "cam_pass", lambda *args, **kwargs: passes.append(1) or cams.cam_pass(*args, **kwargs))
+    given = sanity.randomization_sanities(
+        model, images, ["gradcam", "saliency"], "c3", max_steps=2, trained_maps=trained
+    )
+    assert len(passes) == 2  # the two steps only
+    for name in trained:
+        np.testing.assert_allclose(given["methods"][name]["spearman"], made["methods"][name]["spearman"], atol=1e-5)
+        np.testing.assert_array_equal(given["methods"][name]["maps"][0], trained[name])
+    fewer = {name: maps[:3] for name, maps in trained.items()}
+    sanity.randomization_sanities(model, images, ["gradcam", "saliency"], "c3", max_steps=2, trained_maps=fewer)
+    assert len(passes) == 5  # the trained maps made again, then the two steps
+
+
 def test_rank_correlation_equals_scipy_image_by_image_and_a_flat_map_ranks_nothing():
     from scipy import stats
 

@@ -159,7 +159,7 @@ def ascend(
         tf.TensorSpec((), tf.bool),  # blur this step
     )
 
-    @tf.function(input_signature=signature)
+    @tf.function(autograph=False, input_signature=signature)  # a plain Python walk: autograph only adds tracing
     def step(image, shift, do_blur):
         rolled = tf.roll(image, shift, axis=(1, 2))
         with tf.GradientTape() as tape:
@@ -168,8 +168,7 @@ def ascend(
         gradient = tape.gradient(score, rolled)
         gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=(1, 2, 3), keepdims=True)) + 1e-8
         updated = tf.roll(rolled + settings.step_size * gradient, -shift, axis=(1, 2))
-        if do_blur:
-            updated = gaussian_blur(updated, settings.blur_sigma)
+        updated = tf.cond(do_blur, lambda: gaussian_blur(updated, settings.blur_sigma), lambda: updated)
         return tf.clip_by_value(updated, 0.0, 255.0)
 
     done = 0
@@ -217,7 +216,7 @@ def ascend_spectrum(
     moments = [(tf.Variable(tf.zeros(shape)), tf.Variable(tf.zeros(shape))) for _ in parameters]
     beta1, beta2, epsilon = ADAM
 
-    @tf.function(input_signature=(tf.TensorSpec((2,), tf.int32), tf.TensorSpec((), tf.float32)))
+    @tf.function(autograph=False, input_signature=(tf.TensorSpec((2,), tf.int32), tf.TensorSpec((), tf.float32)))
     def step(shift, number):
         with tf.GradientTape() as tape:
             image = tf.roll(draw(), shift, axis=(1, 2))  # (n, S, S, 3), jittered

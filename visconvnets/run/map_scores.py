@@ -96,7 +96,7 @@ def score_maps(
         removal = removal_check(model, images)
     with stage(clock, "map scores"):
         started = time.perf_counter()
-        faithfulness = _score_every_method(model, chosen, images, config, layer, layout)
+        faithfulness, maps = _score_every_method(model, chosen, images, config, layer, layout)
         faithfulness["removal"] = {"used": config.removal, **removal}
         faithfulness["findings"] = removal_findings(removal, config.removal) + faithfulness["findings"]
         faithfulness["seconds"] = round(time.perf_counter() - started, 1)
@@ -105,8 +105,16 @@ def score_maps(
         f"{faithfulness['seconds']} s"
     )
     with stage(clock, "randomisation check"):
-        sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout)
+        sanity = check_randomisation(model, images[:SANITY_IMAGES], config, layer, layout, reusable(maps))
     return {"faithfulness": faithfulness, "sanity": sanity}
+
+
+def reusable(maps: dict) -> dict:
+    """{name: the first ``SANITY_IMAGES`` maps} of the methods whose maps do not depend on how many images
+    were explained together (no random draw: a seeded method's noise is drawn for the whole batch), for the
+    randomisation check's trained-model maps."""
+    drawn = {method.name for method in ordered_methods() if method.baseline or "seed" in method.options}
+    return {name: found[:SANITY_IMAGES] for name, found in maps.items() if name not in drawn}
 
 
 def _maps_and_scores(model, images, chosen: ImageSet, methods: list, config: RunConfig, layer: str) -> tuple:
@@ -137,9 +145,10 @@ def _maps_and_scores(model, images, chosen: ImageSet, methods: list, config: Run
     return maps, seconds, per_image, curves, list(predicted.activations.shape[1:3])
 
 
-def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, layer: str, layout) -> dict:
-    """Every registered method's maps scored and compared with the baselines (the faithfulness part of
-    metrics.json, less the removal check); writes faithfulness.png and map_scores.csv. The run's method and the
+def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, layer: str, layout) -> tuple[dict, dict]:
+    """Every registered method's maps scored and compared with the baselines: (the faithfulness part of
+    metrics.json, less the removal check; {method: (n, h, w) maps of the model's predicted classes}); writes
+    faithfulness.png and map_scores.csv. The run's method and the
     baselines are scored on every chosen image (``--faithfulness-images``), the other methods on the first
     ``--method-images`` of them (what their maps cost: BENCHMARKS.md)."""
     every = [method for method in ordered_methods() if method.baseline or method.name == config.cam_method]
@@ -172,7 +181,7 @@ def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, laye
     pictures.save_faithfulness_curves(
         found[config.cam_method]["fractions"], curves, layout / outputs.FAITHFULNESS_CURVES, title
     )
-    return {
+    found = {
         "layer": layer,
         "count": len(images),
         "method_images": fewer,
@@ -184,6 +193,7 @@ def _score_every_method(model, chosen: ImageSet, images, config: RunConfig, laye
         "comparisons": comparisons,
         "findings": findings(methods, comparisons, config.cam_method),
     }
+    return found, maps
 
 
 def removal_findings(removal: dict, used: str) -> list[str]:
@@ -209,10 +219,15 @@ def sanity_methods(config: RunConfig) -> list[str]:
     return listed if config.cam_method in listed else [*listed, config.cam_method]
 
 
-def check_randomisation(model, images: np.ndarray, config: RunConfig, layer: str, layout: outputs.RunLayout) -> dict:
-    """The cascading randomisation of every ``sanity_methods`` method; sanity.png; the summary for metrics.json."""
+def check_randomisation(
+    model, images: np.ndarray, config: RunConfig, layer: str, layout: outputs.RunLayout, trained_maps=None
+) -> dict:
+    """The cascading randomisation of every ``sanity_methods`` method; sanity.png; the summary for metrics.json.
+    ``trained_maps``: {method: (n, h, w)} the trained model's maps of ``images`` already made (``reusable``)."""
     names, options = sanity_methods(config), config.pixel_options()
-    found = randomization_sanities(model, images, names, layer, config.seed, config.sanity_steps, options)
+    found = randomization_sanities(
+        model, images, names, layer, config.seed, config.sanity_steps, options, trained_maps=trained_maps
+    )
     steps, results = found["steps"], found["methods"]
     pictures.save_sanity_figure(
         steps,

@@ -79,6 +79,7 @@ def randomization_sanities(
     seed: int = 0,
     max_steps: int | None = None,
     options: Mapping | None = None,
+    trained_maps: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
     """Cascading randomisation of ``model`` (weights restored after); each method's maps after each step
     against its trained-model maps, all methods from one pass per step.
@@ -91,6 +92,8 @@ def randomization_sanities(
         seed: Seeds the fresh weights (and the methods that draw random numbers).
         max_steps: Stop the cascade after this many steps (the layers below stay trained); None: all.
         options: The pixel methods' options (``cams.CamPass.options``).
+        trained_maps: {method: (n, h, w)} the trained model's maps of ``images`` for their predicted classes,
+            made with the same ``seed`` and ``options`` (the run's map scores made them): not made again.
 
     Returns:
         {"layer", "steps": [step names], "methods": {name: {"spearman": [mean per step], "ssim": [mean per
@@ -105,7 +108,9 @@ def randomization_sanities(
         one_pass = cam_pass(model, images, classes, layer_name, seed, options)
         return [method.compute(one_pass) for method in chosen]
 
-    original = maps_now()
+    given = {name: found for name, found in (trained_maps or {}).items() if len(found) == len(images)}
+    original = [given[method.name] for method in chosen] if all(method.name in given for method in chosen) else None
+    original = maps_now() if original is None else [np.asarray(maps, np.float32) for maps in original]
     trained, fresh = model.get_weights(), untrained_twin(model, seed)
     names, found = [], [[maps] for maps in original]  # per method: the trained maps, then one per step
     try:  # in place (a traced pass of the model is reused: ``cams.trace_passes``), restored below

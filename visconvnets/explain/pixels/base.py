@@ -21,7 +21,7 @@ from ..methods import MapMethod, class_indices, normalise_maps, register_method
 
 GRADIENT_PIXELS = 16 * 128 * 128  # input pixels per forward+backward batch: 16 images at 128 px, 2 at 299
 REDUCTIONS = ("abs_sum", "abs_max", "sum")  # over the colour channels; None: the raw (n, H, W, 3)
-_GRADIENTS = PerModel()  # (model, guided, image shape) -> traced input-gradient function
+_GRADIENTS = PerModel()  # (model, image shape) -> traced input-gradient function (plain and guided)
 _LOGITS = PerModel()  # (model, image shape) -> traced class-logit function
 
 
@@ -58,49 +58,52 @@ def batch_size_for(images: np.ndarray, pixels: int) -> int:
     return max(1, pixels // (images.shape[1] * images.shape[2]))
 
 
-def guided_relu(values):
-    """ReLU whose backward pass lets through only positive gradients at positive inputs (guided
-    backpropagation's rule, Springenberg et al. 2015)."""
+def switchable_relu(guided: tf.Tensor) -> Callable:
+    """A ReLU whose backward pass, where the scalar bool ``guided`` is true, lets through only positive
+    gradients at positive inputs (guided backpropagation's rule, Springenberg et al. 2015), and is the plain
+    ReLU's gradient otherwise: one traced gradient serves both (a trace of InceptionV3's costs 3-4 s)."""
 
     @tf.custom_gradient
     def relu(inputs):
         def gradient(upstream):
-            return upstream * tf.cast(inputs > 0, upstream.dtype) * tf.cast(upstream > 0, upstream.dtype)
+            passed = upstream * tf.cast(inputs > 0, upstream.dtype)  # the ReLU's own gradient
+            return tf.where(guided, passed * tf.cast(upstream > 0, upstream.dtype), passed)
 
         return tf.nn.relu(inputs), gradient
 
-    return relu(values)
+    return relu
 
 
-def _gradient_function(model, guided: bool, shape: tuple[int, ...]) -> Callable:
-    """``(images (b, H, W, 3), classes (b,)) -> (gradients (b, H, W, 3), scores (b,))`` of each image's class
-    score before the softmax, traced once per model and image shape with an open batch size."""
+def _gradient_function(model, shape: tuple[int, ...]) -> Callable:
+    """``(images (b, H, W, 3), classes (b,), guided ()) -> (gradients (b, H, W, 3), scores (b,))`` of each
+    image's class score before the softmax, traced once per model and image shape with an open batch size;
+    ``guided``: every ReLU passes back only positive gradients (``switchable_relu``)."""
 
     def make():
-        @tf.function(input_signature=_signature(shape))
-        def gradients(images, classes):
+        @tf.function(autograph=False, input_signature=[*_signature(shape), tf.TensorSpec((), tf.bool)])
+        def gradients(images, classes, guided):  # a plain Python walk: autograph would only add tracing time
             with tf.GradientTape() as tape:
                 tape.watch(images)
-                logits, _ = forward(model, images, logits=True, replace_relu=guided_relu if guided else None)
+                logits, _ = forward(model, images, logits=True, replace_relu=switchable_relu(guided))
                 scores = tf.gather(logits, classes, axis=1, batch_dims=1)  # (b,) each image's own class
                 total = tf.reduce_sum(scores)  # images are independent: each gets its own score's gradient
             return tape.gradient(total, images), scores
 
         return gradients
 
-    return _GRADIENTS.get_or_make(model, (guided, shape), make)
+    return _GRADIENTS.get_or_make(model, shape, make)
 
 
 def input_gradients(model, images: np.ndarray, classes: np.ndarray, guided: bool = False):
     """(gradients (n, H, W, 3) float32, class scores (n,) float64) of each image's class score before the
     softmax with respect to its pixels, in batches of ``GRADIENT_PIXELS``; ``guided``: ReLUs pass only
     positive gradients (guided backpropagation)."""
-    function = _gradient_function(model, guided, tuple(images.shape[1:]))
+    function = _gradient_function(model, tuple(images.shape[1:]))
     gradients, scores = np.empty(images.shape, np.float32), np.empty(len(images), np.float64)
-    size = batch_size_for(images, GRADIENT_PIXELS)
+    size, switch = batch_size_for(images, GRADIENT_PIXELS), tf.constant(bool(guided))
     for start in range(0, len(images), size):
         part = slice(start, start + size)
-        found, score = function(tf.constant(images[part]), tf.constant(classes[part], tf.int32))
+        found, score = function(tf.constant(images[part]), tf.constant(classes[part], tf.int32), switch)
         gradients[part], scores[part] = found.numpy(), score.numpy()
     return gradients, scores
 
@@ -118,7 +121,7 @@ def class_logits(model, count: int, make_batch: Callable, classes: np.ndarray) -
     """
 
     def make(shape: tuple[int, ...]):
-        @tf.function(input_signature=_signature(shape))
+        @tf.function(autograph=False, input_signature=_signature(shape))
         def logits_of(batch, indices):
             logits, _ = forward(model, batch, logits=True)
             return tf.gather(logits, indices, axis=1, batch_dims=1)
