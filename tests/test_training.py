@@ -541,6 +541,35 @@ def test_the_run_accounts_for_its_time(trained_run):
 
 
 @pytest.mark.xdist_group("trained_run")
+def test_every_stage_has_its_passes_and_their_ratio(trained_run):
+    """The cost model: every timed stage with its seconds, the model passes it ran and the ratio of the two;
+    the counts are the images each stage is known to run (the probe's batches, 2 epochs of 18 images, one
+    prediction per test image), the map scores both kinds, a stage without passes no ratio."""
+    output, metrics = trained_run
+    timings, costs = metrics["timings"], metrics["timings"]["costs"]
+    timed = {name for name, value in timings.items() if isinstance(value, (int, float)) and name != "total"}
+    assert timed == set(costs) and {"cost probe", "training", "map scores", "filter patterns"} <= timed
+    for name in timed:
+        assert (
+            set(costs[name]) == {"seconds", "passes", "pass_seconds", "ratio"}
+            and costs[name]["seconds"] == timings[name]
+        )
+    probe = timings["pass_costs"]
+    assert probe["image_size"] == 75 and probe["forward"] > 0 and probe["gradient"] > 0
+    assert costs["cost probe"]["passes"] == {"forward": 4.0 * probe["images"], "gradient": 4.0 * probe["images"]}
+    assert costs["training"]["passes"]["training"] == 2 * 18
+    assert costs["evaluation"]["passes"] == {"forward": float(np.sum(metrics["test"]["confusion_matrix"]))}
+    scored = costs["map scores"]
+    assert scored["passes"]["forward"] > 100 and scored["passes"]["gradient"] > 0 and scored["ratio"] > 0
+    expected = scored["passes"]["forward"] * probe["forward"] + scored["passes"]["gradient"] * probe["gradient"]
+    assert scored["pass_seconds"] == pytest.approx(expected, abs=0.02)
+    assert costs["filter patterns"]["passes"]["gradient"] > 0  # ascent steps cut at the layer: a share of a pass
+    assert costs["data"]["passes"] == {} and costs["data"]["ratio"] is None
+    page = (output / "index.html").read_text(encoding="utf-8")
+    assert f"map scores {timings['map scores']:.1f} s ({scored['ratio']:.1f}x its passes)" in page
+
+
+@pytest.mark.xdist_group("trained_run")
 def test_the_report_reads_in_depth_order_and_says_what_the_curves_show(trained_run):
     from visconvnets.models.build import default_filter_layers
 

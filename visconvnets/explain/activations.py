@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..models import layers as layer_tools
-from ..models.forward import forward, input_spec
+from ..models.forward import count_passes, forward, input_spec
 from ..models.per_model import PerModel
 
 _CUT_MODELS = PerModel()  # (model, layer names) -> the model cut after them, traced
@@ -28,7 +28,9 @@ def layer_activations(model, images, layer_names: Sequence[str] | None = None) -
         {name: (batch, h, w, channels) float32}, in depth order.
     """
     names = layer_tools.select_layers(model, layer_names)
-    _, recorded = forward(model, np.asarray(images, dtype="float32"), taps=names, stop_after_taps=True)
+    images = np.asarray(images, dtype="float32")
+    count_passes("forward", model, images.shape, names)
+    _, recorded = forward(model, images, taps=names, stop_after_taps=True)
     return {name: np.asarray(recorded[name]) for name in names}
 
 
@@ -49,4 +51,10 @@ def traced_layer_outputs(model, layer_names: Sequence[str]) -> Callable:
 
         return outputs
 
-    return _CUT_MODELS.get_or_make(model, names, make)
+    traced = _CUT_MODELS.get_or_make(model, names, make)
+
+    def counted(images):
+        count_passes("forward", model, images.shape, names)
+        return traced(images)
+
+    return counted

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from ..data.images import gaussian_blur
 from ..models import layers as layer_tools
-from ..models.forward import forward
+from ..models.forward import count_passes, forward
 from ..settings.names import OBJECTIVES, PARAMETERIZATIONS
 from ..settings.stages import AscentSettings
 from .parameterizations import fourier_image, maco_image, natural_magnitude
@@ -76,7 +76,9 @@ def filter_activations(
 ) -> np.ndarray:
     """(n,) activation of filter ``filter_indices[i]`` for ``images[i]``: its mean (border excluded if > 0) or,
     with ``objective="neuron"``, its centre cell; with ``directions`` (k, c), of direction ``filter_indices[i]``."""
-    _, recorded = forward(model, tf.constant(np.asarray(images, np.float32)), taps=[layer_name], stop_after_taps=True)
+    images = np.asarray(images, np.float32)
+    count_passes("forward", model, images.shape, [layer_name])
+    _, recorded = forward(model, tf.constant(images), taps=[layer_name], stop_after_taps=True)
     indices = tf.constant(list(filter_indices), tf.int32)
     return _filter_scores(recorded[layer_name], indices, border, objective, directions).numpy()
 
@@ -181,6 +183,7 @@ def ascend(
             shift = tf.constant(rng.integers(-jitter, jitter + 1, 2), tf.int32)
             do_blur = tf.constant(bool(settings.blur_every) and done % settings.blur_every == 0)
             image = step(image, shift, do_blur)
+            count_passes("gradient", model, image.shape, [layer_name])
     if image.shape[1] != size:
         image = tf.image.resize(image, (size, size), method="bicubic")
     return image.numpy()
@@ -229,6 +232,7 @@ def ascend_spectrum(
 
     for number in range(1, capped_steps(settings.steps) + 1):
         step(tf.constant(rng.integers(-settings.jitter, settings.jitter + 1, 2), tf.int32), tf.constant(float(number)))
+        count_passes("gradient", model, (len(filter_indices), size, size), [layer_name])
     return draw().numpy()
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..settings.config import PICTURE_BATCH_SIZE
-from . import keras_internals
+from . import keras_internals, passes
 from .heads import final_layer, layer_squashing, probabilities_from_outputs, read_head, scores_from_pre_activation
 from .layers import unknown_layer_error
 from .per_model import PerModel
@@ -99,6 +99,61 @@ def _predictor(model) -> Callable:
     return _PREDICTORS.get_or_make(model, None, make)
 
 
+def _multiply_adds(layer) -> float:
+    """A layer's multiply-adds per image: every kernel's size (weights of 2 or more dimensions) times the cells
+    of its output (1 without a spatial grid); 0 for a layer without kernels (their work is not counted)."""
+    kernels = sum(int(np.prod(weight.shape)) for weight in layer.weights if len(weight.shape) >= 2)
+    if not kernels:
+        return 0.0
+    try:
+        shape = tuple(layer.output.shape)
+    except (AttributeError, ValueError):  # a layer called more than once has no single output
+        shape = ()
+    cells = shape[1] * shape[2] if len(shape) == 4 and shape[1] and shape[2] else 1
+    return float(kernels * cells)
+
+
+_WORK = PerModel()  # model -> {layer name: multiply-adds of the layers walked up to and including it}
+
+
+def _cumulative_work(model) -> dict[str, float]:
+    def make():
+        total, found = [0.0], {}
+
+        def visit(layer, *args, **kwargs):
+            total[0] += _multiply_adds(layer)
+            found[layer.name] = total[0]
+            return args[0] if args else None
+
+        walk(model, 0.0, visit)
+        return found
+
+    return _WORK.get_or_make(model, None, make)
+
+
+def work_share(model, taps: Iterable[str] = ()) -> float:
+    """The share of ``model``'s multiply-adds a pass stopped after ``taps`` runs (1.0 with no taps, or when the
+    model's work cannot be read)."""
+    try:
+        found = _cumulative_work(model)
+    except (AttributeError, KeyError, TypeError, ValueError):  # a graph the walk cannot read: whole passes
+        return 1.0
+    total = max(found.values(), default=0.0)
+    reached = [found[name] for name in taps if name in found]
+    if not taps or not total or not reached:
+        return 1.0
+    return max(reached) / total
+
+
+def count_passes(kind: str, model, images_shape, taps: Iterable[str] = ()) -> None:
+    """Count a pass of ``kind`` (``passes.KINDS``) over images of ``images_shape`` (n, H, W, C): n images, times
+    their pixels against the model's input (1 where its size is open), times the work up to ``taps``."""
+    count, height, width = images_shape[0], images_shape[1], images_shape[2]
+    expected = input_spec(model).shape[1:3]
+    size = (height * width) / (expected[0] * expected[1]) if all(expected) and height and width else 1.0
+    passes.add(kind, count * size * work_share(model, tuple(taps)))
+
+
 def probabilities(model, images) -> np.ndarray:
     """(n, classes) probabilities of one batch through the model's traced inference call (traced once per
     model and reused: the scores run many batches of several sizes), read as its head says
@@ -108,6 +163,7 @@ def probabilities(model, images) -> np.ndarray:
         images: (n, H, W, C) in the model's input scale.
     """
     images = np.asarray(images, np.float32)
+    count_passes("forward", model, images.shape)
     predict = _predictor(model)
     if fits(predict.input_signature[0], images):
         outputs = predict(tf.constant(images))

@@ -31,7 +31,7 @@ from ..settings.config import RunConfig
 from ..settings.files import write_settings_file
 from ..train import devices, fitting, recipe
 from ..train.history import run_timings
-from . import evaluation, map_scores, pictures, state
+from . import costs, evaluation, map_scores, pictures, state
 from .concepts import write_concept_pictures
 from .demo import demo_settings, make_demo_data
 from .pictures import PictureLayers, resolve_layers
@@ -57,6 +57,7 @@ class Job:
     layers: PictureLayers | None = None  # the CAM and filter layers, chosen and checked once the model exists
     started: float = dataclasses.field(default_factory=time.perf_counter)
     clock: Stopwatch | None = None  # seconds per stage -> metrics.json timings
+    pass_costs: dict | None = None  # seconds per image of each pass kind (costs.probe_pass_costs)
 
 
 def run(config: RunConfig) -> dict:
@@ -72,6 +73,9 @@ def run(config: RunConfig) -> dict:
     try:
         with clock.stage("model"):
             model, classes, image_size = build_or_load_model(job)
+        if job.config.distribute == "none":  # what one pass costs here: the stages' passes are priced with it
+            with clock.stage("cost probe"):
+                job.pass_costs = costs.probe_pass_costs(model, image_size, job.config.seed)
         with clock.stage("training"):
             summary = train_model(job, model, classes)
         if not devices.is_chief():  # a cluster's other worker: its part of training is done; the chief writes OUT
@@ -367,6 +371,9 @@ def explain_and_report(
     metrics["health"] = health.assess(metrics, job.layout.root, echo=True)
     stages = job.clock.summary() if job.clock else {}  # everything but the report itself (well under a second)
     metrics["timings"] = run_timings(stages, job.layout / outputs.HISTORY, trained=job.config.model is None)
+    if job.clock is not None and job.pass_costs is not None:  # each stage against the passes it ran
+        metrics["timings"]["pass_costs"] = job.pass_costs
+        metrics["timings"]["costs"] = costs.stage_costs(job.clock.seconds, job.clock.passes, job.pass_costs)
     outputs.write_json(job.layout / outputs.METRICS, metrics)
     page = report.write_report(job.layout.root)
     print(f"report: {page.resolve()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics
 
+from ..models.forward import count_passes
 from ..models.heads import probabilities_from_outputs, read_head
 
 
@@ -64,4 +65,5 @@ def predict(model, dataset) -> np.ndarray:
     model's head says (``heads.probabilities_from_outputs``: logits softmaxed, a one-output binary head as two
     classes, sigmoid outputs as independent probabilities)."""
     outputs = np.asarray(model.predict(dataset.map(lambda images, labels: images), verbose=0), np.float64)
+    count_passes("forward", model, (len(outputs), None, None))  # the run's datasets are at the model's size
     return probabilities_from_outputs(read_head(model), outputs)

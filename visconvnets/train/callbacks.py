@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from ..explain import cams
 from ..explain.methods import find_method
+from ..models import passes
 from ..models.geometry import receptive_field
 from ..render import pictures
 from ..render.pictures import epochs as epoch_pictures
@@ -227,3 +228,17 @@ def write_strips(folder: Path, images, labels, names, class_names=None, geometry
 
 def _name(class_names, index: int) -> str:
     return class_names[index] if class_names else str(index)
+
+
+class CountTrainingPasses(keras.callbacks.Callback):
+    """Adds every epoch's images to the cost model's counter (``models.passes``): the training images as training
+    passes, the validation images as forward passes when the epoch validated (its logs hold ``val_loss``)."""
+
+    def __init__(self, train_images: int, validation_images: int):
+        super().__init__()
+        self.train_images, self.validation_images = int(train_images), int(validation_images)
+
+    def on_epoch_end(self, epoch, logs=None):
+        passes.add("training", self.train_images)
+        if logs and "val_loss" in logs:
+            passes.add("forward", self.validation_images)

@@ -14,7 +14,7 @@ from ..data.folders import SplitFiles
 from ..data.images import load_images
 from ..data.selection import ImageSet
 from ..settings import outputs
-from .callbacks import ExplainEachEpoch
+from .callbacks import CountTrainingPasses, ExplainEachEpoch
 from .phase_summaries import ConfusionAtPhaseEnd
 
 
@@ -83,8 +83,9 @@ def training_callbacks(
     tensorboard: bool,
 ) -> list:
     """The epoch pictures of ``probes`` at ``layer`` (None: none drawn) by ``method`` (a map method's name;
-    ``pixel_options`` for the pixel methods) at ``image_size``, and TensorBoard (``tensorboard``)."""
-    callbacks = []
+    ``pixel_options`` for the pixel methods) at ``image_size``, TensorBoard (``tensorboard``), and the count of
+    the images trained on (the cost model's, ``models.passes``)."""
+    callbacks = [CountTrainingPasses(len(split_files.paths["train"]), len(split_files.paths["validation"]))]
     tensorboard_dir = Path(out_dir) / outputs.TENSORBOARD if tensorboard else None
     if tensorboard_dir and importlib.util.find_spec("tensorboard") is None:
         raise RuntimeError(

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ...models import layers as layer_tools
-from ...models.forward import forward
+from ...models.forward import count_passes, forward
 from ...models.heads import class_count, probabilities_from_scores, read_head
 from ...models.layer_choice import choose_cam_layer
 from ..methods import MapMethod, class_indices, find_method, normalise_maps, register_method
@@ -51,6 +51,7 @@ def _forward_and_gradients(model, images, class_index_sets: list, layer_name: st
             f"layer {layer_name!r} has output shape {tuple(layer.output.shape)}; Grad-CAM needs (batch, h, w, channels)"
         )
     images = np.asarray(images, dtype="float32")
+    count_passes("gradient", model, images.shape)  # the whole forward pass; the backward one stops at the layer
     classes = class_count(model) if getattr(model, "outputs", None) else None
     traced = traced_passes(model, layer_name)
     if traced is not None and classes and len(class_index_sets) <= 2 and traced.accepts(images):

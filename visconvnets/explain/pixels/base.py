@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from ...models.forward import forward, input_spec, perturbed_batch_size, probabilities
+from ...models.forward import count_passes, forward, input_spec, perturbed_batch_size, probabilities
 from ...models.heads import class_count
 from ...models.per_model import PerModel
 from ..methods import MapMethod, class_indices, normalise_maps, register_method
@@ -99,6 +99,7 @@ def input_gradients(model, images: np.ndarray, classes: np.ndarray, guided: bool
     softmax with respect to its pixels, in batches of ``GRADIENT_PIXELS``; ``guided``: ReLUs pass only
     positive gradients (guided backpropagation)."""
     function = _gradient_function(model, tuple(images.shape[1:]))
+    count_passes("gradient", model, images.shape)
     gradients, scores = np.empty(images.shape, np.float32), np.empty(len(images), np.float64)
     size, switch = batch_size_for(images, GRADIENT_PIXELS), tf.constant(bool(guided))
     for start in range(0, len(images), size):
@@ -135,6 +136,7 @@ def class_logits(model, count: int, make_batch: Callable, classes: np.ndarray) -
         if function is None:  # the images' shape is known from the first batch
             function = _LOGITS.get_or_make(model, batch.shape[1:], functools.partial(make, batch.shape[1:]))
         found[start:stop] = function(tf.constant(batch), tf.constant(classes[start:stop], tf.int32)).numpy()
+        count_passes("forward", model, batch.shape)
     return found
 
 

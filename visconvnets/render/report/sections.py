@@ -89,13 +89,18 @@ def gallery(
 
 
 def timing(metrics: dict) -> dict | None:
-    """Where the run's time went (``metrics.json`` -> ``timings``): {parts: [text], total: seconds or None}."""
+    """Where the run's time went (``metrics.json`` -> ``timings``): {parts: [text], total: seconds or None}; a
+    stage that ran model passes says how many times their cost it took (``run.costs``)."""
     timings = dict(metrics.get("timings") or {})
     if not timings:
         return None
     epochs, first_steps = timings.pop("epochs", []), timings.pop("first_steps", {})
-    total = timings.pop("total", None)
-    parts = [f"{name} {seconds:.1f} s" for name, seconds in timings.items()]
+    total, costs = timings.pop("total", None), timings.pop("costs", {})
+    timings.pop("pass_costs", None)
+    parts = []
+    for name, seconds in timings.items():
+        ratio = (costs.get(name) or {}).get("ratio")
+        parts.append(f"{name} {seconds:.1f} s" + (f" ({ratio:.1f}x its passes)" if ratio is not None else ""))
     if epochs:
         steps = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in first_steps.items())
         parts.append(
