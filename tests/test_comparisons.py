@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from visconvnets.scores.comparisons import ALPHA, decide, holm, images_to_decide, paired_comparison
+from visconvnets.scores.comparisons import (
+    ALPHA,
+    decidable,
+    decide,
+    holm,
+    images_to_decide,
+    paired_comparison,
+    smallest_p,
+)
 
 from .conftest import red_reader
 
@@ -38,6 +46,27 @@ def test_the_paired_bootstrap_and_the_signed_rank_test_are_scipys():
     assert (same["p"], same["ci95"], same["difference"]) == (1.0, [0.0, 0.0], 0.0)  # nothing differs: undecided
     with pytest.raises(ValueError, match="the same images for both, at least one: got 3 and 2"):
         paired_comparison([1, 2, 3], [1, 2], higher=True)
+
+
+def test_tarone_leaves_out_the_comparisons_their_images_cannot_decide():
+    """12 comparisons on 32 images among 132 on 8 (the demo's): a signed-rank test on 8 images cannot go below
+    p = 2/256 = 0.0078 > 0.05/12, so the family is the 12, and a p of 0.0008 that Holm over all 144 leaves
+    undecided (0.0008 x 144 = 0.12) is decided (x 12 = 0.0096). The smallest p equals scipy's on one-signed data."""
+    from scipy import stats
+
+    assert smallest_p(8) == pytest.approx(stats.wilcoxon(np.arange(1.0, 9.0)).pvalue)
+    kept = decidable([32] * 12 + [8] * 132)
+    assert kept.sum() == 12 and kept[:12].all()
+    assert decidable([8] * 5).all()  # alone, 8 images decide at 0.05 / 5 = 0.01 > 0.0078
+    assert not decidable([3, 3]).any()  # 2/8 = 0.25: nothing to test
+    planted = [{"p": 0.0008, "better": True, "difference": -0.25, "spread": 0.3, "images": 32}]
+    planted += [{"p": 0.01, "better": True, "difference": -0.1, "spread": 0.2, "images": 32}] * 11
+    planted += [{"p": 0.0078, "better": True, "difference": -0.3, "spread": 0.1, "images": 8}] * 132
+    decided = decide(planted)
+    assert decided[0]["verdict"] == "better" and decided[0]["p_holm"] == pytest.approx(0.0096)
+    assert holm([found["p"] for found in planted])[0] > ALPHA  # what Holm over all of them would have said
+    assert all(not found["tested"] and found["p_holm"] == 1.0 for found in decided[12:])
+    assert all(found["verdict"] == "undecided" for found in decided[12:])
 
 
 def test_holm_adjusts_planted_p_values():

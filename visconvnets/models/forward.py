@@ -134,13 +134,15 @@ def _cumulative_work(model) -> dict[str, float]:
 def work_share(model, taps: Iterable[str] = ()) -> float:
     """The share of ``model``'s multiply-adds a pass stopped after ``taps`` runs (1.0 with no taps, or when the
     model's work cannot be read)."""
+    if not taps:
+        return 1.0
     try:
         found = _cumulative_work(model)
     except (AttributeError, KeyError, TypeError, ValueError):  # a graph the walk cannot read: whole passes
         return 1.0
     total = max(found.values(), default=0.0)
     reached = [found[name] for name in taps if name in found]
-    if not taps or not total or not reached:
+    if not total or not reached:
         return 1.0
     return max(reached) / total
 

@@ -47,8 +47,8 @@ def _score_methods(model, images, maps: dict, one_pass, geometry, config: RunCon
 
 def compare_with_baselines(per_image: dict, baselines: list[str], seed: int = 0) -> list[dict]:
     """Every method against every baseline on every score, image by image (``comparisons.paired_comparison``),
-    decided together (Holm over all of them: ``comparisons.decide``): a list of {method, baseline, score,
-    difference, spread, ci95, p, p_holm, verdict, images_to_decide}."""
+    decided together (Holm over those their images can decide: ``comparisons.decide``): a list of {method,
+    baseline, score, difference, spread, ci95, p, p_holm, tested, verdict, images_to_decide}."""
     found = []
     for name, scores in per_image.items():
         if name in baselines:
@@ -294,7 +294,11 @@ SCORE_WORDS = {
 def _against(comparison: dict) -> str:
     """One comparison in words: its verdict, the mean per-image difference with its interval, the p-value."""
     low, high = comparison["ci95"]
-    numbers = f"{comparison['difference']:+.2f} per image [{low:+.2f}, {high:+.2f}], Holm p {comparison['p_holm']:.2g}"
+    if comparison.get("tested", True):
+        test = f"Holm p {comparison['p_holm']:.2g}"
+    else:  # left out of Holm's family: its images cannot give a p-value small enough (Tarone)
+        test = f"p {comparison['p']:.2g}, too few images to be decided among this run's comparisons"
+    numbers = f"{comparison['difference']:+.2f} per image [{low:+.2f}, {high:+.2f}], {test}"
     if comparison["verdict"] != "undecided":
         return f"{comparison['verdict']} than {comparison['baseline']} ({numbers})"
     more = comparison["images_to_decide"]
@@ -313,10 +317,12 @@ def findings(methods: dict, comparisons: list[dict], method: str) -> list[str]:
         if mine:
             sentences.append(f"{method}, {words}: " + "; ".join(_against(comparison) for comparison in mine) + ".")
     decided = sum(comparison["verdict"] != "undecided" for comparison in comparisons)
+    tested = sum(comparison.get("tested", True) for comparison in comparisons)
     sentences.append(
         f"Decided: {decided} of the run's {len(comparisons)} comparisons of a method with a baseline (paired "
-        "signed-rank tests on the same images, Holm-corrected together, 5% family-wise; differences: method minus "
-        "baseline, with 95% paired bootstrap intervals). Every image's scores: map_scores.csv."
+        f"signed-rank tests on the same images, Holm-corrected together over the {tested} whose images could decide "
+        "them (Tarone's rule: a test on n images cannot reach a p-value below 2 / 2^n), 5% family-wise; differences: "
+        "method minus baseline, with 95% paired bootstrap intervals). Every image's scores: map_scores.csv."
     )
     explanations = {name: row for name, row in methods.items() if not row["baseline"]}
     best = max(explanations, key=lambda name: explanations[name]["road_combined"]["mean"])

@@ -73,9 +73,6 @@ def run(config: RunConfig) -> dict:
     try:
         with clock.stage("model"):
             model, classes, image_size = build_or_load_model(job)
-        if job.config.distribute == "none":  # what one pass costs here: the stages' passes are priced with it
-            with clock.stage("cost probe"):
-                job.pass_costs = costs.probe_pass_costs(model, image_size, job.config.seed)
         with clock.stage("training"):
             summary = train_model(job, model, classes)
         if not devices.is_chief():  # a cluster's other worker: its part of training is done; the chief writes OUT
@@ -88,6 +85,10 @@ def run(config: RunConfig) -> dict:
             )
         several = job.config.distribute == "multiworker" and job.config.model is None  # explained after a reload
         model = saved.model_to_explain(model, job.layout.root, classes, several)
+        # what one pass costs here, to price every stage's passes (after training: the weights do not change
+        # it, and training starts as it did before there was a probe)
+        with clock.stage("cost probe"):
+            job.pass_costs = costs.probe_pass_costs(model, image_size, job.config.seed)
         metrics, predictions = evaluate(job, model, classes, image_size, summary)
         return explain_and_report(job, model, classes, image_size, metrics, predictions)
     finally:

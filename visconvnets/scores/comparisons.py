@@ -6,8 +6,9 @@ even when the two methods' own intervals overlap. Per comparison:
 
 * the mean difference with its paired bootstrap 95% interval (``scipy.stats.bootstrap(..., paired=True)``);
 * the Wilcoxon signed-rank test's two-sided p-value (``scipy.stats.wilcoxon``);
-* Holm's correction over every comparison of a run (``holm``), so that scoring many methods against many
-  baselines does not decide by chance;
+* Holm's correction over the comparisons of a run that their images could decide (``holm`` over ``decidable``:
+  Tarone's rule), so that scoring many methods against many baselines does not decide by chance, and
+  comparisons on too few images to ever reach significance do not make the others' threshold stricter;
 * a verdict: ``better`` or ``worse`` (decided at ``ALPHA`` after the correction), else ``undecided``, with the
   images a paired test would likely need to decide the effect seen (``images_to_decide``).
 
@@ -123,15 +124,43 @@ def images_to_decide(difference: float, spread: float, comparisons: int = 1) -> 
     return math.ceil((z * spread / abs(difference)) ** 2 / WILCOXON_EFFICIENCY)
 
 
+def smallest_p(images: int) -> float:
+    """The smallest two-sided p-value the signed-rank test can give on ``images`` paired images: every
+    difference of one sign, 2 / 2^n (its exact distribution; ties and zeros only raise it)."""
+    return 2.0 * 0.5 ** int(images) if images > 0 else 1.0
+
+
+def decidable(images: list[int], alpha: float = ALPHA) -> np.ndarray:
+    """(m,) bool: the comparisons (each on ``images[i]`` images) that Tarone's rule (Tarone, 1990) keeps in the
+    family: for the smallest K with at most K comparisons whose ``smallest_p`` is <= alpha / K, those. The others
+    could not be decided at any p-value their images can give, so leaving them out costs no error control (the
+    family is chosen from the numbers of images alone, before any result is seen) and the rest get a milder
+    threshold: 12 comparisons on 32 images among 132 on 8 are corrected as 12, not 144."""
+    least = np.asarray([smallest_p(count) for count in images], np.float64)
+    for size in range(1, len(least) + 1):
+        kept = least <= alpha / size
+        if kept.sum() <= size:
+            return kept
+    return np.zeros(len(least), bool)
+
+
 def decide(comparisons: list[dict]) -> list[dict]:
-    """Every comparison of a run (``paired_comparison``'s) with ``p_holm`` (Holm over all of them), ``verdict``:
-    better / worse / undecided, and for an undecided one ``images_to_decide`` (from its difference and spread)."""
-    adjusted = holm([comparison["p"] for comparison in comparisons]) if comparisons else []
+    """Every comparison of a run (``paired_comparison``'s) with ``p_holm`` (Holm over the ``decidable`` ones; 1.0
+    for the others, which their images cannot decide), ``tested`` (whether it was in Holm's family), ``verdict``:
+    better / worse / undecided, and for an undecided one ``images_to_decide`` (from its difference and spread, at
+    the family's size)."""
+    kept = decidable([comparison["images"] for comparison in comparisons])
+    adjusted = np.ones(len(comparisons))
+    if kept.any():
+        adjusted[kept] = holm([comparison["p"] for comparison, keep in zip(comparisons, kept) if keep])
+    family = max(1, int(kept.sum()))
     decided = []
-    for comparison, p_holm in zip(comparisons, adjusted):
+    for comparison, p_holm, keep in zip(comparisons, adjusted, kept):
         verdict = ("better" if comparison["better"] else "worse") if p_holm < ALPHA else "undecided"
         more = None
         if verdict == "undecided":
-            more = images_to_decide(comparison["difference"], comparison["spread"], len(comparisons))
-        decided.append({**comparison, "p_holm": float(p_holm), "verdict": verdict, "images_to_decide": more})
+            more = images_to_decide(comparison["difference"], comparison["spread"], family)
+        decided.append(
+            {**comparison, "p_holm": float(p_holm), "tested": bool(keep), "verdict": verdict, "images_to_decide": more}
+        )
     return decided
