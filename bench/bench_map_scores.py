@@ -16,7 +16,8 @@ game, the figures, the randomisation check), each variant in a fresh process, th
 Before the clock starts, each process runs what the run has run before this stage (the evaluation's
 prediction, the traced Grad-CAM pass of the pointing game and its untrained twin), so neither pays for what the
 run has already made.
-Prints one JSON row per variant and repeat: the stage's seconds (today's also by part), the comparisons decided.
+Prints one JSON row per variant and repeat: the stage's seconds (today's also by part, with the passes each part
+ran and what they cost at a probe made in the same process after the stage: ``run.costs``), the comparisons decided.
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def _measure(code: Path, run: Path, variant: str) -> dict:
             clock = Stopwatch()
             found = map_scores.score_maps(model, chosen, config, side, layer, Path(folder), clock)
             row["parts"] = clock.seconds
+            from visconvnets.run.costs import probe_pass_costs, stage_costs
+
+            probe = probe_pass_costs(model, side, config.seed)  # after the clock: what the stage's passes cost
+            row["probe"] = {kind: round(1000 * probe[kind], 2) for kind in ("forward", "gradient")}  # ms an image
+            row["costs"] = stage_costs(clock.seconds, clock.passes, probe)
+            row["pass_seconds"] = round(sum(cost["pass_seconds"] for cost in row["costs"].values()), 1)
             row["decided"] = sum(found["verdict"] != "undecided" for found in found["faithfulness"]["comparisons"])
         row["stage"] = round(time.perf_counter() - started, 1)
         row["cpu"] = round(time.process_time() - cpu, 1)

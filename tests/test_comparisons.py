@@ -59,11 +59,15 @@ def test_tarone_leaves_out_the_comparisons_their_images_cannot_decide():
     assert kept.sum() == 12 and kept[:12].all()
     assert decidable([8] * 5).all()  # alone, 8 images decide at 0.05 / 5 = 0.01 > 0.0078
     assert not decidable([3, 3]).any()  # 2/8 = 0.25: nothing to test
-    planted = [{"p": 0.0008, "better": True, "difference": -0.25, "spread": 0.3, "images": 32}]
-    planted += [{"p": 0.01, "better": True, "difference": -0.1, "spread": 0.2, "images": 32}] * 11
-    planted += [{"p": 0.0078, "better": True, "difference": -0.3, "spread": 0.1, "images": 8}] * 132
+    planted = [{"p": 0.0008, "better": True, "difference": -0.25, "spread": 0.3, "images": 32, "ci95": [-0.3, -0.2]}]
+    planted += [{"p": 0.01, "better": True, "difference": -0.1, "spread": 0.2, "images": 32, "ci95": [-0.2, 0.0]}] * 11
+    planted += [
+        {"p": 0.0078, "better": True, "difference": -0.3, "spread": 0.1, "images": 8, "ci95": [-0.4, -0.2]}
+    ] * 132
     decided = decide(planted)
     assert decided[0]["verdict"] == "better" and decided[0]["p_holm"] == pytest.approx(0.0096)
+    unclear = decide([{**planted[0], "ci95": [-0.3, 0.01]}, *planted[1:]])[0]  # the test decides, the interval not
+    assert unclear["p_holm"] == pytest.approx(0.0096) and unclear["verdict"] == "undecided"
     assert holm([found["p"] for found in planted])[0] > ALPHA  # what Holm over all of them would have said
     assert all(not found["tested"] and found["p_holm"] == 1.0 for found in decided[12:])
     assert all(found["verdict"] == "undecided" for found in decided[12:])
@@ -75,9 +79,9 @@ def test_holm_adjusts_planted_p_values():
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
     planted = [
-        {"p": 0.001, "better": True, "difference": -0.2, "spread": 0.1, "images": 16},
-        {"p": 0.06, "better": False, "difference": 0.1, "spread": 0.3, "images": 16},
-        {"p": 0.004, "better": False, "difference": 0.3, "spread": 0.2, "images": 16},
+        {"p": 0.001, "better": True, "difference": -0.2, "spread": 0.1, "images": 16, "ci95": [-0.25, -0.15]},
+        {"p": 0.06, "better": False, "difference": 0.1, "spread": 0.3, "images": 16, "ci95": [-0.05, 0.25]},
+        {"p": 0.004, "better": False, "difference": 0.3, "spread": 0.2, "images": 16, "ci95": [0.2, 0.4]},
     ]
     decided = decide(planted)
     assert [found["verdict"] for found in decided] == ["better", "undecided", "worse"]  # 0.003, 0.06, 0.008

@@ -9,8 +9,9 @@ even when the two methods' own intervals overlap. Per comparison:
 * Holm's correction over the comparisons of a run that their images could decide (``holm`` over ``decidable``:
   Tarone's rule), so that scoring many methods against many baselines does not decide by chance, and
   comparisons on too few images to ever reach significance do not make the others' threshold stricter;
-* a verdict: ``better`` or ``worse`` (decided at ``ALPHA`` after the correction), else ``undecided``, with the
-  images a paired test would likely need to decide the effect seen (``images_to_decide``).
+* a verdict: ``better`` or ``worse`` (decided at ``ALPHA`` after the correction, the interval on the same side of
+  0), else ``undecided``, with the images a paired test would likely need to decide the effect seen
+  (``images_to_decide``).
 
 Also ``bootstrap_interval``: one method's mean score over the images with its 95% bootstrap interval (the report's
 table). Arrays and numbers only: the run (``run.map_scores``) says what they mean.
@@ -147,8 +148,9 @@ def decidable(images: list[int], alpha: float = ALPHA) -> np.ndarray:
 def decide(comparisons: list[dict]) -> list[dict]:
     """Every comparison of a run (``paired_comparison``'s) with ``p_holm`` (Holm over the ``decidable`` ones; 1.0
     for the others, which their images cannot decide), ``tested`` (whether it was in Holm's family), ``verdict``:
-    better / worse / undecided, and for an undecided one ``images_to_decide`` (from its difference and spread, at
-    the family's size)."""
+    better / worse when the corrected signed-rank test decides and the mean difference's 95% interval excludes 0
+    (the two can disagree when a few images carry the mean: then neither is claimed), else undecided; and for an
+    undecided one ``images_to_decide`` (from its difference and spread, at the family's size)."""
     kept = decidable([comparison["images"] for comparison in comparisons])
     adjusted = np.ones(len(comparisons))
     if kept.any():
@@ -156,7 +158,9 @@ def decide(comparisons: list[dict]) -> list[dict]:
     family = max(1, int(kept.sum()))
     decided = []
     for comparison, p_holm, keep in zip(comparisons, adjusted, kept):
-        verdict = ("better" if comparison["better"] else "worse") if p_holm < ALPHA else "undecided"
+        low, high = comparison["ci95"]
+        clear = low > 0 or high < 0  # the mean difference's interval on one side of 0, as the test says
+        verdict = ("better" if comparison["better"] else "worse") if p_holm < ALPHA and clear else "undecided"
         more = None
         if verdict == "undecided":
             more = images_to_decide(comparison["difference"], comparison["spread"], family)
