@@ -567,6 +567,7 @@ def test_every_stage_has_its_passes_and_their_ratio(trained_run):
     assert costs["data"]["passes"] == {} and costs["data"]["ratio"] is None
     page = (output / "index.html").read_text(encoding="utf-8")
     assert f"map scores {timings['map scores']:.1f} s ({scored['ratio']:.1f}x its passes)" in page
+    assert "the stage took twice what the model passes it ran cost on this machine" in page  # what a ratio means
 
 
 @pytest.mark.xdist_group("trained_run")

@@ -89,8 +89,9 @@ def gallery(
 
 
 def timing(metrics: dict) -> dict | None:
-    """Where the run's time went (``metrics.json`` -> ``timings``): {parts: [text], total: seconds or None}; a
-    stage that ran model passes says how many times their cost it took (``run.costs``)."""
+    """Where the run's time went (``metrics.json`` -> ``timings``): {parts: [text], total: seconds or None, priced:
+    whether the stages' passes were priced}; a stage that ran model passes says how many times their cost it took
+    (``run.costs``)."""
     timings = dict(metrics.get("timings") or {})
     if not timings:
         return None
@@ -107,7 +108,7 @@ def timing(metrics: dict) -> dict | None:
             f"{len(epochs)} epochs of {min(epochs):.1f}-{max(epochs):.1f} s"
             + (f" (first step of each phase, graph tracing included: {steps})" if steps else "")
         )
-    return {"parts": parts, "total": total}
+    return {"parts": parts, "total": total, "priced": bool(costs)}
 
 
 def curves(out_dir: Path) -> dict:
