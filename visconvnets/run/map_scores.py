@@ -294,7 +294,7 @@ SCORE_WORDS = {
 def _against(comparison: dict) -> str:
     """One comparison in words: its verdict, the mean per-image difference with its interval, the p-value."""
     low, high = comparison["ci95"]
-    if comparison.get("tested", True):
+    if comparison["tested"]:
         test = f"Holm p {comparison['p_holm']:.2g}"
     else:  # left out of Holm's family: its images cannot give a p-value small enough (Tarone)
         test = f"p {comparison['p']:.2g}, too few images to be decided among this run's comparisons"
@@ -317,7 +317,7 @@ def findings(methods: dict, comparisons: list[dict], method: str) -> list[str]:
         if mine:
             sentences.append(f"{method}, {words}: " + "; ".join(_against(comparison) for comparison in mine) + ".")
     decided = sum(comparison["verdict"] != "undecided" for comparison in comparisons)
-    tested = sum(comparison.get("tested", True) for comparison in comparisons)
+    tested = sum(comparison["tested"] for comparison in comparisons)
     sentences.append(
         f"Decided: {decided} of the run's {len(comparisons)} comparisons of a method with a baseline (paired "
         f"signed-rank tests on the same images, Holm-corrected together over the {tested} whose images could decide "

@@ -11,29 +11,24 @@ from ..models import passes
 
 class Stopwatch:
     """Adds up wall time per stage name, and the model passes counted meanwhile (``passes``: {stage: {kind:
-    image-passes}}; a stage inside another counts in the inner one only); ``summary()`` adds the total since
-    it was made."""
+    image-passes}}); ``summary()`` adds the total since it was made. Stages follow one another (a stage
+    inside another would count its seconds and passes in both)."""
 
     def __init__(self):
         self.started = time.perf_counter()
         self.seconds: dict[str, float] = {}
         self.passes: dict[str, dict[str, float]] = {}
-        self._open: list[str] = []
 
     @contextlib.contextmanager
     def stage(self, name: str):
         start, counted = time.perf_counter(), passes.counts()
-        self._open.append(name)
         try:
             yield
         finally:
-            self._open.pop()
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 2)
             ran = self.passes.setdefault(name, dict.fromkeys(passes.KINDS, 0.0))
             for kind, images in passes.since(counted).items():
                 ran[kind] += images
-                for outer in self._open:  # an enclosing stage's passes less this one's
-                    self.passes.setdefault(outer, dict.fromkeys(passes.KINDS, 0.0))[kind] -= images
 
     def summary(self) -> dict[str, float]:
         return {**self.seconds, "total": round(time.perf_counter() - self.started, 1)}

@@ -108,9 +108,11 @@ def randomization_sanities(
         one_pass = cam_pass(model, images, classes, layer_name, seed, options)
         return [method.compute(one_pass) for method in chosen]
 
-    given = {name: found for name, found in (trained_maps or {}).items() if len(found) == len(images)}
-    original = [given[method.name] for method in chosen] if all(method.name in given for method in chosen) else None
-    original = maps_now() if original is None else [np.asarray(maps, np.float32) for maps in original]
+    given = trained_maps or {}
+    if all(len(given.get(method.name, ())) == len(images) for method in chosen):  # made for these images
+        original = [np.asarray(given[method.name], np.float32) for method in chosen]
+    else:
+        original = maps_now()
     trained, fresh = model.get_weights(), untrained_twin(model, seed)
     names, found = [], [[maps] for maps in original]  # per method: the trained maps, then one per step
     try:  # in place (a traced pass of the model is reused: ``cams.trace_passes``), restored below

@@ -12,9 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..models.forward import count_passes
 from ..render import pictures
-from ..scores.classification import classification_metrics
+from ..scores.classification import classification_metrics, predict
 
 CONFUSION_TAG = "validation_confusion_matrix"  # the image's name in TensorBoard's Images tab
 
@@ -43,8 +42,7 @@ class ConfusionAtPhaseEnd(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.last_epoch is None:  # nothing trained in this fit (resumed past its end)
             return
-        probabilities = self.model.predict(self.dataset, verbose=0)  # (n, classes)
-        count_passes("forward", self.model, (len(probabilities), None, None))
+        probabilities = predict(self.model, self.dataset)  # (n, classes), read as the model's head says
         metrics = classification_metrics(probabilities, self.labels, self.class_names)
         title = f"validation after phase {self.phase} (epoch {self.last_epoch}): accuracy {metrics['accuracy']:.3f}"
         picture = pictures.confusion_matrix_picture(metrics["confusion_matrix"], self.class_names, title)
